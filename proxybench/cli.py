@@ -1,0 +1,296 @@
+"""The ``proxybench`` command line: train, cells, proxies, score, correlate, demo.
+
+Every known failure (bad names, malformed strings, missing or corrupt files) ends as one
+``Error: ...`` line that says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from . import __version__
+
+DEFAULT_DATASET = "cifar10"
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    from .data import DataError
+    from .groundtruth import GroundTruthError
+    from .presets import PresetError
+    from .proxies import ProxyError
+    from .runio import CheckpointError
+    from .score import ScoreError
+    from .spaces.nb201 import ArchError
+    from .train import TrainError
+    return (DataError, GroundTruthError, PresetError, ProxyError, CheckpointError, ScoreError,
+            ArchError, TrainError, FileNotFoundError)
+
+
+def friendly(fn):
+    """Turn the package's own errors into one clean line (exit code 2)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _known_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted: rows written so far are kept; rerun with --resume.",
+                       err=True)
+            sys.exit(130)
+    return wrapper
+
+
+SPACE = click.option("--space", type=click.Choice(["nb201"]), default="nb201", show_default=True,
+                     help="Search space.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="proxybench")
+def main() -> None:
+    """Which cheap proxy ranks NAS architectures like their true accuracy?
+
+    \b
+    Typical session (CIFAR-10 in DIR/cifar-10-batches-py):
+      proxybench train --dataset cifar10 --data-dir DIR --preset cpu --out runs/c10
+      proxybench score --run runs/c10 --proxy flatness --out runs/c10/flatness.csv
+      proxybench correlate runs/c10/flatness.csv --dataset cifar10 --ground-truth GT.csv
+    """
+
+
+# --------------------------------------------------------------------------- train
+@main.command()
+@SPACE
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
+              default=DEFAULT_DATASET, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with the dataset in its official python format. Omit only for a "
+                   "synthetic smoke run.")
+@click.option("--preset", default="cpu", show_default=True,
+              help="paper (GPU, 250 epochs) | cpu (2-core CPU, ~10 min) | tiny (tests).")
+@click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
+@click.option("--batch-size", type=int, default=None, help="Override the preset's batch size.")
+@click.option("--channels", type=int, default=None, help="Override C.")
+@click.option("--layers", type=int, default=None, help="Override N (cells per stage).")
+@click.option("--train-images", type=int, default=None,
+              help="Use only this many search-train images (0 = all).")
+@click.option("--split-file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="NB201 split file (JSON). Default: a seeded 50/50 split of the train set.")
+@click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also keep the weights every K epochs (proxy quality vs. budget).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Run directory.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out after a stop.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch CPU threads (default: torch's choice).")
+@friendly
+def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers, train_images,
+          split_file, save_every, seed, out, resume, threads) -> None:
+    """Train a weight-sharing supernet (SPOS uniform single path)."""
+    from .presets import get_preset
+    from .train import TrainConfig, train_supernet
+    _threads(threads)
+    p = get_preset(preset, epochs=epochs, batch_size=batch_size, channels=channels,
+                   layers=layers, train_images=train_images)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise click.ClickException(f"--data-dir {data_dir} does not exist; for CIFAR-10 make "
+                                   f"it with `python3 ../shared/data/make_cifar10.py DIR`")
+    cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset, p,
+                      seed, save_every, split_file and str(Path(split_file).resolve()))
+    t0 = time.time()
+    summary = train_supernet(cfg, out, resume=resume)
+    click.echo(f"trained {space} supernet on {dataset} ({preset}) in {time.time() - t0:.0f} s "
+               f"-> {out}")
+    click.echo(f"mean valid accuracy of {summary['paths_evaluated']} random paths after BN "
+               f"recalibration: {summary['path_valid_acc_mean']:.2f}% "
+               f"(min {summary['path_valid_acc_min']:.2f}, max "
+               f"{summary['path_valid_acc_max']:.2f}, chance {summary['chance_acc']:.1f})")
+
+
+def _threads(threads: int | None) -> None:
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- cells
+@main.command()
+@SPACE
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
+              default=DEFAULT_DATASET, show_default=True,
+              help="Sets the number of classes and the input size of the counts.")
+@click.option("--channels", type=int, default=16, show_default=True)
+@click.option("--layers", type=int, default=5, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@friendly
+def cells(space, dataset, channels, layers, out) -> None:
+    """Write the table of all cells: index, arch, pruned arch, params, FLOPs."""
+    from .nets import cell_cost
+    from .spaces import nb201
+    classes, size = {"cifar10": (10, 32), "cifar100": (100, 32),
+                     "imagenet16-120": (120, 16)}[dataset]
+    rows = []
+    for i, cell in enumerate(nb201.all_cells()):
+        pruned = nb201.prune(cell)
+        p, f = cell_cost(cell, channels, layers, classes, size)
+        pl, fl = cell_cost(pruned, channels, layers, classes, size)
+        rows.append((i, nb201.format_arch(cell), nb201.format_arch(pruned), p, pl, f, fl))
+    table = pd.DataFrame(rows, columns=["arch_index", "arch", "pruned_arch", "params",
+                                        "params_live", "flops", "flops_live"])
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    click.echo(f"{len(table)} cells ({table['pruned_arch'].nunique()} distinct after pruning) "
+               f"-> {out}")
+
+
+# --------------------------------------------------------------------------- proxies
+@main.command()
+def proxies() -> None:
+    """List every proxy: what it measures, what it needs, which direction is better."""
+    from .proxies import all_proxies
+    for name, p in sorted(all_proxies().items()):
+        direction = "higher" if p.higher_is_better else "lower"
+        needs = ", ".join(sorted(p.needs)) or "nothing"
+        opts = ", ".join(f"{k}={_show(v)}" for k, v in p.defaults.items())
+        click.echo(f"{name:12s} {direction} is better; needs {needs}")
+        click.echo(f"{'':12s} {p.description}")
+        if opts:
+            click.echo(f"{'':12s} options: {opts}")
+
+
+def _show(v) -> str:
+    return "/".join(f"{x:g}" for x in v) if isinstance(v, tuple) else str(v)
+
+
+# --------------------------------------------------------------------------- score
+@main.command()
+@SPACE
+@click.option("--proxy", "proxy_text", required=True,
+              help="NAME, NAME,NAME, or NAME:key=value,... ; several with options joined by "
+                   "';' (e.g. 'flatness:alpha=0;val_acc').")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Training run directory (needed by supernet proxies).")
+@click.option("--checkpoint", default=None,
+              help="Checkpoint inside --run to score (default final.pt; e.g. epoch-10.pt).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Dataset folder, if it moved since training.")
+@click.option("--cells", "cells_opt", default="all", show_default=True,
+              help="'all' or a number N: a seeded sample of N cells.")
+@click.option("--seed", type=int, default=None,
+              help="Seed for the cell sample and the proxies' noise (default: the run's).")
+@click.option("--bn-images", type=click.IntRange(min=1), default=None,
+              help="Override the preset: images for BN recalibration.")
+@click.option("--val-images", type=click.IntRange(min=1), default=None,
+              help="Override the preset: validation images.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Score table (CSV); its settings go to the same name with .json.")
+@click.option("--resume", is_flag=True, help="Continue a stopped run into the same --out.")
+@click.option("--threads", type=click.IntRange(min=1), default=None)
+@friendly
+def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_images,
+          val_images, out, resume, threads) -> None:
+    """Score NB201 cells with one or more proxies into a table (resumable)."""
+    from .proxies import parse_specs
+    from .runio import environment
+    from .score import context_from_run, score_cells
+    from .spaces import nb201
+    _threads(threads)
+    specs = parse_specs(proxy_text)
+    indices = _cell_selection(cells_opt, seed if seed is not None else 0)
+    ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
+                                 preset_overrides={"bn_images": bn_images,
+                                                   "val_images": val_images}, seed=seed)
+    meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
+            "command": " ".join(sys.argv)}
+    t0 = time.time()
+    table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta)
+    n_err = int(table["error"].fillna("").astype(bool).sum())
+    click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
+               f"{time.time() - t0:.0f} s -> {out}" + (f" ({n_err} cells failed: see the "
+                                                       f"error column)" if n_err else ""))
+    del nb201
+
+
+def _cell_selection(text: str, seed: int) -> list[int]:
+    from .spaces import nb201
+    if text == "all":
+        return list(range(nb201.NUM_CELLS))
+    try:
+        n = int(text)
+    except ValueError:
+        raise click.BadParameter(f"--cells must be 'all' or a number, got {text!r}") from None
+    return nb201.sample_cells(n, seed)
+
+
+# --------------------------------------------------------------------------- correlate
+@main.command()
+@click.argument("scores", type=click.Path(dir_okay=False))
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
+              default=DEFAULT_DATASET, show_default=True, help="Ground-truth column.")
+@click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
+              help="NB201 table (CSV) or official .pth; default $PROXYBENCH_NB201.")
+@click.option("--proxy", "columns", multiple=True,
+              help="Score column(s) to correlate (default: every proxy column).")
+@click.option("--between", nargs=2, default=None,
+              help="Correlate two score columns with each other instead of ground truth.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples for the 95% CIs (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Output prefix (default: SCORES without .csv + '.correlate'); writes "
+                   ".csv and .json.")
+@friendly
+def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, out) -> None:
+    """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth."""
+    from .correlation import correlate_table
+    result = correlate_table(scores, dataset=dataset, ground_truth=ground_truth,
+                             columns=list(columns), between=between, n_boot=bootstrap,
+                             seed=seed)
+    prefix = Path(out) if out else Path(scores).with_suffix("")
+    prefix = prefix.with_name(prefix.name + ("" if out else ".correlate"))
+    result.to_csv(prefix.with_suffix(".csv"), index=False)
+    prefix.with_suffix(".json").write_text(json.dumps(
+        {"scores": str(scores), "dataset": dataset, "between": between,
+         "bootstrap": bootstrap, "seed": seed, "rows": result.to_dict("records")}, indent=2))
+    click.echo(_format_correlation(result))
+    click.echo(f"-> {prefix.with_suffix('.csv')}, {prefix.with_suffix('.json')}")
+
+
+def _format_correlation(df: pd.DataFrame) -> str:
+    lines = [f"{'proxy':28s} {'metric':13s} {'value':>8s}  95% CI              n"]
+    for r in df.itertuples():
+        ci = (f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]" if pd.notna(r.ci_low) else "")
+        lines.append(f"{r.proxy:28s} {r.metric:13s} {r.value:+8.4f}  {ci:19s} {r.n}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="CIFAR-10 folder; without it the demo uses synthetic images.")
+@click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
+              help="NB201 table; default $PROXYBENCH_NB201, else ../shared/data's copy if "
+                   "present.")
+@click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--cells", "n_cells", type=click.IntRange(10, 15625), default=200,
+              show_default=True, help="Cells to score.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Supernet epochs (default 3 with CIFAR-10, 5 synthetic).")
+@friendly
+def demo(data_dir, ground_truth, out, n_cells, epochs) -> None:
+    """The main job, small: train a tiny supernet, score cells, correlate (~5 min on 2 cores)."""
+    from .demo import run_demo
+    run_demo(data_dir=data_dir, ground_truth=ground_truth, out=out, n_cells=n_cells,
+             epochs=epochs, echo=click.echo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Rank agreement of score columns with NB201 ground truth, or with each other."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .groundtruth import GroundTruthError, join_scores, load_ground_truth
+from .metrics import correlate, kendall_tau, spearman_rho
+from .score import ScoreError
+
+KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error", "truth"}
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """A score table written by ``score``/``cells``/``combine``, checked for its key column."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScoreError(f"score table {path} not found; make one with `proxybench score` or "
+                         f"`proxybench cells`")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"{path} is not a readable CSV score table ({exc})") from exc
+    if "arch_index" not in table.columns:
+        raise ScoreError(f"{path} has no arch_index column: not a proxybench score table")
+    return table
+
+
+def proxy_columns(table: pd.DataFrame) -> list[str]:
+    """Score columns: everything but keys, timings and per-proxy extras (``col.key``)."""
+    return [c for c in table.columns if c not in KEY_COLUMNS and not c.endswith("_seconds")
+            and "." not in c]
+
+
+def direction(path: str | Path, column: str) -> bool:
+    """higher_is_better for a column: from the table's .json, else from the registry."""
+    meta_path = Path(path).with_suffix(".json")
+    if meta_path.is_file():
+        try:
+            for p in json.loads(meta_path.read_text()).get("proxies", []):
+                if p.get("column") == column:
+                    return bool(p["higher_is_better"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            pass
+    from .proxies import ProxyError, get_proxy
+    try:
+        return get_proxy(column.split("[")[0]).higher_is_better
+    except ProxyError:
+        return True
+
+
+def correlate_table(scores: str | Path, *, dataset: str, ground_truth: str | None,
+                    columns: Sequence[str] = (), between: Sequence[str] | None = None,
+                    n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column."""
+    table = read_scores(scores)
+    if between:
+        a, b = between
+        for c in (a, b):
+            if c not in table.columns:
+                raise ScoreError(f"column {c!r} is not in {scores}; it has "
+                                 f"{', '.join(proxy_columns(table))}")
+        both = table[[a, b]].dropna()
+        if len(both) < 3:
+            raise ScoreError(f"fewer than 3 cells have both {a} and {b}")
+        x, y = both[a].to_numpy(), both[b].to_numpy()
+        rows = []
+        for name, fn in (("kendall_tau", kendall_tau), ("spearman_rho", spearman_rho)):
+            value = fn(x, y)
+            lo, hi = _boot(fn, x, y, n_boot, seed)
+            rows.append({"proxy": f"{a} vs {b}", "metric": name, "value": value,
+                         "ci_low": lo, "ci_high": hi, "n": len(both)})
+        return pd.DataFrame(rows)
+    cols = list(columns) or proxy_columns(table)
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise ScoreError(f"column(s) {missing} not in {scores}; it has "
+                         f"{', '.join(proxy_columns(table))}")
+    if not cols:
+        raise ScoreError(f"{scores} has no score columns")
+    truth = load_ground_truth(ground_truth)
+    joined = join_scores(table, truth, dataset)
+    frames = []
+    for c in cols:
+        usable = joined[[c, "truth"]].dropna()
+        if len(usable) < 3:
+            raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
+        res = correlate(usable[c].to_numpy(), usable["truth"].to_numpy(), n_boot=n_boot,
+                        seed=seed, higher_is_better=direction(scores, c))
+        res = res.reset_index().rename(columns={"index": "metric"})
+        res.insert(0, "proxy", c)
+        frames.append(res)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _boot(fn, x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    if n_boot <= 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    vals = [fn(x[idx], y[idx]) for idx in (rng.integers(0, len(x), len(x))
+                                           for _ in range(n_boot))]
+    return float(np.nanpercentile(vals, 2.5)), float(np.nanpercentile(vals, 97.5))

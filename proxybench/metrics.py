@@ -1,0 +1,243 @@
+"""Rank agreement between proxy scores and true accuracy, with bootstrap confidence intervals.
+
+Why these metrics: a NAS proxy is only useful for *ranking* architectures, so we report rank
+correlations over all cells (Kendall tau-b, Spearman rho) and how many of the truly best cells
+the proxy puts in its own top-k (top-k precision), each with a 95% percentile-bootstrap CI
+over cells so that differences between proxies can be judged against resampling noise.
+
+Conventions: higher score = predicted better and higher truth = better, unless
+``higher_is_better=False`` is passed to :func:`correlate`. Pairs where either value is NaN are
+dropped. Inputs are never modified; randomness comes only from the ``seed`` argument.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import stats
+
+__all__ = [
+    "combine_linear",
+    "combine_rank_average",
+    "correlate",
+    "kendall_tau",
+    "spearman_rho",
+    "top_k_precision",
+]
+
+MIN_CELLS = 3
+
+
+def _paired(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Float copies of x and y with NaN pairs dropped, so every metric sees the same cells."""
+    xa = np.array(x, dtype=float).ravel()
+    ya = np.array(y, dtype=float).ravel()
+    if xa.shape != ya.shape:
+        raise ValueError(f"scores and truth differ in length: {xa.size} vs {ya.size}")
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    return xa[keep], ya[keep]
+
+
+def kendall_tau(x: ArrayLike, y: ArrayLike) -> float:
+    """Kendall tau-b (ties handled), the usual NAS ranking metric; NaN pairs are dropped."""
+    xa, ya = _paired(x, y)
+    return float(stats.kendalltau(xa, ya).statistic)
+
+
+def spearman_rho(x: ArrayLike, y: ArrayLike) -> float:
+    """Spearman rank correlation (average ranks for ties); NaN pairs are dropped."""
+    xa, ya = _paired(x, y)
+    return float(stats.spearmanr(xa, ya).statistic)
+
+
+def _top_k(frac: float, n: int) -> int:
+    if not 0.0 < frac <= 1.0:
+        raise ValueError(f"top-k fraction must be in (0, 1], got {frac}")
+    return max(1, round(frac * n))
+
+
+def _taken(counts: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+    """Copies of each cell inside the top k, given cell multiplicities and a best-first order.
+
+    Working on multiplicities lets a bootstrap resample reuse one precomputed order instead
+    of sorting every resample; copies of one cell are taken together, best-first.
+    """
+    c = counts[order]
+    before = np.cumsum(c) - c
+    taken = np.empty_like(c)
+    taken[order] = np.clip(k - before, 0, c)
+    return taken
+
+
+def _best_first(values: np.ndarray) -> np.ndarray:
+    """Cell order by descending value; ties broken by position (earlier cell first)."""
+    return np.argsort(-values, kind="stable")
+
+
+def top_k_precision(scores: ArrayLike, truth: ArrayLike, frac: float) -> float:
+    """Share of the proxy's top-k cells that are also in the true top-k, k = max(1, round(frac n)).
+
+    Why: search only keeps the proxy's best candidates, so this measures what a search would
+    actually pick. Higher is better for both inputs; ties at the cut-off are broken by position
+    (earlier cell first), which is deterministic but arbitrary for heavily tied proxies.
+    """
+    s, t = _paired(scores, truth)
+    if s.size == 0:
+        raise ValueError("top_k_precision needs at least one cell with both values present")
+    k = _top_k(frac, s.size)
+    ones = np.ones(s.size, dtype=np.int64)
+    both = np.minimum(_taken(ones, _best_first(s), k), _taken(ones, _best_first(t), k))
+    return float(both.sum() / k)
+
+
+def _dense(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Group id of each value (ties share one id) and the number of groups, in sorted order."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return inverse, uniq.size
+
+
+def _resample_ranks(group: np.ndarray, n_groups: int, idx: np.ndarray) -> np.ndarray:
+    """Average ranks of values[idx] in O(n) from precomputed tie groups (no sort per resample)."""
+    g = group[idx]
+    counts = np.bincount(g, minlength=n_groups)
+    below = np.cumsum(counts) - counts
+    return (below + (counts + 1) / 2.0)[g]
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation without BLAS: threaded ddot spins and was 2x slower on shared CPUs."""
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+
+
+def _metric_name(frac: float) -> str:
+    return f"top{frac * 100:g}%"
+
+
+def correlate(
+    scores: ArrayLike,
+    truth: ArrayLike,
+    *,
+    fracs: Sequence[float] = (0.01, 0.05, 0.10),
+    n_boot: int = 1000,
+    seed: int = 0,
+    higher_is_better: bool = True,
+) -> pd.DataFrame:
+    """All ranking metrics of ``scores`` against ``truth`` with 95% percentile-bootstrap CIs.
+
+    Returns one row per metric (index ``metric``: kendall_tau, spearman_rho, then
+    ``top{frac*100:g}%`` for each frac) and columns value, ci_low, ci_high, n, where n is the
+    number of cells used after dropping NaN pairs. If ``higher_is_better`` is False the
+    scores are negated first (e.g. a loss- or sharpness-like proxy).
+
+    The CIs resample cells with replacement ``n_boot`` times (``numpy.random.default_rng(seed)``),
+    so they are reproducible for a given seed. Cost is linear in ``n_boot``: about 6 ms per
+    resample for 15,625 cells on one core (~6 s for the default 1000), dominated by the
+    O(n log n) Kendall tau-b; ``n_boot=0`` skips the bootstrap and leaves the CIs NaN.
+    """
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    s, t = _paired(scores, truth)
+    n = s.size
+    if n < MIN_CELLS:
+        raise ValueError(
+            f"correlate needs at least {MIN_CELLS} cells with both a score and a truth value, "
+            f"got {n} (NaN pairs are dropped)"
+        )
+    if not higher_is_better:
+        s = -s
+    names = ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"fracs give duplicate metric names: {names}")
+    ks = [_top_k(f, n) for f in fracs]
+
+    value = np.array(
+        [kendall_tau(s, t), spearman_rho(s, t), *(top_k_precision(s, t, f) for f in fracs)]
+    )
+    low = np.full(len(names), np.nan)
+    high = np.full(len(names), np.nan)
+    if n_boot > 0:
+        boot = _bootstrap(s, t, ks, n_boot, np.random.default_rng(seed))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column -> NaN CI
+            low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+
+    out = pd.DataFrame(
+        {"value": value, "ci_low": low, "ci_high": high, "n": np.full(len(names), n)},
+        index=pd.Index(names, name="metric"),
+    )
+    return out
+
+
+def _bootstrap(
+    s: np.ndarray, t: np.ndarray, ks: list[int], n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Metric values on ``n_boot`` resamples of cells, shape (n_boot, 2 + len(ks)).
+
+    Only Kendall tau sorts per resample (inside scipy, O(n log n)); Spearman ranks and top-k
+    sets come in O(n) from tie groups and best-first orders computed once on the full data.
+    A resampled cell drawn m times counts m times; in top-k its copies are taken best-first
+    together, matching ties broken by cell position as in the point estimate.
+    """
+    n = s.size
+    gs, ns = _dense(s)
+    gt, nt = _dense(t)
+    order_s, order_t = _best_first(s), _best_first(t)
+    out = np.empty((n_boot, 2 + len(ks)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant resamples give NaN, dropped by nanpercentile
+        for b in range(n_boot):
+            idx = rng.integers(0, n, size=n)
+            counts = np.bincount(idx, minlength=n)
+            out[b, 0] = stats.kendalltau(s[idx], t[idx]).statistic
+            out[b, 1] = _pearson(_resample_ranks(gs, ns, idx), _resample_ranks(gt, nt, idx))
+            for j, k in enumerate(ks):
+                both = np.minimum(_taken(counts, order_s, k), _taken(counts, order_t, k))
+                out[b, 2 + j] = both.sum() / k
+    return out
+
+
+def combine_linear(s: ArrayLike, f: ArrayLike, *, gamma: float, beta: float) -> np.ndarray:
+    """GeNAS Eq. (5): S + gamma * beta * F, combining a base score S with flatness F."""
+    sa = np.array(s, dtype=float)
+    fa = np.array(f, dtype=float)
+    if sa.shape != fa.shape:
+        raise ValueError(f"S and F differ in shape: {sa.shape} vs {fa.shape}")
+    return sa + gamma * beta * fa
+
+
+def combine_rank_average(
+    columns: Sequence[ArrayLike], higher_is_better: Sequence[bool]
+) -> np.ndarray:
+    """Mean of per-column average-method ranks (higher = better), a scale-free ensemble.
+
+    Why ranks: proxies live on unrelated scales, so averaging ranks weights them equally.
+    Cells with NaN in any column get NaN; the others are ranked among the complete cells only,
+    so every column is ranked over the same set.
+    """
+    if len(columns) == 0:
+        raise ValueError("combine_rank_average needs at least one column")
+    if len(columns) != len(higher_is_better):
+        raise ValueError(
+            f"got {len(columns)} columns but {len(higher_is_better)} higher_is_better flags"
+        )
+    cols = [np.array(c, dtype=float).ravel() for c in columns]
+    sizes = {c.size for c in cols}
+    if len(sizes) != 1:
+        raise ValueError(f"columns differ in length: {[c.size for c in cols]}")
+    complete = ~np.any(np.isnan(np.vstack(cols)), axis=0)
+    out = np.full(cols[0].size, np.nan)
+    if not complete.any():
+        return out
+    ranks = [
+        stats.rankdata(c[complete] if hib else -c[complete], method="average")
+        for c, hib in zip(cols, higher_is_better, strict=True)
+    ]
+    out[complete] = np.mean(ranks, axis=0)
+    return out

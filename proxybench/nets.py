@@ -1,0 +1,189 @@
+"""NB201 networks: the weight-sharing supernet and the standalone network of one cell.
+
+Both are :class:`NB201Net`. With ``cell=None`` every edge holds all candidate ops (the
+supernet) and ``forward(x, cell)`` runs one path; with a ``cell`` each edge holds only its
+own op (the standalone network). Parameter names are the same in both, so a cell's weights
+are a plain subset of the supernet's state dict (:func:`extract_subnet`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .ops import ResNetBasicBlock, make_op
+from .spaces.nb201 import EDGES, NONE, NUM_NODES, OPS, Cell, check_cell
+
+
+class NB201Cell(nn.Module):
+    """A 4-node DAG; ``edges[k]`` maps op name -> module for the k-th edge of ``EDGES``."""
+
+    def __init__(self, channels: int, affine: bool, cell: Cell | None) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList()
+        for k in range(len(EDGES)):
+            names = OPS if cell is None else (OPS[cell[k]],)
+            ops = {n: make_op(n, channels, affine) for n in names if n != "none"}
+            self.edges.append(nn.ModuleDict(ops))
+
+    def forward(self, x: Tensor, cell: Cell) -> Tensor:
+        nodes = [x]
+        k = 0
+        for to_node in range(1, NUM_NODES):
+            total: Tensor | None = None
+            for j in range(to_node):
+                if cell[k] != NONE:
+                    out = self.edges[k][OPS[cell[k]]](nodes[j])
+                    total = out if total is None else total + out
+                k += 1
+            nodes.append(torch.zeros_like(x) if total is None else total)
+        return nodes[-1]
+
+
+class NB201Net(nn.Module):
+    """NB201 macro skeleton: stem, 3 stages of N cells (C, 2C, 4C), 2 ResNet reductions, head.
+
+    ``affine_cells`` sets BN affine in the searched cells (True for NB201's standalone
+    networks, False for the supernet). Stem, reductions and head always use affine BN.
+    """
+
+    def __init__(self, channels: int = 16, layers: int = 5, num_classes: int = 10,
+                 cell: Cell | None = None, affine_cells: bool = True) -> None:
+        super().__init__()
+        self.cell = None if cell is None else check_cell(cell)
+        self.config = {"channels": channels, "layers": layers, "num_classes": num_classes,
+                       "affine_cells": affine_cells}
+        c = channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        blocks: list[nn.Module] = []
+        for stage in range(3):
+            if stage > 0:
+                blocks.append(ResNetBasicBlock(c, 2 * c, stride=2))
+                c *= 2
+            blocks.extend(NB201Cell(c, affine_cells, self.cell) for _ in range(layers))
+        self.cells = nn.ModuleList(blocks)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: Tensor, cell: Cell | None = None) -> Tensor:
+        if cell is None:
+            if self.cell is None:
+                raise ValueError("the supernet needs a cell: call net(x, cell)")
+            cell = self.cell
+        h = self.stem(x)
+        for block in self.cells:
+            h = block(h, cell) if isinstance(block, NB201Cell) else block(h)
+        h = self.global_pooling(self.lastact(h)).flatten(1)
+        return self.classifier(h)
+
+
+def extract_subnet(supernet: NB201Net, cell: Cell) -> NB201Net:
+    """A standalone copy of one path of the supernet, weights and BN buffers included.
+
+    The copy shares nothing with the supernet, so perturbing or recalibrating it can never
+    change the supernet.
+    """
+    cfg = supernet.config
+    sub = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], cell=cell,
+                   affine_cells=cfg["affine_cells"])
+    full = supernet.state_dict()
+    sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
+    return sub.to(next(supernet.parameters()).device)
+
+
+def count_params(net: nn.Module) -> int:
+    """Number of trainable parameters (NB201 counts BN scale/shift, not running stats)."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def count_flops(net: NB201Net, input_size: int = 32) -> float:
+    """Multiply-adds of one forward pass on one image, counted as NB201 counts them:
+    conv k*k*Cin*Cout/groups per output pixel (+ bias), linear in*out (+ bias); pooling, BN
+    and ReLU are free (xautodl hooks pooling but leaves it out of the sum). Returns millions,
+    NB201's 'flops' column (index 6111 on CIFAR-10: 153.27)."""
+    total = [0.0]
+
+    def conv_hook(m: nn.Conv2d, _inp, out: Tensor) -> None:
+        kh, kw = m.kernel_size
+        per_pos = kh * kw * m.in_channels * m.out_channels / m.groups
+        positions = out.shape[0] * out.shape[2] * out.shape[3]
+        total[0] += per_pos * positions + (m.out_channels * positions if m.bias is not None else 0)
+
+    def linear_hook(m: nn.Linear, _inp, out: Tensor) -> None:
+        total[0] += out.shape[0] * (m.in_features * m.out_features
+                                    + (m.out_features if m.bias is not None else 0))
+
+    handles = []
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for h in handles:
+            h.remove()
+        net.train(was_training)
+    return total[0] / 1e6
+
+
+def recalibrate_bn(net: nn.Module, images: Tensor, chunk: int, cell: Cell | None = None) -> None:
+    """Recompute every BN's running statistics on ``images`` (SPOS), in place.
+
+    Stats are reset and averaged over all chunks with equal weight (``momentum=None``), so
+    the result does not depend on a momentum schedule. Meant for scratch copies such as
+    :func:`extract_subnet`'s output, never for a supernet that callers still use.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(images), chunk):
+            x = images[start:start + chunk]
+            net(x) if cell is None else net(x, cell)
+    net.eval()
+
+
+def evaluate(net: nn.Module, images: Tensor, labels: Tensor, chunk: int,
+             cell: Cell | None = None) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) of ``net`` in its current mode, without grads."""
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(images), chunk):
+            x, y = images[start:start + chunk], labels[start:start + chunk]
+            logits = net(x) if cell is None else net(x, cell)
+            total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+    return total_loss / len(images), 100.0 * correct / len(images)
+
+
+_BASE_COST: dict[tuple, tuple[int, float]] = {}
+
+
+def cell_cost(cell: Cell, channels: int = 16, layers: int = 5, num_classes: int = 10,
+              input_size: int = 32) -> tuple[int, float]:
+    """(#params, MFLOPs) of the standalone NB201 network of ``cell`` (affine BNs, as NB201
+    trains it), counted analytically: the skeleton with an all-``none`` cell, measured once
+    with :func:`count_params`/:func:`count_flops`, plus each conv edge's weights and MACs.
+    A test checks it against the module counts. Pass ``prune(cell)`` for live-edge counts."""
+    key = (channels, layers, num_classes, input_size)
+    if key not in _BASE_COST:
+        skeleton = NB201Net(channels, layers, num_classes, cell=(NONE,) * len(EDGES))
+        _BASE_COST[key] = (count_params(skeleton), count_flops(skeleton, input_size))
+    params, flops = _BASE_COST[key]
+    kernels = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+    for stage in range(3):
+        c, hw = channels * 2 ** stage, (input_size // 2 ** stage) ** 2
+        for op in check_cell(cell):
+            k = kernels.get(OPS[op])
+            if k is not None:
+                params += layers * (c * c * k * k + 2 * c)
+                flops += layers * c * c * k * k * hw / 1e6
+    return params, flops

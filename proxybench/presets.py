@@ -1,0 +1,74 @@
+"""Named settings for supernet training and cell scoring.
+
+``paper`` follows GeNAS / RLNAS on NB201 (a GPU job). ``cpu`` is the same pipeline shrunk
+to fit a 2-core CPU (measured costs in the README). ``tiny`` exists for the demo and tests.
+A preset is plain data; commands copy it into ``run.json`` with any overrides applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Supernet and scoring settings that travel together."""
+
+    channels: int          # C: width of the first stage (NB201: 16)
+    layers: int            # N: cells per stage (NB201: 5)
+    epochs: int
+    batch_size: int
+    lr: float              # cosine schedule from lr ...
+    lr_min: float          # ... down to lr_min
+    momentum: float
+    weight_decay: float
+    train_images: int      # 0 = the whole search-train split
+    bn_images: int         # training images for BN recalibration before scoring a cell
+    val_images: int        # validation images for val_loss/val_acc/flatness
+    chunk: int             # images per forward pass when scoring (memory/speed trade-off)
+    path_sample: int       # paths evaluated after training to report supernet quality
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": Preset(channels=16, layers=5, epochs=250, batch_size=64, lr=0.025, lr_min=0.001,
+                    momentum=0.9, weight_decay=5e-4, train_images=0, bn_images=1024,
+                    val_images=10000, chunk=256, path_sample=100),
+    "cpu": Preset(channels=8, layers=1, epochs=30, batch_size=128, lr=0.025, lr_min=0.001,
+                  momentum=0.9, weight_decay=5e-4, train_images=0, bn_images=256,
+                  val_images=512, chunk=256, path_sample=50),
+    "tiny": Preset(channels=4, layers=1, epochs=2, batch_size=64, lr=0.05, lr_min=0.001,
+                   momentum=0.9, weight_decay=5e-4, train_images=2048, bn_images=64,
+                   val_images=128, chunk=128, path_sample=8),
+}
+
+
+class PresetError(ValueError):
+    """Unknown preset or out-of-range override."""
+
+
+def get_preset(name: str, **overrides: object) -> Preset:
+    """A preset by name with overrides applied (None values are ignored), validated."""
+    if name not in PRESETS:
+        raise PresetError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    known = {f.name for f in fields(Preset)}
+    bad = set(overrides) - known
+    if bad:
+        raise PresetError(f"unknown preset setting(s) {sorted(bad)}; known: {sorted(known)}")
+    preset = replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    for f in fields(Preset):
+        value = getattr(preset, f.name)
+        minimum = 0 if f.name in ("train_images", "weight_decay", "momentum", "lr_min") else 1e-12
+        if value < minimum:
+            raise PresetError(f"preset setting {f.name}={value} is out of range (must be "
+                              f"{'>= 0' if minimum == 0 else '> 0'})")
+    if preset.lr_min > preset.lr:
+        raise PresetError(f"lr_min={preset.lr_min} must not exceed lr={preset.lr}")
+    return preset
+
+
+def preset_from_dict(d: dict) -> Preset:
+    """Rebuild a preset saved in run.json / a checkpoint."""
+    return Preset(**{f.name: d[f.name] for f in fields(Preset)})

@@ -1,0 +1,159 @@
+"""The proxy registry: plain functions registered by name with their metadata.
+
+A proxy is ``fn(ctx, cell, **options) -> float | dict``. ``cell`` is the NB201 cell being
+scored (pruned when ``by_pruned`` is set, so cells that compute the same function share one
+evaluation). A dict result carries the score under ``"score"`` plus extra values (e.g. the
+loss at each sigma) that land in the table as ``<column>.<key>``. Proxies never change the
+networks in the context: they work on copies.
+
+Options are given on the command line as ``NAME:key=value,key=value`` (lists with ``/``,
+e.g. ``flatness:alpha=0,sigmas=1e-3/5e-3``), checked against the defaults declared at
+registration, and recorded in the run's JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from ..nets import NB201Net
+from ..presets import Preset
+
+
+class ProxyError(ValueError):
+    """Unknown proxy or bad proxy option; the message lists what is valid."""
+
+
+NEEDS = ("supernet", "init_supernet", "data", "macro")
+
+
+@dataclass(frozen=True)
+class ScoreContext:
+    """Read-only inputs a proxy may use. Build it once per scoring run."""
+
+    seed: int
+    preset: Preset
+    num_classes: int
+    input_size: int = 32
+    supernet: NB201Net | None = None
+    init_supernet: NB201Net | None = None
+    bn_batch: tuple[Tensor, Tensor] | None = None
+    val_batch: tuple[Tensor, Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class Proxy:
+    name: str
+    fn: Callable[..., float | dict]
+    higher_is_better: bool
+    needs: frozenset[str]
+    description: str
+    by_pruned: bool                      # score depends only on the pruned cell
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+PROXIES: dict[str, Proxy] = {}
+
+
+def register(name: str, *, higher_is_better: bool, needs: tuple[str, ...], description: str,
+             by_pruned: bool = True, **defaults: Any) -> Callable:
+    """Decorator: add ``fn`` to the registry under ``name`` (duplicate names are a bug)."""
+    unknown = set(needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f"proxy {name}: unknown needs {unknown}")
+
+    def deco(fn: Callable) -> Callable:
+        if name in PROXIES:
+            raise ValueError(f"proxy {name!r} registered twice")
+        PROXIES[name] = Proxy(name, fn, higher_is_better, frozenset(needs), description,
+                              by_pruned, dict(defaults))
+        return fn
+
+    return deco
+
+
+def get_proxy(name: str) -> Proxy:
+    _load_builtin()
+    if name not in PROXIES:
+        raise ProxyError(f"unknown proxy {name!r}; available: {', '.join(sorted(PROXIES))} "
+                         f"(`proxybench proxies` describes them)")
+    return PROXIES[name]
+
+
+def all_proxies() -> dict[str, Proxy]:
+    _load_builtin()
+    return dict(PROXIES)
+
+
+def _convert(proxy: str, key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, tuple):
+            return tuple(type(default[0])(v) for v in raw.split("/") if v != "")
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
+        return type(default)(raw)
+    except ValueError as exc:
+        kind = f"a '/'-separated list of {type(default[0]).__name__}" if isinstance(
+            default, tuple) else type(default).__name__
+        raise ProxyError(f"proxy {proxy}: option {key}={raw!r} should be {kind}") from exc
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """A proxy with resolved options; ``column`` is its name in score tables."""
+
+    proxy: Proxy
+    options: dict[str, Any]
+    column: str
+
+    def to_dict(self) -> dict:
+        return {"proxy": self.proxy.name, "options": self.options, "column": self.column,
+                "higher_is_better": self.proxy.higher_is_better}
+
+
+def parse_spec(text: str) -> ProxySpec:
+    """``NAME`` or ``NAME:key=value,...`` -> ProxySpec with validated options.
+
+    The column is the proxy name, or ``NAME[key=value,...]`` when options differ from the
+    defaults, so variants can sit side by side in one table.
+    """
+    name, _, rest = text.strip().partition(":")
+    proxy = get_proxy(name.strip())
+    options = dict(proxy.defaults)
+    changed = []
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, raw = item.partition("=")
+        key = key.strip()
+        if not eq or key not in proxy.defaults:
+            valid = ", ".join(f"{k}={v}" for k, v in proxy.defaults.items()) or "none"
+            raise ProxyError(f"proxy {proxy.name}: bad option {item!r}; options (defaults): "
+                             f"{valid}")
+        options[key] = _convert(proxy.name, key, raw.strip(), proxy.defaults[key])
+        changed.append(f"{key}={raw.strip()}")
+    check = getattr(proxy.fn, "check_options", None)
+    if check is not None:
+        check(options)
+    column = proxy.name if not changed else f"{proxy.name}[{','.join(changed)}]"
+    return ProxySpec(proxy, options, column)
+
+
+def parse_specs(text: str) -> list[ProxySpec]:
+    """Comma-free split of ``a,b:x=1,c`` is ambiguous, so several proxies are joined by ';'
+    or given as repeated options; a plain ``a,b`` list (no options) is also accepted."""
+    parts = [p for p in text.split(";") if p.strip()]
+    if len(parts) == 1 and ":" not in parts[0]:
+        parts = [p for p in parts[0].split(",") if p.strip()]
+    specs = [parse_spec(p) for p in parts]
+    columns = [s.column for s in specs]
+    if len(set(columns)) != len(columns):
+        raise ProxyError(f"proxy list {text!r} names the same proxy twice")
+    return specs
+
+
+def _load_builtin() -> None:
+    from . import baselines, flatness, performance  # noqa: F401  (registers on import)

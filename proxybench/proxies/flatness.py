@@ -1,0 +1,95 @@
+"""GeNAS flatness, Eq. (3)/(4): how slowly the validation loss rises under weight noise.
+
+    F = 1 / ( sum_i |(L(s_{i+1}) - L(s_i)) / (s_{i+1} - s_i)|  +  alpha * |L(s_1) / s_1|  + eps )
+
+L(s) is the mean validation cross-entropy of the cell's path after Gaussian noise of scale s
+is added to the weights. As in the reference code: BN statistics are recomputed on training
+images once, before any noise (noise perturbs parameters, not BN buffers); the network is
+then evaluated in eval mode; noise is added *cumulatively* -- N(0, s_1) first, then
+N(0, s_{i+1} - s_i) on top -- and eps = 1e-5 keeps F finite. ``noise=direct`` instead adds
+fresh N(0, s_i) to the clean weights for each sigma. ``alpha=0`` is Eq. (3) with absolute
+slopes. ``position=cells`` perturbs only the searched cells' weights (paper Table 7), not the
+stem, reduction blocks or head.
+
+The noise comes from a generator seeded by (run seed, cell), drawn parameter by parameter in
+``named_parameters`` order, so a score is reproducible and independent of evaluation order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..nets import NB201Cell, NB201Net, evaluate
+from ..spaces.nb201 import Cell
+from . import ProxyError, ScoreContext, register
+from .performance import cell_seed, prepared_subnet
+
+EPS = 1e-5
+
+
+def flatness_value(losses: Sequence[float], sigmas: Sequence[float], alpha: float) -> float:
+    """Eq. (4) from the losses at each sigma (Eq. (3) with absolute slopes when alpha=0)."""
+    slopes = sum(abs((losses[i + 1] - losses[i]) / (sigmas[i + 1] - sigmas[i]))
+                 for i in range(len(sigmas) - 1))
+    depth = alpha * abs(losses[0] / sigmas[0])
+    return 1.0 / (slopes + depth + EPS)
+
+
+def perturbable(net: NB201Net, position: str) -> list[torch.nn.Parameter]:
+    """The parameters noise goes to: all of them, or only those inside the searched cells."""
+    if position == "all":
+        return list(net.parameters())
+    return [p for m in net.cells if isinstance(m, NB201Cell) for p in m.parameters()]
+
+
+def perturbed_losses(net: NB201Net, params: list[torch.nn.Parameter], sigmas: Sequence[float],
+                     images: torch.Tensor, labels: torch.Tensor, chunk: int,
+                     generator: torch.Generator, noise: str) -> list[float]:
+    """Validation loss at each sigma. Changes ``net`` in place: pass a scratch copy."""
+    clean = [p.detach().clone() for p in params] if noise == "direct" else None
+    losses, previous = [], 0.0
+    with torch.no_grad():
+        for sigma in sigmas:
+            if clean is not None:
+                for p, p0 in zip(params, clean, strict=True):
+                    p.copy_(p0)
+            step = sigma if clean is not None else sigma - previous
+            for p in params:
+                p.add_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * step)
+            previous = sigma
+            losses.append(evaluate(net, images, labels, chunk)[0])
+    return losses
+
+
+def _check(options: dict) -> None:
+    sigmas = options["sigmas"]
+    if len(sigmas) < 2 or any(s <= 0 for s in sigmas) or list(sigmas) != sorted(set(sigmas)):
+        raise ProxyError(f"flatness: sigmas must be >= 2 positive, strictly increasing values "
+                         f"(e.g. sigmas=2e-3/1e-2/2e-2), got {sigmas}")
+    if options["alpha"] < 0:
+        raise ProxyError(f"flatness: alpha must be >= 0, got {options['alpha']}")
+    if options["noise"] not in ("cumulative", "direct"):
+        raise ProxyError(f"flatness: noise must be cumulative or direct, got {options['noise']}")
+    if options["position"] not in ("all", "cells"):
+        raise ProxyError(f"flatness: position must be all or cells, got {options['position']}")
+
+
+@register("flatness", higher_is_better=True, needs=("supernet", "data"),
+          description="GeNAS Eq. (4): inverse of the loss slope under growing weight noise plus "
+                      "alpha times the loss depth at the smallest sigma",
+          sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all")
+def flatness(ctx: ScoreContext, cell: Cell, *, sigmas: tuple[float, ...], alpha: float,
+             noise: str, position: str) -> dict:
+    net = prepared_subnet(ctx, cell)
+    gen = torch.Generator().manual_seed(cell_seed(ctx.seed, cell))
+    losses = perturbed_losses(net, perturbable(net, position), sigmas, *ctx.val_batch,
+                              ctx.preset.chunk, gen, noise)
+    result = {"score": flatness_value(losses, sigmas, alpha)}
+    result.update({f"loss@{s:g}": v for s, v in zip(sigmas, losses, strict=True)})
+    return result
+
+
+flatness.check_options = _check
+flatness.extra_columns = lambda options: [f"loss@{s:g}" for s in options["sigmas"]]

@@ -1,0 +1,237 @@
+"""The scoring engine: cells x proxies -> one table, appended as it is computed.
+
+- Cells with the same pruned form compute the same function in the supernet (cell BNs have
+  no affine shift, so a dead edge adds exactly zero in either BN mode), and every proxy
+  marked ``by_pruned`` is seeded by the pruned cell: each is computed once per pruned form
+  and copied to every cell that shares it.
+- Rows go to the CSV as soon as their group is done (flushed; fsynced every few seconds),
+  so a killed run loses at most the group in flight; ``resume`` skips the rows present
+  and reuses their values for cells that share a pruned form.
+- A proxy that raises records NaN and the error text for that cell; the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from .proxies import ProxySpec, ScoreContext
+from .runio import atomic_write_json
+from .spaces import nb201
+
+
+class ScoreError(ValueError):
+    """The scoring run cannot start; the message says why and what to do."""
+
+
+def extra_columns(spec: ProxySpec) -> list[str]:
+    """Columns a proxy adds beside its score (e.g. flatness's loss at each sigma)."""
+    fn = getattr(spec.proxy.fn, "extra_columns", None)
+    return [f"{spec.column}.{k}" for k in fn(spec.options)] if fn else []
+
+
+def table_columns(specs: Sequence[ProxySpec]) -> list[str]:
+    cols = ["arch_index", "arch"]
+    for s in specs:
+        cols += [s.column, *extra_columns(s), f"{s.column}_seconds"]
+    return cols + ["error"]
+
+
+def _group_key(spec: ProxySpec, cell: nb201.Cell) -> nb201.Cell:
+    return nb201.prune(cell) if spec.proxy.by_pruned else cell
+
+
+def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: nb201.Cell) -> tuple[dict, str]:
+    """{column: value} for one proxy on one cell, and an error text ('' when fine)."""
+    cols = [spec.column, *extra_columns(spec)]
+    t0 = time.perf_counter()
+    try:
+        result = spec.proxy.fn(ctx, _group_key(spec, cell), **spec.options)
+        if isinstance(result, dict):
+            values = {spec.column: float(result.pop("score"))}
+            values.update({f"{spec.column}.{k}": float(v) for k, v in result.items()})
+        else:
+            values = {spec.column: float(result)}
+        error = ""
+    except Exception as exc:  # noqa: BLE001 - recorded per cell by design
+        values = dict.fromkeys(cols, math.nan)
+        error = f"{spec.column}: {type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+    values[f"{spec.column}_seconds"] = time.perf_counter() - t0
+    return values, error
+
+
+def _read_existing(path: Path, columns: list[str]) -> pd.DataFrame:
+    try:
+        existing = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"{path} exists but is not a readable score table ({exc}); move it "
+                         f"away or choose another --out") from exc
+    if list(existing.columns) != columns:
+        raise ScoreError(f"{path} was written with other proxies/options "
+                         f"({list(existing.columns)[2:6]}...); use a new --out to score these")
+    return existing
+
+
+def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence[int],
+                out_csv: str | Path, *, resume: bool = False, progress: bool = True,
+                meta: dict | None = None) -> pd.DataFrame:
+    """Score ``indices`` (official NB201 indices) with every spec into ``out_csv``.
+
+    Writes ``out_csv`` row by row and ``<out>.json`` with ``meta`` plus the proxies, cell
+    count, status and wall time. Returns the whole table sorted by arch_index.
+    """
+    out_csv = Path(out_csv)
+    meta_path = out_csv.with_suffix(".json")
+    columns = table_columns(specs)
+    cached: dict[tuple[str, nb201.Cell], dict] = {}
+    done: set[int] = set()
+    if out_csv.exists():
+        if not resume:
+            raise ScoreError(f"{out_csv} already exists; pass --resume to continue it, or "
+                             f"choose another --out")
+        existing = _read_existing(out_csv, columns)
+        done = set(existing["arch_index"].astype(int))
+        for row in existing.to_dict("records"):
+            cell = nb201.cell_at(int(row["arch_index"]))
+            for s in specs:
+                if s.proxy.by_pruned and not (isinstance(row["error"], str)
+                                              and row["error"].startswith(f"{s.column}:")):
+                    cols = [s.column, *extra_columns(s), f"{s.column}_seconds"]
+                    cached[(s.column, nb201.prune(cell))] = {c: row[c] for c in cols}
+    else:
+        out_csv.parent.mkdir(parents=True, exist_ok=True)
+        with open(out_csv, "w", newline="") as fh:
+            csv.writer(fh).writerow(columns)
+
+    todo = [int(i) for i in indices if int(i) not in done]
+    groups: dict[nb201.Cell, list[int]] = {}
+    for i in todo:
+        groups.setdefault(nb201.prune(nb201.cell_at(i)), []).append(i)
+    meta = {**(meta or {}), "proxies": [s.to_dict() for s in specs], "cells": len(indices),
+            "distinct_pruned_cells": len({nb201.prune(nb201.cell_at(int(i)))
+                                          for i in indices}),
+            "seed": ctx.seed, "preset": ctx.preset.to_dict(), "status": "running"}
+    atomic_write_json(meta_path, meta)
+
+    t_start = time.time()
+    bar = tqdm(total=len(indices), initial=len(indices) - len(todo), disable=not progress,
+               unit="cell", desc="scoring", smoothing=0.05)
+    last_sync = time.time()
+    with open(out_csv, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        for pruned, members in groups.items():
+            for i in members:
+                cell = nb201.cell_at(i)
+                row: dict = {"arch_index": i, "arch": nb201.format_arch(cell)}
+                errors = []
+                for s in specs:
+                    key = (s.column, _group_key(s, cell))
+                    if key in cached:
+                        values = cached[key]
+                    else:
+                        values, error = _run_proxy(s, ctx, cell)
+                        if error:
+                            errors.append(error)
+                        elif s.proxy.by_pruned:
+                            cached[key] = values
+                    row.update(values)
+                row["error"] = " | ".join(errors)
+                writer.writerow([_fmt(row[c]) for c in columns])
+            for s in specs:  # a finished group is never needed again
+                cached.pop((s.column, pruned), None)
+            fh.flush()
+            if time.time() - last_sync > 5:
+                os.fsync(fh.fileno())
+                last_sync = time.time()
+            bar.update(len(members))
+        os.fsync(fh.fileno())
+    bar.close()
+    table = pd.read_csv(out_csv).sort_values("arch_index").reset_index(drop=True)
+    meta.update(status="done", rows=len(table), wall_seconds_this_session=time.time() - t_start,
+                errors=int(table["error"].fillna("").astype(bool).sum()))
+    atomic_write_json(meta_path, meta)
+    return table
+
+
+def _fmt(value: object) -> object:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    return value
+
+
+def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
+                     checkpoint: str | None = None, data_dir: str | None = None,
+                     preset_overrides: dict | None = None,
+                     seed: int | None = None) -> tuple[ScoreContext, dict]:
+    """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
+
+    Only what the proxies need is loaded: baselines need no run at all. The BN batch comes
+    from the search-train split and the validation batch from search-valid, both fixed by
+    the run's seed, so every cell sees the same images.
+    """
+    import json
+
+    from . import data as D
+    from .presets import get_preset, preset_from_dict
+    from .runio import file_sha256
+    from .train import load_search_data, supernet_from_checkpoint
+
+    needs = set().union(*(s.proxy.needs for s in specs))
+    overrides = {k: v for k, v in (preset_overrides or {}).items() if v is not None}
+    if run_dir is None:
+        if needs - {"macro"}:
+            names = [s.column for s in specs if s.proxy.needs - {"macro"}]
+            raise ScoreError(f"proxies {names} need a trained supernet: pass --run RUN "
+                             f"(made by `proxybench train --out RUN`)")
+        preset = get_preset("paper", **overrides)
+        ctx = ScoreContext(seed=seed or 0, preset=preset, num_classes=10)
+        return ctx, {"run": None}
+    run_dir = Path(run_dir)
+    run_json = run_dir / "run.json"
+    if not run_json.is_file():
+        raise ScoreError(f"{run_dir} is not a training run (no run.json); train one with "
+                         f"`proxybench train --out {run_dir}`")
+    try:
+        run = json.loads(run_json.read_text())
+        cfg = run["config"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise ScoreError(f"{run_json} is corrupt ({exc}); retrain the run") from exc
+    ckpt_path = Path(checkpoint) if checkpoint else run_dir / "final.pt"
+    if not ckpt_path.is_absolute() and not ckpt_path.exists():
+        ckpt_path = run_dir / ckpt_path
+    if checkpoint is None and not ckpt_path.exists():
+        raise ScoreError(f"{run_dir} has no final.pt (training status: {run.get('status')}); "
+                         f"finish it with `proxybench train ... --out {run_dir} --resume`")
+    preset = preset_from_dict(cfg["preset"])
+    preset = get_preset("paper", **{**preset.to_dict(), **overrides})
+    seed = cfg["seed"] if seed is None else seed
+    supernet, ckpt = supernet_from_checkpoint(ckpt_path)
+    supernet.eval()
+    for p in supernet.parameters():
+        p.requires_grad_(False)
+    init = None
+    if "init_supernet" in needs:
+        init, _ = supernet_from_checkpoint(run_dir / "epoch-0.pt")
+        init.eval()
+    bn = val = None
+    input_size = 32
+    if "data" in needs:
+        train, valid = load_search_data(cfg["dataset"], data_dir or cfg["data_dir"],
+                                        cfg["split_file"], cfg["seed"])
+        input_size = int(train.images.shape[-1])
+        val = D.fixed_batch(valid, min(preset.val_images, len(valid)), seed)
+        bn = D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1)
+    ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
+                       input_size=input_size, supernet=supernet, init_supernet=init,
+                       bn_batch=bn, val_batch=val)
+    info = {"run": str(run_dir), "checkpoint": str(ckpt_path),
+            "checkpoint_sha256": file_sha256(ckpt_path), "checkpoint_epoch": ckpt["epoch"],
+            "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"]}
+    return ctx, info

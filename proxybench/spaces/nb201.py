@@ -1,0 +1,155 @@
+"""The NAS-Bench-201 cell space: op names, arch strings, the official index order, pruning.
+
+Representations (one of each, converted here and nowhere else):
+
+- ``cell``: a tuple of 6 op indices into :data:`OPS`, one per edge, edges ordered as in
+  :data:`EDGES` = ((1,0), (2,0), (2,1), (3,0), (3,1), (3,2)) with (to_node, from_node).
+- ``arch``: the official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, node 1, 2, 3
+  separated by ``+``, each ``op~j`` the edge from node j.
+- ``arch_index``: the official NB201 index. The benchmark enumerated all cells (node by
+  node, later edges varying fastest, ops in :data:`OPS` order) and then shuffled the list
+  with ``random.seed(88); random.shuffle(...)``; :func:`all_cells` reproduces that order, and
+  a test checks it row by row against the ground-truth table.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+NUM_NODES = 4
+NUM_CELLS = len(OPS) ** len(EDGES)
+NONE = 0
+
+Cell = tuple[int, ...]
+
+
+class ArchError(ValueError):
+    """A malformed architecture string or cell; the message says what a valid one looks like."""
+
+
+_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+def parse_arch(arch: str) -> Cell:
+    """Official NB201 string -> cell, with a message that points at the bad part."""
+    if not isinstance(arch, str):
+        raise ArchError(f"arch must be a string like {_EXAMPLE!r}, got {type(arch).__name__}")
+    nodes = arch.strip().split("+")
+    if len(nodes) != NUM_NODES - 1:
+        raise ArchError(
+            f"malformed NB201 arch {arch!r}: expected 3 nodes separated by '+', got {len(nodes)};"
+            f" example: {_EXAMPLE}"
+        )
+    cell: list[int] = []
+    for to_node, node in enumerate(nodes, start=1):
+        if not (node.startswith("|") and node.endswith("|")):
+            raise ArchError(f"malformed NB201 arch {arch!r}: node {to_node} {node!r} must be "
+                            f"wrapped in '|'; example: {_EXAMPLE}")
+        items = node[1:-1].split("|")
+        if len(items) != to_node:
+            raise ArchError(f"malformed NB201 arch {arch!r}: node {to_node} needs {to_node} "
+                            f"inputs, got {len(items)}; example: {_EXAMPLE}")
+        for from_node, item in enumerate(items):
+            op, sep, src = item.partition("~")
+            if not sep or src != str(from_node):
+                raise ArchError(f"malformed NB201 arch {arch!r}: {item!r} should read "
+                                f"'OP~{from_node}'; example: {_EXAMPLE}")
+            if op not in OPS:
+                raise ArchError(f"unknown op {op!r} in NB201 arch {arch!r}; ops are {', '.join(OPS)}")
+            cell.append(OPS.index(op))
+    return tuple(cell)
+
+
+def format_arch(cell: Cell) -> str:
+    """Cell -> official NB201 string."""
+    cell = check_cell(cell)
+    parts, k = [], 0
+    for to_node in range(1, NUM_NODES):
+        items = []
+        for from_node in range(to_node):
+            items.append(f"{OPS[cell[k]]}~{from_node}")
+            k += 1
+        parts.append("|" + "|".join(items) + "|")
+    return "+".join(parts)
+
+
+def check_cell(cell: Cell) -> Cell:
+    """Validate a cell tuple (6 op indices) and return it as a tuple."""
+    cell = tuple(int(c) for c in cell)
+    if len(cell) != len(EDGES) or any(not 0 <= c < len(OPS) for c in cell):
+        raise ArchError(f"a NB201 cell is 6 op indices in 0..{len(OPS) - 1}, got {cell}")
+    return cell
+
+
+@lru_cache(maxsize=1)
+def all_cells() -> tuple[Cell, ...]:
+    """All 15,625 cells in the official NB201 index order (see module docstring)."""
+    archs: list[Cell] = [()]
+    for to_node in range(1, NUM_NODES):
+        node_choices: list[Cell] = [()]
+        for _ in range(to_node):
+            node_choices = [prev + (op,) for prev in node_choices for op in range(len(OPS))]
+        archs = [a + c for a in archs for c in node_choices]
+    rng = random.Random()
+    rng.seed(88)
+    rng.shuffle(archs)
+    return tuple(archs)
+
+
+@lru_cache(maxsize=1)
+def _index_of() -> dict[Cell, int]:
+    return {cell: i for i, cell in enumerate(all_cells())}
+
+
+def arch_index(cell: Cell) -> int:
+    """Official NB201 index of a cell."""
+    return _index_of()[check_cell(cell)]
+
+
+def cell_at(index: int) -> Cell:
+    """Cell with the given official NB201 index."""
+    if not 0 <= int(index) < NUM_CELLS:
+        raise ArchError(f"NB201 arch_index must be in 0..{NUM_CELLS - 1}, got {index}")
+    return all_cells()[int(index)]
+
+
+def prune(cell: Cell) -> Cell:
+    """Replace dead edges by ``none``: an edge is dead if its input node never receives a
+    signal from node 0 or its output never reaches node 3.
+
+    A dead edge cannot change the network's output when every op maps an all-zero input to
+    zero: true for skip, pooling and conv without bias followed by a BatchNorm *without*
+    affine shift (the supernet's cells; see ``nets.py``). With an affine BN the edge outputs
+    its bias, so networks with affine cell BNs are never merged on this basis.
+    """
+    cell = check_cell(cell)
+    live = dict(zip(EDGES, cell, strict=True))
+    fed = {0}
+    for to_node in range(1, NUM_NODES):
+        if any(live[(to_node, j)] != NONE and j in fed for j in range(to_node)):
+            fed.add(to_node)
+    reaches = {NUM_NODES - 1}
+    for from_node in range(NUM_NODES - 2, -1, -1):
+        if any(live[(i, from_node)] != NONE and i in reaches
+               for i in range(from_node + 1, NUM_NODES)):
+            reaches.add(from_node)
+    return tuple(
+        op if (op != NONE and j in fed and i in reaches) else NONE
+        for (i, j), op in zip(EDGES, cell, strict=True)
+    )
+
+
+def is_disconnected(cell: Cell) -> bool:
+    """True when no path links node 0 to node 3: the cell's output is identically zero."""
+    return all(op == NONE for op in prune(cell))
+
+
+def sample_cells(n: int, seed: int) -> list[int]:
+    """A seeded sample of n distinct arch indices (sorted), for runs on part of the space."""
+    if not 1 <= n <= NUM_CELLS:
+        raise ArchError(f"number of cells must be in 1..{NUM_CELLS}, got {n}")
+    rng = random.Random(seed)
+    return sorted(rng.sample(range(NUM_CELLS), n))

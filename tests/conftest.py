@@ -1,0 +1,32 @@
+"""Shared fixtures: paths to the team's read-only data, and a tiny trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+GT_CSV = SHARED_DATA / "nb201_test_accuracy.csv.gz"
+
+
+@pytest.fixture(scope="session")
+def gt_csv() -> Path:
+    if not GT_CSV.is_file():
+        pytest.skip("NB201 ground-truth table not available")
+    return GT_CSV
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A 1-epoch supernet on synthetic data (C=4, N=1): real training, seconds on a CPU."""
+    from proxybench.presets import get_preset
+    from proxybench.train import TrainConfig, train_supernet
+
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    preset = get_preset("tiny", epochs=2, train_images=512, bn_images=32, val_images=64,
+                        path_sample=2)
+    cfg = TrainConfig("nb201", "cifar10", None, "tiny", preset, 0, 1, None)
+    train_supernet(cfg, out, progress=False)
+    return out
