@@ -7,7 +7,6 @@ Every known failure (bad names, malformed strings, missing or corrupt files) end
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 from pathlib import Path
@@ -151,6 +150,43 @@ def cells(space, dataset, channels, layers, out) -> None:
                f"-> {out}")
 
 
+# --------------------------------------------------------------------------- arch
+@main.command()
+@click.argument("arch_text", metavar="ARCH")
+@click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
+              help="NB201 table to show the cell's accuracies (default $PROXYBENCH_NB201).")
+@friendly
+def arch(arch_text, ground_truth) -> None:
+    """Describe one NB201 cell given as its string or index: index, pruned form, costs.
+
+    \b
+    proxybench arch '|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|'
+    proxybench arch 6111
+    """
+    import os
+
+    from .groundtruth import ENV_VAR, load_ground_truth
+    from .nets import cell_cost
+    from .spaces import nb201
+    text = arch_text.strip()
+    cell = nb201.cell_at(int(text)) if text.isdigit() else nb201.parse_arch(text)
+    pruned = nb201.prune(cell)
+    params, flops = cell_cost(cell)
+    params_live, flops_live = cell_cost(pruned)
+    click.echo(f"arch_index   {nb201.arch_index(cell)}")
+    click.echo(f"arch         {nb201.format_arch(cell)}")
+    click.echo(f"pruned       {nb201.format_arch(pruned)}"
+               + ("  (no path from input to output)" if nb201.is_disconnected(cell) else ""))
+    click.echo(f"params       {params:,} (live {params_live:,})  [C=16, N=5, CIFAR-10]")
+    click.echo(f"flops        {flops:.2f} M (live {flops_live:.2f} M)")
+    gt = ground_truth or os.environ.get(ENV_VAR)
+    if gt:
+        row = load_ground_truth(gt).set_index("arch_index").loc[nb201.arch_index(cell)]
+        accs = ", ".join(f"{d} {row[d]:.2f}" for d in ("cifar10", "cifar100", "imagenet16-120")
+                         if d in row and pd.notna(row[d]))
+        click.echo(f"test acc (%) {accs}")
+
+
 # --------------------------------------------------------------------------- proxies
 @main.command()
 def proxies() -> None:
@@ -200,8 +236,7 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_
     """Score NB201 cells with one or more proxies into a table (resumable)."""
     from .proxies import parse_specs
     from .runio import environment
-    from .score import context_from_run, score_cells
-    from .spaces import nb201
+    from .score import context_from_run, count_errors, score_cells
     _threads(threads)
     specs = parse_specs(proxy_text)
     indices = _cell_selection(cells_opt, seed if seed is not None else 0)
@@ -212,11 +247,10 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_
             "command": " ".join(sys.argv)}
     t0 = time.time()
     table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta)
-    n_err = int(table["error"].fillna("").astype(bool).sum())
+    n_err = count_errors(table)
     click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
                f"{time.time() - t0:.0f} s -> {out}" + (f" ({n_err} cells failed: see the "
                                                        f"error column)" if n_err else ""))
-    del nb201
 
 
 def _cell_selection(text: str, seed: int) -> list[int]:
@@ -251,17 +285,21 @@ def _cell_selection(text: str, seed: int) -> list[int]:
 def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, out) -> None:
     """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth."""
     from .correlation import correlate_table
+    from .runio import atomic_write_json
     result = correlate_table(scores, dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=bootstrap,
                              seed=seed)
-    prefix = Path(out) if out else Path(scores).with_suffix("")
-    prefix = prefix.with_name(prefix.name + ("" if out else ".correlate"))
-    result.to_csv(prefix.with_suffix(".csv"), index=False)
-    prefix.with_suffix(".json").write_text(json.dumps(
-        {"scores": str(scores), "dataset": dataset, "between": between,
-         "bootstrap": bootstrap, "seed": seed, "rows": result.to_dict("records")}, indent=2))
+    prefix = str(out).removesuffix(".csv") if out else \
+        str(Path(scores).with_suffix("")) + ".correlate"
+    csv_path, json_path = Path(prefix + ".csv"), Path(prefix + ".json")
+    if csv_path.resolve() == Path(scores).resolve():
+        raise click.ClickException(f"--out {out} would overwrite the score table; pick another")
+    result.to_csv(csv_path, index=False)
+    atomic_write_json(json_path, {"scores": str(scores), "dataset": dataset,
+                                  "between": between, "bootstrap": bootstrap, "seed": seed,
+                                  "rows": result.to_dict("records")})
     click.echo(_format_correlation(result))
-    click.echo(f"-> {prefix.with_suffix('.csv')}, {prefix.with_suffix('.json')}")
+    click.echo(f"-> {csv_path}, {json_path}")
 
 
 def _format_correlation(df: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ from .groundtruth import GroundTruthError, join_scores, load_ground_truth
 from .metrics import correlate, kendall_tau, spearman_rho
 from .score import ScoreError
 
-KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error", "truth"}
+KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error"}
 
 
 def read_scores(path: str | Path) -> pd.DataFrame:
@@ -92,7 +92,7 @@ def correlate_table(scores: str | Path, *, dataset: str, ground_truth: str | Non
             raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
         res = correlate(usable[c].to_numpy(), usable["truth"].to_numpy(), n_boot=n_boot,
                         seed=seed, higher_is_better=direction(scores, c))
-        res = res.reset_index().rename(columns={"index": "metric"})
+        res = res.reset_index()
         res.insert(0, "proxy", c)
         frames.append(res)
     return pd.concat(frames, ignore_index=True)

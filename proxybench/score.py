@@ -67,7 +67,22 @@ def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: nb201.Cell) -> tuple[di
     return values, error
 
 
+def count_errors(table: pd.DataFrame) -> int:
+    """Rows whose error column holds a message."""
+    err = table["error"]
+    return int((err.notna() & (err.astype(str) != "")).sum())
+
+
+def _drop_partial_line(path: Path) -> None:
+    """A run killed mid-write can leave half a row; cut it so the row is recomputed."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
 def _read_existing(path: Path, columns: list[str]) -> pd.DataFrame:
+    _drop_partial_line(path)
     try:
         existing = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -155,7 +170,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     bar.close()
     table = pd.read_csv(out_csv).sort_values("arch_index").reset_index(drop=True)
     meta.update(status="done", rows=len(table), wall_seconds_this_session=time.time() - t_start,
-                errors=int(table["error"].fillna("").astype(bool).sum()))
+                errors=count_errors(table))
     atomic_write_json(meta_path, meta)
     return table
 
@@ -209,10 +224,14 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if checkpoint is None and not ckpt_path.exists():
         raise ScoreError(f"{run_dir} has no final.pt (training status: {run.get('status')}); "
                          f"finish it with `proxybench train ... --out {run_dir} --resume`")
+    supernet, ckpt = supernet_from_checkpoint(ckpt_path)
+    required = ("preset", "seed", "dataset", "data_dir", "split_file")
+    if not isinstance(cfg, dict) or any(k not in cfg for k in required):
+        raise ScoreError(f"{run_json} lacks the training config ({', '.join(required)}); "
+                         f"it is damaged or not from `proxybench train`")
     preset = preset_from_dict(cfg["preset"])
     preset = get_preset("paper", **{**preset.to_dict(), **overrides})
     seed = cfg["seed"] if seed is None else seed
-    supernet, ckpt = supernet_from_checkpoint(ckpt_path)
     supernet.eval()
     for p in supernet.parameters():
         p.requires_grad_(False)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 
-
-
 from ..nets import NB201Net, evaluate, extract_subnet, recalibrate_bn
 from ..spaces.nb201 import Cell, format_arch
 from . import ScoreContext, register

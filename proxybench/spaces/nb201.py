@@ -30,7 +30,8 @@ class ArchError(ValueError):
     """A malformed architecture string or cell; the message says what a valid one looks like."""
 
 
-_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+_EXAMPLE = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+"
+            "|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
 
 
 def parse_arch(arch: str) -> Cell:
@@ -58,7 +59,8 @@ def parse_arch(arch: str) -> Cell:
                 raise ArchError(f"malformed NB201 arch {arch!r}: {item!r} should read "
                                 f"'OP~{from_node}'; example: {_EXAMPLE}")
             if op not in OPS:
-                raise ArchError(f"unknown op {op!r} in NB201 arch {arch!r}; ops are {', '.join(OPS)}")
+                raise ArchError(f"unknown op {op!r} in NB201 arch {arch!r}; ops are "
+                                f"{', '.join(OPS)}")
             cell.append(OPS.index(op))
     return tuple(cell)
 

@@ -1,0 +1,127 @@
+"""The command line end to end, and its one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from proxybench.cli import main
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    err = [ln for ln in result.output.splitlines() if ln.startswith("Error")]
+    assert len(err) == 1, result.output
+    for n in needles:
+        assert n in err[0], err[0]
+
+
+def test_proxies_lists_every_proxy_with_direction():
+    out = run("proxies").output
+    for name in ("flatness", "val_acc", "val_loss", "params", "params_live", "flops"):
+        assert name in out
+    assert "lower is better" in out and "higher is better" in out
+
+
+def test_arch_describes_a_cell(gt_csv):
+    out = run("arch", "6111", "--ground-truth", gt_csv).output
+    assert "1,073,466" in out and "153.27" in out and "cifar10 94.37" in out
+    arch = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    out = run("arch", arch).output
+    assert "pruned       |none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|" in out
+
+
+def test_cells_table_and_its_correlation(tmp_path, gt_csv):
+    out = tmp_path / "cells.csv"
+    run("cells", "--out", out)
+    table = pd.read_csv(out)
+    assert len(table) == 15625 and table["pruned_arch"].nunique() == 9445
+    row = table.set_index("arch_index").loc[6111]
+    assert row["params"] == 1073466 and round(row["flops"], 2) == 153.27
+    assert (table["params_live"] <= table["params"]).all()
+    res = run("correlate", out, "--dataset", "cifar10", "--ground-truth", gt_csv,
+              "--bootstrap", "20")
+    corr = pd.read_csv(tmp_path / "cells.correlate.csv")
+    tau = corr[(corr.proxy == "params") & (corr.metric == "kendall_tau")]["value"].item()
+    assert 0.4 < tau < 0.8, res.output  # #params is a strong NB201 baseline
+    assert set(corr.proxy) == {"params", "params_live", "flops", "flops_live"}
+
+
+def test_train_score_correlate_end_to_end(tmp_path, gt_csv):
+    runs = tmp_path / "r"
+    res = run("train", "--preset", "tiny", "--epochs", "1", "--train-images", "256",
+              "--out", runs)
+    assert "mean valid accuracy" in res.output
+    meta = json.loads((runs / "run.json").read_text())
+    assert meta["status"] == "done" and meta["config"]["preset"]["epochs"] == 1
+    scores = tmp_path / "s.csv"
+    run("score", "--run", runs, "--proxy", "flatness:alpha=0.5;params", "--cells", "30",
+        "--out", scores)
+    table = pd.read_csv(scores)
+    assert len(table) == 30 and table["flatness[alpha=0.5]"].notna().all()
+    run("correlate", scores, "--ground-truth", gt_csv, "--bootstrap", "10")
+    res = run("correlate", scores, "--between", "flatness[alpha=0.5]", "params",
+              "--bootstrap", "10")
+    assert "kendall_tau" in res.output
+    # a second score into the same file without --resume is refused, nothing is lost
+    one_line_error(run("score", "--run", runs, "--proxy", "params", "--cells", "30",
+                       "--out", scores, ok=False), "already exists", "--resume")
+    assert len(pd.read_csv(scores)) == 30
+
+
+def test_bad_input_gives_one_clear_line(tmp_path, gt_csv):
+    one_line_error(run("score", "--proxy", "flatnes", "--out", tmp_path / "x.csv", ok=False),
+                   "unknown proxy", "flatness")
+    one_line_error(run("score", "--proxy", "flatness", "--out", tmp_path / "x.csv", ok=False),
+                   "--run")
+    one_line_error(run("arch", "|nor_conv_3x3~0|+|bogus~0|", ok=False), "NB201 arch")
+    one_line_error(run("arch", "|conv9~0|+|none~0|none~1|+|none~0|none~1|none~2|", ok=False),
+                   "unknown op")
+    one_line_error(run("train", "--data-dir", tmp_path / "nope", "--out", tmp_path / "r",
+                       ok=False), "does not exist", "make_cifar10.py")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line_error(run("train", "--data-dir", empty, "--out", tmp_path / "r", ok=False),
+                   "cifar-10-batches-py")
+    one_line_error(run("train", "--preset", "huge", "--out", tmp_path / "r", ok=False),
+                   "unknown preset")
+    one_line_error(run("train", "--preset", "tiny", "--epochs", "0", "--out", tmp_path / "r",
+                       ok=False), "epochs")
+    # a corrupt checkpoint
+    bad_run = tmp_path / "bad"
+    bad_run.mkdir()
+    (bad_run / "run.json").write_text(json.dumps({"config": {}}))
+    (bad_run / "final.pt").write_bytes(b"not a checkpoint")
+    one_line_error(run("score", "--run", bad_run, "--proxy", "val_acc",
+                       "--out", tmp_path / "y.csv", ok=False), "corrupt")
+    # ground truth that does not cover the scored cells
+    scores = tmp_path / "s.csv"
+    pd.DataFrame({"arch_index": [0, 1, 2, 3], "arch": [None] * 4,
+                  "params": [1.0, 2.0, 3.0, 4.0], "error": [None] * 4}).to_csv(scores,
+                                                                               index=False)
+    small_gt = tmp_path / "gt.csv"
+    pd.read_csv(gt_csv).head(2).to_csv(small_gt, index=False)
+    one_line_error(run("correlate", scores, "--ground-truth", small_gt, ok=False),
+                   "have no cifar10 ground truth")
+    one_line_error(run("correlate", tmp_path / "none.csv", ok=False), "not found")
+    one_line_error(run("correlate", scores, "--proxy", "nope", "--ground-truth", gt_csv,
+                       ok=False), "nope")
+
+
+@pytest.mark.parametrize("cells", ["abc", "0", "99999"])
+def test_out_of_range_cell_counts(tmp_path, cells):
+    res = run("score", "--proxy", "params", "--cells", cells, "--out", tmp_path / "x.csv",
+              ok=False)
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "cells" in res.output

@@ -1,0 +1,172 @@
+"""Ranking metrics pinned on hand-computable cases, and the fast bootstrap against brute force."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from proxybench import metrics
+from proxybench.metrics import (
+    combine_linear,
+    combine_rank_average,
+    correlate,
+    kendall_tau,
+    spearman_rho,
+    top_k_precision,
+)
+
+METRIC_NAMES = ["kendall_tau", "spearman_rho", "top1%", "top5%", "top10%"]
+
+
+def _noisy(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=n)
+    return truth + noise * rng.normal(size=n), truth
+
+
+def test_perfect_and_inverse_order() -> None:
+    x = np.arange(10.0)
+    assert kendall_tau(x, x) == pytest.approx(1.0)
+    assert spearman_rho(x, x) == pytest.approx(1.0)
+    assert kendall_tau(x, -x) == pytest.approx(-1.0)
+    assert spearman_rho(x, -x) == pytest.approx(-1.0)
+
+
+def test_small_example_against_hand_count() -> None:
+    # y = 3 1 2 5 4 against x = 1..5: discordant pairs (3,1) (3,2) (5,4) -> 3 of 10, so 7 - 3.
+    x = [1, 2, 3, 4, 5]
+    y = [3, 1, 2, 5, 4]
+    assert kendall_tau(x, y) == pytest.approx((7 - 3) / 10)
+    # rank differences -2 1 1 -1 1: sum d^2 = 8, rho = 1 - 6 * 8 / (5 * 24)
+    assert spearman_rho(x, y) == pytest.approx(1 - 6 * 8 / 120)
+
+
+def test_tau_b_with_ties() -> None:
+    # 6 pairs: 5 concordant, 0 discordant, 1 tied in x only -> 5 / sqrt((6 - 1) * (6 - 0)).
+    assert kendall_tau([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(5 / math.sqrt(30))
+
+
+def test_top_k_precision_constructed() -> None:
+    scores = np.arange(10.0, 0.0, -1.0)  # proxy order: cells 0, 1, 2, ...
+    truth = np.array([9.0, 1, 8, 2, 3, 7, 4, 5, 6, 0])  # true top 3: cells 0, 2, 5
+    assert top_k_precision(scores, truth, 0.3) == pytest.approx(2 / 3)  # {0,1,2} & {0,2,5}
+    assert top_k_precision(scores, truth, 0.01) == 1.0  # k = max(1, round(0.1)) = 1: cell 0
+    assert top_k_precision(scores, truth, 1.0) == 1.0
+    assert top_k_precision(-scores, truth, 0.3) == 0.0  # proxy top 3 = cells 7, 8, 9
+    with pytest.raises(ValueError, match="fraction"):
+        top_k_precision(scores, truth, 0.0)
+
+
+def test_correlate_layout_and_values() -> None:
+    x = [1, 2, 3, 4, 5]
+    y = [3, 1, 2, 5, 4]
+    table = correlate(x, y, n_boot=50)
+    assert list(table.index) == METRIC_NAMES
+    assert list(table.columns) == ["value", "ci_low", "ci_high", "n"]
+    assert table.loc["kendall_tau", "value"] == pytest.approx(0.4)
+    assert table.loc["spearman_rho", "value"] == pytest.approx(0.6)
+    assert (table["n"] == 5).all()
+    names = correlate(x, y, fracs=(0.2, 0.5), n_boot=0).index
+    assert list(names) == ["kendall_tau", "spearman_rho", "top20%", "top50%"]
+
+
+def test_higher_is_better_false_flips_sign() -> None:
+    s, t = _noisy(300, 1.0, seed=1)
+    up = correlate(s, t, n_boot=0)
+    down = correlate(s, t, n_boot=0, higher_is_better=False)
+    assert down.loc["kendall_tau", "value"] == pytest.approx(-up.loc["kendall_tau", "value"])
+    assert down.loc["spearman_rho", "value"] == pytest.approx(-up.loc["spearman_rho", "value"])
+    assert down.loc["top10%", "value"] == pytest.approx(top_k_precision(-s, t, 0.10))
+
+
+def test_nan_pairs_are_dropped() -> None:
+    s, t = _noisy(50, 0.5, seed=2)
+    s_nan = np.concatenate([s, [np.nan, 1.0]])
+    t_nan = np.concatenate([t, [2.0, np.nan]])
+    clean = correlate(s, t, n_boot=20, seed=3)
+    dirty = correlate(s_nan, t_nan, n_boot=20, seed=3)
+    pd.testing.assert_frame_equal(clean, dirty)
+    assert (dirty["n"] == 50).all()
+    assert kendall_tau(s_nan, t_nan) == pytest.approx(kendall_tau(s, t))
+
+
+def test_too_few_cells() -> None:
+    with pytest.raises(ValueError, match="at least 3 cells"):
+        correlate([1.0, 2.0, np.nan], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="differ in length"):
+        correlate([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_cis_contain_estimate_and_shrink_with_n() -> None:
+    widths = {}
+    for n in (200, 2000):
+        s, t = _noisy(n, 1.0, seed=4)
+        table = correlate(s, t, n_boot=200, seed=0)
+        assert (table["ci_low"] <= table["value"]).all()
+        assert (table["value"] <= table["ci_high"]).all()
+        widths[n] = table["ci_high"] - table["ci_low"]
+    for name in ("kendall_tau", "spearman_rho", "top10%"):
+        assert widths[2000][name] < widths[200][name]
+
+
+def test_bootstrap_is_deterministic_under_seed() -> None:
+    s, t = _noisy(100, 1.0, seed=5)
+    a = correlate(s, t, n_boot=100, seed=7)
+    b = correlate(s, t, n_boot=100, seed=7)
+    c = correlate(s, t, n_boot=100, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["ci_low"].equals(c["ci_low"])
+    assert correlate(s, t, n_boot=0)[["ci_low", "ci_high"]].isna().all().all()
+
+
+def test_fast_bootstrap_matches_brute_force() -> None:
+    # Heavy ties on purpose: the O(n) ranks and top-k counts must match sorting each resample.
+    rng = np.random.default_rng(6)
+    n = 40
+    s = rng.integers(0, 6, n).astype(float)
+    t = rng.integers(0, 8, n).astype(float)
+    fracs = (0.05, 0.1, 0.25)
+    ks = [max(1, round(f * n)) for f in fracs]
+    fast = metrics._bootstrap(s, t, ks, 30, np.random.default_rng(0))
+    draws = np.random.default_rng(0)
+    for row in fast:
+        idx = np.sort(draws.integers(0, n, size=n))
+        want = [
+            kendall_tau(s[idx], t[idx]),
+            spearman_rho(s[idx], t[idx]),
+            *(top_k_precision(s[idx], t[idx], f) for f in fracs),
+        ]
+        np.testing.assert_allclose(row, want, atol=1e-12)
+
+
+def test_inputs_not_mutated() -> None:
+    s = np.array([3.0, 1.0, np.nan, 2.0, 5.0])
+    t = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    s0, t0 = s.copy(), t.copy()
+    correlate(s, t, n_boot=5, higher_is_better=False)
+    combine_linear(s, t, gamma=1.0, beta=1.0)
+    combine_rank_average([s, t], [True, False])
+    np.testing.assert_array_equal(s, s0)
+    np.testing.assert_array_equal(t, t0)
+
+
+def test_combine_linear() -> None:
+    out = combine_linear([1.0, 2.0], [10.0, 20.0], gamma=0.5, beta=2.0)
+    np.testing.assert_allclose(out, [11.0, 22.0])
+    with pytest.raises(ValueError, match="shape"):
+        combine_linear([1.0], [1.0, 2.0], gamma=1.0, beta=1.0)
+
+
+def test_combine_rank_average() -> None:
+    out = combine_rank_average([[1.0, 2.0, 3.0], [30.0, 20.0, 10.0]], [True, False])
+    np.testing.assert_allclose(out, [1.0, 2.0, 3.0])  # both say cell 2 is best
+    out = combine_rank_average([[1.0, 1.0, 2.0], [3.0, 2.0, 1.0]], [True, True])
+    np.testing.assert_allclose(out, [(1.5 + 3) / 2, (1.5 + 2) / 2, (3 + 1) / 2])
+    # NaN cell is left out and the rest are ranked among themselves.
+    out = combine_rank_average([[1.0, np.nan, 5.0, 3.0]], [True])
+    np.testing.assert_allclose(out, [1.0, np.nan, 3.0, 2.0])
+    with pytest.raises(ValueError, match="flags"):
+        combine_rank_average([[1.0, 2.0]], [True, False])
