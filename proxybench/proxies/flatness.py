@@ -11,17 +11,20 @@ fresh N(0, s_i) to the clean weights for each sigma. ``alpha=0`` is Eq. (3) with
 slopes. ``position=cells`` perturbs only the searched cells' weights (paper Table 7), not the
 stem, reduction blocks or head.
 
-The noise comes from a generator seeded by (run seed, cell), drawn parameter by parameter in
-``named_parameters`` order, so a score is reproducible and independent of evaluation order.
+Each parameter's noise comes from its own generator seeded by (run seed, cell, parameter
+name): a score is reproducible and independent of evaluation order, and a parameter gets the
+same noise whether only the cell's path or the whole supernet is perturbed (unused weights
+cannot change the loss), so the fast path and the reference algorithm agree exactly.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import torch
 
-from ..nets import NB201Cell, NB201Net, evaluate
+from ..nets import NB201Cell, evaluate
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
 from .performance import cell_seed, prepared_subnet
@@ -37,27 +40,39 @@ def flatness_value(losses: Sequence[float], sigmas: Sequence[float], alpha: floa
     return 1.0 / (slopes + depth + EPS)
 
 
-def perturbable(net: NB201Net, position: str) -> list[torch.nn.Parameter]:
-    """The parameters noise goes to: all of them, or only those inside the searched cells."""
+def perturbable(net: torch.nn.Module, position: str) -> list[tuple[str, torch.nn.Parameter]]:
+    """(name, parameter) pairs noise goes to: all, or only those inside the searched cells."""
+    named = list(net.named_parameters())
     if position == "all":
-        return list(net.parameters())
-    return [p for m in net.cells if isinstance(m, NB201Cell) for p in m.parameters()]
+        return named
+    in_cells = {id(p) for m in net.modules() if isinstance(m, NB201Cell) for p in m.parameters()}
+    return [(n, p) for n, p in named if id(p) in in_cells]
 
 
-def perturbed_losses(net: NB201Net, params: list[torch.nn.Parameter], sigmas: Sequence[float],
-                     images: torch.Tensor, labels: torch.Tensor, chunk: int,
-                     generator: torch.Generator, noise: str) -> list[float]:
+def noise_generators(seed: int, names: Sequence[str]) -> dict[str, torch.Generator]:
+    """One generator per parameter name, seeded by (seed, name)."""
+    gens = {}
+    for name in names:
+        digest = hashlib.sha256(f"{seed}|{name}".encode()).digest()
+        gens[name] = torch.Generator().manual_seed(int.from_bytes(digest[:7], "little"))
+    return gens
+
+
+def perturbed_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Parameter]],
+                     sigmas: Sequence[float], images: torch.Tensor, labels: torch.Tensor,
+                     chunk: int, seed: int, noise: str) -> list[float]:
     """Validation loss at each sigma. Changes ``net`` in place: pass a scratch copy."""
-    clean = [p.detach().clone() for p in params] if noise == "direct" else None
+    gens = noise_generators(seed, [n for n, _ in params])
+    clean = [p.detach().clone() for _, p in params] if noise == "direct" else None
     losses, previous = [], 0.0
     with torch.no_grad():
         for sigma in sigmas:
             if clean is not None:
-                for p, p0 in zip(params, clean, strict=True):
+                for (_, p), p0 in zip(params, clean, strict=True):
                     p.copy_(p0)
             step = sigma if clean is not None else sigma - previous
-            for p in params:
-                p.add_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * step)
+            for name, p in params:
+                p.add_(torch.randn(p.shape, generator=gens[name], dtype=p.dtype) * step)
             previous = sigma
             losses.append(evaluate(net, images, labels, chunk)[0])
     return losses
@@ -83,9 +98,8 @@ def _check(options: dict) -> None:
 def flatness(ctx: ScoreContext, cell: Cell, *, sigmas: tuple[float, ...], alpha: float,
              noise: str, position: str) -> dict:
     net = prepared_subnet(ctx, cell)
-    gen = torch.Generator().manual_seed(cell_seed(ctx.seed, cell))
     losses = perturbed_losses(net, perturbable(net, position), sigmas, *ctx.val_batch,
-                              ctx.preset.chunk, gen, noise)
+                              ctx.preset.chunk, cell_seed(ctx.seed, cell), noise)
     result = {"score": flatness_value(losses, sigmas, alpha)}
     result.update({f"loss@{s:g}": v for s, v in zip(sigmas, losses, strict=True)})
     return result
