@@ -226,13 +226,16 @@ def _show(v) -> str:
               help="Override the preset: images for BN recalibration.")
 @click.option("--val-images", type=click.IntRange(min=1), default=None,
               help="Override the preset: validation images.")
+@click.option("--chunk", type=click.IntRange(min=1), default=None,
+              help="Override the preset: images per forward pass (speed; BN statistics are "
+                   "averaged over chunks, so it is recorded).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Score table (CSV); its settings go to the same name with .json.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run into the same --out.")
 @click.option("--threads", type=click.IntRange(min=1), default=None)
 @friendly
 def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_images,
-          val_images, out, resume, threads) -> None:
+          val_images, chunk, out, resume, threads) -> None:
     """Score NB201 cells with one or more proxies into a table (resumable)."""
     from .proxies import parse_specs
     from .runio import environment
@@ -242,7 +245,8 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_
     indices = _cell_selection(cells_opt, seed if seed is not None else 0)
     ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                  preset_overrides={"bn_images": bn_images,
-                                                   "val_images": val_images}, seed=seed)
+                                                   "val_images": val_images, "chunk": chunk},
+                                 seed=seed)
     meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
             "command": " ".join(sys.argv)}
     t0 = time.time()

@@ -89,7 +89,8 @@ def extract_subnet(supernet: NB201Net, cell: Cell) -> NB201Net:
                    affine_cells=cfg["affine_cells"])
     full = supernet.state_dict()
     sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
-    return sub.to(next(supernet.parameters()).device)
+    # channels_last runs the small convs ~2x faster on CPU (measured, README "Speed")
+    return sub.to(next(supernet.parameters()).device, memory_format=torch.channels_last)
 
 
 def count_params(net: nn.Module) -> int:

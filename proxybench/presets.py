@@ -35,10 +35,10 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "paper": Preset(channels=16, layers=5, epochs=250, batch_size=64, lr=0.025, lr_min=0.001,
                     momentum=0.9, weight_decay=5e-4, train_images=0, bn_images=1024,
-                    val_images=10000, chunk=256, path_sample=100),
+                    val_images=10000, chunk=128, path_sample=100),
     "cpu": Preset(channels=8, layers=1, epochs=30, batch_size=128, lr=0.025, lr_min=0.001,
                   momentum=0.9, weight_decay=5e-4, train_images=0, bn_images=256,
-                  val_images=512, chunk=256, path_sample=50),
+                  val_images=512, chunk=128, path_sample=50),
     "tiny": Preset(channels=4, layers=1, epochs=2, batch_size=64, lr=0.05, lr_min=0.001,
                    momentum=0.9, weight_decay=5e-4, train_images=2048, bn_images=64,
                    val_images=128, chunk=128, path_sample=8),

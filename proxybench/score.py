@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from .proxies import ProxySpec, ScoreContext
@@ -245,8 +246,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
         train, valid = load_search_data(cfg["dataset"], data_dir or cfg["data_dir"],
                                         cfg["split_file"], cfg["seed"])
         input_size = int(train.images.shape[-1])
-        val = D.fixed_batch(valid, min(preset.val_images, len(valid)), seed)
-        bn = D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1)
+        val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed))
+        bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1))
     ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
                        input_size=input_size, supernet=supernet, init_supernet=init,
                        bn_batch=bn, val_batch=val)
@@ -254,3 +255,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             "checkpoint_sha256": file_sha256(ckpt_path), "checkpoint_epoch": ckpt["epoch"],
             "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"]}
     return ctx, info
+
+
+def _channels_last(batch: tuple) -> tuple:
+    return batch[0].contiguous(memory_format=torch.channels_last), batch[1]
