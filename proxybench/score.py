@@ -137,8 +137,10 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     atomic_write_json(meta_path, meta)
 
     t_start = time.time()
-    bar = tqdm(total=len(indices), initial=len(indices) - len(todo), disable=not progress,
-               unit="cell", desc="scoring", smoothing=0.05)
+    # progress counts distinct pruned cells (the unit of work), so the rate and ETA are true
+    bar = tqdm(total=len(groups), disable=not progress, unit="cell", desc="scoring distinct",
+               smoothing=0.05)
+    rows_done = len(indices) - len(todo)
     last_sync = time.time()
     with open(out_csv, "a", newline="") as fh:
         writer = csv.writer(fh)
@@ -166,7 +168,9 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
             if time.time() - last_sync > 5:
                 os.fsync(fh.fileno())
                 last_sync = time.time()
-            bar.update(len(members))
+            rows_done += len(members)
+            bar.set_postfix_str(f"{rows_done}/{len(indices)} rows", refresh=False)
+            bar.update(1)
         os.fsync(fh.fileno())
     bar.close()
     table = pd.read_csv(out_csv).sort_values("arch_index").reset_index(drop=True)

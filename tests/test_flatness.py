@@ -89,3 +89,69 @@ def test_noise_of_a_parameter_does_not_depend_on_what_else_is_perturbed():
     named = [(n.removeprefix("net."), p) for n, p in wrapped.named_parameters()]
     ref = perturbed_losses(wrapped, named, sig, x, y, 8, 5, "cumulative")
     assert ours == pytest.approx(ref, rel=1e-6)
+
+
+def test_draws_average_independent_draws():
+    net = _subnet()
+    params = perturbable(net, "all")
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(8) % 10
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    sig = (0.05, 0.1)
+    one = perturbed_losses(net, params, sig, x, y, 8, 3, "cumulative", draws=1)
+    net.load_state_dict(state)
+    two = perturbed_losses(net, params, sig, x, y, 8, 3, "cumulative", draws=2)
+    net.load_state_dict(state)
+    # draw 1 alone, by hand: the mean of draws 0 and 1 must be what draws=2 returns
+    from proxybench.proxies.flatness import noise_generators
+    gens = noise_generators(3, [n for n, _ in params], draw=1)
+    second = []
+    with torch.no_grad():
+        prev = 0.0
+        for s in sig:
+            for n, p in params:
+                p.add_(torch.randn(p.shape, generator=gens[n]) * (s - prev))
+            prev = s
+            second.append(torch.nn.functional.cross_entropy(net(x), y).item())
+    assert two == pytest.approx([(a + b) / 2 for a, b in zip(one, second, strict=True)],
+                                rel=1e-5)
+
+
+def test_hessian_power_iteration_finds_the_top_eigenvalue():
+    from proxybench.proxies.flatness import top_hessian_direction
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    x = torch.randn(16, 3, generator=torch.Generator().manual_seed(2))
+    y = torch.arange(16) % 3
+    params = list(net.parameters())
+    v, eig = top_hessian_direction(net, params, x, y, iters=200, seed=0)
+    flat = torch.cat([p.detach().flatten() for p in params])
+    shapes = [p.shape for p in params]
+
+    def loss_of(theta):
+        out, i = x, 0
+        ws = []
+        for s in shapes:
+            n = s.numel()
+            ws.append(theta[i:i + n].view(s))
+            i += n
+        out = torch.tanh(out @ ws[0].T + ws[1]) @ ws[2].T + ws[3]
+        return torch.nn.functional.cross_entropy(out, y)
+
+    hess = torch.autograd.functional.hessian(loss_of, flat)
+    eigvals = torch.linalg.eigvalsh(hess)
+    top = eigvals[eigvals.abs().argmax()].item()
+    assert eig == pytest.approx(top, rel=1e-3)
+    assert torch.cat([d.flatten() for d in v]).norm().item() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_flatness_variants_run_on_a_real_supernet(tiny_run):
+    from proxybench.score import context_from_run
+    cell = nb201.prune(nb201.cell_at(6111))
+    specs = {t: parse_spec(t) for t in ("flatness", "flatness:draws=3",
+                                        "flatness:direction=hessian,hessian_iters=3",
+                                        "flatness:position=cells", "flatness:noise=direct")}
+    ctx, _ = context_from_run(tiny_run, list(specs.values()))
+    scores = {t: s.proxy.fn(ctx, cell, **s.options)["score"] for t, s in specs.items()}
+    assert all(math.isfinite(v) and v > 0 for v in scores.values())
+    assert len(set(scores.values())) == len(scores)  # each variant measures something else

@@ -156,4 +156,4 @@ def parse_specs(text: str) -> list[ProxySpec]:
 
 
 def _load_builtin() -> None:
-    from . import baselines, flatness, performance  # noqa: F401  (registers on import)
+    from . import angle, baselines, flatness, performance  # noqa: F401  (registers on import)

@@ -7,9 +7,12 @@ is added to the weights. As in the reference code: BN statistics are recomputed 
 images once, before any noise (noise perturbs parameters, not BN buffers); the network is
 then evaluated in eval mode; noise is added *cumulatively* -- N(0, s_1) first, then
 N(0, s_{i+1} - s_i) on top -- and eps = 1e-5 keeps F finite. ``noise=direct`` instead adds
-fresh N(0, s_i) to the clean weights for each sigma. ``alpha=0`` is Eq. (3) with absolute
-slopes. ``position=cells`` perturbs only the searched cells' weights (paper Table 7), not the
-stem, reduction blocks or head.
+fresh N(0, s_i) to the clean weights for each sigma. ``draws=K`` averages the loss at each
+sigma over K independent noise draws (K=1, the paper's choice, makes the slopes noisy).
+``direction=hessian`` replaces the random noise by the top Hessian eigenvector (power
+iteration, ``hessian_iters`` steps), scaled to the norm of the Gaussian noise.
+``alpha=0`` is Eq. (3) with absolute slopes. ``position=cells`` perturbs only the searched
+cells' weights (paper Table 7), not the stem, reduction blocks or head.
 
 Each parameter's noise comes from its own generator seeded by (run seed, cell, parameter
 name): a score is reproducible and independent of evaluation order, and a parameter gets the
@@ -20,6 +23,7 @@ cannot change the loss), so the fast path and the reference algorithm agree exac
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 
 import torch
@@ -49,31 +53,80 @@ def perturbable(net: torch.nn.Module, position: str) -> list[tuple[str, torch.nn
     return [(n, p) for n, p in named if id(p) in in_cells]
 
 
-def noise_generators(seed: int, names: Sequence[str]) -> dict[str, torch.Generator]:
-    """One generator per parameter name, seeded by (seed, name)."""
+def noise_generators(seed: int, names: Sequence[str], draw: int = 0) -> dict[str, torch.Generator]:
+    """One generator per parameter name, seeded by (seed, name[, draw])."""
     gens = {}
     for name in names:
-        digest = hashlib.sha256(f"{seed}|{name}".encode()).digest()
+        key = f"{seed}|{name}" if draw == 0 else f"{seed}|{name}|{draw}"
+        digest = hashlib.sha256(key.encode()).digest()
         gens[name] = torch.Generator().manual_seed(int.from_bytes(digest[:7], "little"))
     return gens
 
 
 def perturbed_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Parameter]],
                      sigmas: Sequence[float], images: torch.Tensor, labels: torch.Tensor,
-                     chunk: int, seed: int, noise: str) -> list[float]:
-    """Validation loss at each sigma. Changes ``net`` in place: pass a scratch copy."""
-    gens = noise_generators(seed, [n for n, _ in params])
-    clean = [p.detach().clone() for _, p in params] if noise == "direct" else None
-    losses, previous = [], 0.0
+                     chunk: int, seed: int, noise: str, draws: int = 1) -> list[float]:
+    """Validation loss at each sigma, averaged over ``draws`` independent noise draws.
+
+    Changes ``net`` in place: pass a scratch copy.
+    """
+    clean = [p.detach().clone() for _, p in params] if (noise == "direct" or draws > 1) \
+        else None
+    totals = [0.0] * len(sigmas)
+    with torch.no_grad():
+        for draw in range(draws):
+            gens = noise_generators(seed, [n for n, _ in params], draw)
+            previous = 0.0
+            for i, sigma in enumerate(sigmas):
+                if clean is not None and (noise == "direct" or i == 0):
+                    for (_, p), p0 in zip(params, clean, strict=True):
+                        p.copy_(p0)
+                step = sigma if noise == "direct" else sigma - previous
+                for name, p in params:
+                    p.add_(torch.randn(p.shape, generator=gens[name], dtype=p.dtype) * step)
+                previous = sigma
+                totals[i] += evaluate(net, images, labels, chunk)[0]
+    return [t / draws for t in totals]
+
+
+def top_hessian_direction(net: torch.nn.Module, params: list[torch.nn.Parameter],
+                          images: torch.Tensor, labels: torch.Tensor, iters: int,
+                          seed: int) -> tuple[list[torch.Tensor], float]:
+    """Top eigenvector (unit norm over ``params``) and eigenvalue of the Hessian of the mean
+    cross-entropy, by power iteration with Hessian-vector products (as PyHessian does)."""
+    gen = torch.Generator().manual_seed(seed)
+    v = [torch.randn(p.shape, generator=gen) for p in params]
+    norm = torch.sqrt(sum((x * x).sum() for x in v))
+    v = [x / norm for x in v]
+    eig = 0.0
+    net.eval()
+    for _ in range(iters):
+        loss = torch.nn.functional.cross_entropy(net(images), labels)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        hv = torch.autograd.grad(grads, params, grad_outputs=v)
+        eig = float(sum((h * x).sum() for h, x in zip(hv, v, strict=True)))
+        norm = torch.sqrt(sum((h * h).sum() for h in hv))
+        if norm == 0:
+            break
+        v = [h.detach() / norm for h in hv]
+    return v, eig
+
+
+def hessian_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Parameter]],
+                   sigmas: Sequence[float], images: torch.Tensor, labels: torch.Tensor,
+                   chunk: int, seed: int, iters: int) -> list[float]:
+    """Loss at theta + s * sqrt(P) * v for each sigma s, v the top Hessian eigenvector: the same
+    norm as a Gaussian perturbation of std s over the P perturbed weights, along the
+    sharpest direction. Uses the first 128 validation images for the Hessian."""
+    tensors = [p for _, p in params]
+    v, _ = top_hessian_direction(net, tensors, images[:128], labels[:128], iters, seed)
+    scale = math.sqrt(sum(p.numel() for p in tensors))
+    clean = [p.detach().clone() for p in tensors]
+    losses = []
     with torch.no_grad():
         for sigma in sigmas:
-            if clean is not None:
-                for (_, p), p0 in zip(params, clean, strict=True):
-                    p.copy_(p0)
-            step = sigma if clean is not None else sigma - previous
-            for name, p in params:
-                p.add_(torch.randn(p.shape, generator=gens[name], dtype=p.dtype) * step)
-            previous = sigma
+            for p, p0, d in zip(tensors, clean, v, strict=True):
+                p.copy_(p0 + sigma * scale * d)
             losses.append(evaluate(net, images, labels, chunk)[0])
     return losses
 
@@ -89,17 +142,30 @@ def _check(options: dict) -> None:
         raise ProxyError(f"flatness: noise must be cumulative or direct, got {options['noise']}")
     if options["position"] not in ("all", "cells"):
         raise ProxyError(f"flatness: position must be all or cells, got {options['position']}")
+    if options["direction"] not in ("random", "hessian"):
+        raise ProxyError(f"flatness: direction must be random or hessian, got "
+                         f"{options['direction']}")
+    if options["draws"] < 1 or options["hessian_iters"] < 1:
+        raise ProxyError("flatness: draws and hessian_iters must be >= 1")
 
 
 @register("flatness", higher_is_better=True, needs=("supernet", "data"),
           description="GeNAS Eq. (4): inverse of the loss slope under growing weight noise plus "
                       "alpha times the loss depth at the smallest sigma",
-          sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all")
+          sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all",
+          direction="random", draws=1, hessian_iters=20)
 def flatness(ctx: ScoreContext, cell: Cell, *, sigmas: tuple[float, ...], alpha: float,
-             noise: str, position: str) -> dict:
+             noise: str, position: str, direction: str, draws: int,
+             hessian_iters: int) -> dict:
     net = prepared_subnet(ctx, cell)
-    losses = perturbed_losses(net, perturbable(net, position), sigmas, *ctx.val_batch,
-                              ctx.preset.chunk, cell_seed(ctx.seed, cell), noise)
+    params = perturbable(net, position)
+    seed = cell_seed(ctx.seed, cell)
+    if direction == "hessian":
+        losses = hessian_losses(net, params, sigmas, *ctx.val_batch, ctx.preset.chunk, seed,
+                                hessian_iters)
+    else:
+        losses = perturbed_losses(net, params, sigmas, *ctx.val_batch, ctx.preset.chunk, seed,
+                                  noise, draws)
     result = {"score": flatness_value(losses, sigmas, alpha)}
     result.update({f"loss@{s:g}": v for s, v in zip(sigmas, losses, strict=True)})
     return result
