@@ -314,6 +314,33 @@ def _format_correlation(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- combine
+@main.command()
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--terms", required=True,
+              help="Columns to combine, comma-separated: S,F for Eq. (5) (e.g. angle,flatness).")
+@click.option("--method", type=click.Choice(["linear", "rank"]), default="linear",
+              show_default=True, help="linear: Eq. (5) S + gamma*beta*F; rank: mean rank.")
+@click.option("--gamma", type=float, default=1.0, show_default=True, help="Eq. (5)'s gamma.")
+@click.option("--beta", type=float, default=None,
+              help="Eq. (5)'s beta (default 1/sigma_1 from the flatness run's settings).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@friendly
+def combine(scores, terms, method, gamma, beta, out) -> None:
+    """Combine score columns (GeNAS Eq. 5, or a rank average) into a new proxy column.
+
+    \b
+    proxybench combine angle.csv flatness.csv --terms angle,flatness --gamma 16 --out c.csv
+    """
+    from .combine import combine_tables, write_combined
+    table, meta = combine_tables(scores, [t.strip() for t in terms.split(",") if t.strip()],
+                                 method=method, gamma=gamma, beta=beta)
+    write_combined(table, meta, out)
+    share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
+             if "flatness_share_percent" in meta else "")
+    click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")
+
+
 # --------------------------------------------------------------------------- demo
 @main.command()
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,

@@ -31,10 +31,15 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def _is_extra(column: str) -> bool:
+    """Per-proxy extras are ``<column>.<key>``: a dot after any ``[options]`` part."""
+    return "." in column[column.rfind("]") + 1:]
+
+
 def proxy_columns(table: pd.DataFrame) -> list[str]:
-    """Score columns: everything but keys, timings and per-proxy extras (``col.key``)."""
+    """Score columns: everything but keys, timings and per-proxy extras."""
     return [c for c in table.columns if c not in KEY_COLUMNS and not c.endswith("_seconds")
-            and "." not in c]
+            and not _is_extra(c)]
 
 
 def direction(path: str | Path, column: str) -> bool:

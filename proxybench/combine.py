@@ -1,0 +1,106 @@
+"""Combined proxies from score columns: GeNAS Eq. (5) and rank averages.
+
+Eq. (5) is S + gamma * beta * F with beta = 1 / sigma_1, sigma_1 the smallest sigma of the
+flatness run (read from the table's .json), so F is on the scale of S. The result is a new
+column in a new table that ``correlate``, ``search`` and reports treat like any proxy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .correlation import direction, read_scores
+from .metrics import combine_linear, combine_rank_average
+from .runio import atomic_write_bytes, atomic_write_json
+from .score import ScoreError
+
+
+def _proxy_meta(path: Path) -> list[dict]:
+    meta = path.with_suffix(".json")
+    if not meta.is_file():
+        return []
+    try:
+        return list(json.loads(meta.read_text()).get("proxies", []))
+    except (json.JSONDecodeError, AttributeError):
+        return []
+
+
+def sigma1(path: Path, column: str) -> float | None:
+    """Smallest sigma of a flatness column, from its table's .json (None if unknown)."""
+    for p in _proxy_meta(path):
+        if p.get("column") == column and "sigmas" in p.get("options", {}):
+            return float(min(p["options"]["sigmas"]))
+    if column == "flatness":
+        from .proxies import get_proxy
+        return float(min(get_proxy("flatness").defaults["sigmas"]))
+    return None
+
+
+def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, method: str,
+                   gamma: float = 1.0, beta: float | None = None) -> tuple[pd.DataFrame, dict]:
+    """Join the sources on arch_index and add the combined column; returns (table, meta)."""
+    if method not in ("linear", "rank"):
+        raise ScoreError(f"--method must be linear or rank, got {method!r}")
+    if len(terms) < 2:
+        raise ScoreError("give at least two --terms to combine, e.g. --terms angle,flatness")
+    found: dict[str, tuple[Path, pd.Series]] = {}
+    arch: pd.Series | None = None
+    for src in map(Path, sources):
+        table = read_scores(src).set_index("arch_index")
+        if "arch" in table.columns:
+            arch = table["arch"] if arch is None else arch.combine_first(table["arch"])
+        for t in terms:
+            if t in table.columns and t not in found:
+                found[t] = (src, table[t])
+    missing = [t for t in terms if t not in found]
+    if missing:
+        raise ScoreError(f"column(s) {missing} are in none of {', '.join(map(str, sources))}")
+    joined = pd.concat({t: s for t, (_, s) in found.items()}, axis=1, join="inner")
+    if joined.empty:
+        raise ScoreError("the score tables share no arch_index: score the same cells first")
+    higher = {t: direction(found[t][0], t) for t in terms}
+    if method == "linear":
+        if len(terms) != 2:
+            raise ScoreError("Eq. (5) combines exactly two terms: --terms S,F "
+                             "(e.g. angle,flatness)")
+        s, f = terms
+        if not (higher[s] and higher[f]):
+            low = s if not higher[s] else f
+            raise ScoreError(f"Eq. (5) adds scores where higher is better; {low} is "
+                             f"lower-is-better: use --method rank or its opposite proxy")
+        if beta is None:
+            sig = sigma1(found[f][0], f)
+            if sig is None:
+                raise ScoreError(f"cannot find sigma_1 of {f!r} in its table's .json: pass "
+                                 f"--beta 1/sigma_1")
+            beta = 1.0 / sig
+        column = f"{s}+{f}[gamma={gamma:g}]"
+        values = combine_linear(joined[s], joined[f], gamma=gamma, beta=beta)
+        share = (gamma * beta * joined[f]) / values
+        extra = {"gamma": gamma, "beta": beta,
+                 "flatness_share_percent": float(100 * share.mean())}
+    else:
+        column = "rank(" + "+".join(terms) + ")"
+        values = combine_rank_average([joined[t] for t in terms], [higher[t] for t in terms])
+        extra = {}
+    out = joined.copy()
+    out[column] = values
+    out.insert(0, "arch", arch.reindex(out.index) if arch is not None else None)
+    out = out.reset_index()
+    out["error"] = None
+    meta = {"sources": [str(s) for s in sources], "method": method, "terms": terms,
+            "proxies": [{"column": t, "higher_is_better": higher[t], "proxy": t.split("[")[0]}
+                        for t in terms]
+            + [{"column": column, "higher_is_better": True, "proxy": "combine", **extra}],
+            "column": column, **extra}
+    return out, meta
+
+
+def write_combined(table: pd.DataFrame, meta: dict, out: str | Path) -> None:
+    out = Path(out)
+    atomic_write_bytes(out, table.to_csv(index=False).encode())
+    atomic_write_json(out.with_suffix(".json"), meta)
