@@ -217,7 +217,14 @@ def _show(v) -> str:
 @click.option("--checkpoint", default=None,
               help="Checkpoint inside --run to score (default final.pt; e.g. epoch-10.pt).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Dataset folder, if it moved since training.")
+              help="Dataset folder, if it moved since training; without --run, the images "
+                   "for data-only proxies (zero-cost).")
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
+              default=DEFAULT_DATASET, show_default=True,
+              help="Dataset of --data-dir when there is no --run.")
+@click.option("--preset", "preset_name", default="paper", show_default=True,
+              help="Network macro (C, N) and image counts when there is no --run (paper: "
+                   "NB201's C=16, N=5; cpu: C=8, N=1).")
 @click.option("--cells", "cells_opt", default="all", show_default=True,
               help="'all' or a number N: a seeded sample of N cells.")
 @click.option("--seed", type=int, default=None,
@@ -234,8 +241,8 @@ def _show(v) -> str:
 @click.option("--resume", is_flag=True, help="Continue a stopped run into the same --out.")
 @click.option("--threads", type=click.IntRange(min=1), default=None)
 @friendly
-def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_images,
-          val_images, chunk, out, resume, threads) -> None:
+def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name, cells_opt,
+          seed, bn_images, val_images, chunk, out, resume, threads) -> None:
     """Score NB201 cells with one or more proxies into a table (resumable)."""
     from .proxies import parse_specs
     from .runio import environment
@@ -246,7 +253,7 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, cells_opt, seed, bn_
     ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                  preset_overrides={"bn_images": bn_images,
                                                    "val_images": val_images, "chunk": chunk},
-                                 seed=seed)
+                                 seed=seed, dataset=dataset, preset_name=preset_name)
     meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
             "command": " ".join(sys.argv)}
     t0 = time.time()

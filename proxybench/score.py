@@ -188,13 +188,15 @@ def _fmt(value: object) -> object:
 
 def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      checkpoint: str | None = None, data_dir: str | None = None,
-                     preset_overrides: dict | None = None,
-                     seed: int | None = None) -> tuple[ScoreContext, dict]:
+                     preset_overrides: dict | None = None, seed: int | None = None,
+                     dataset: str = "cifar10",
+                     preset_name: str = "paper") -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
 
-    Only what the proxies need is loaded: baselines need no run at all. The BN batch comes
-    from the search-train split and the validation batch from search-valid, both fixed by
-    the run's seed, so every cell sees the same images.
+    Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
+    only images (``data_dir``, ``dataset``) and the macro of ``preset_name``. The BN batch
+    comes from the search-train split and the validation batch from search-valid, both fixed
+    by the seed, so every cell sees the same images.
     """
     import json
 
@@ -206,13 +208,28 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     needs = set().union(*(s.proxy.needs for s in specs))
     overrides = {k: v for k, v in (preset_overrides or {}).items() if v is not None}
     if run_dir is None:
-        if needs - {"macro"}:
-            names = [s.column for s in specs if s.proxy.needs - {"macro"}]
+        if needs - {"macro", "data"}:
+            names = [s.column for s in specs if s.proxy.needs - {"macro", "data"}]
             raise ScoreError(f"proxies {names} need a trained supernet: pass --run RUN "
                              f"(made by `proxybench train --out RUN`)")
-        preset = get_preset("paper", **overrides)
-        ctx = ScoreContext(seed=seed or 0, preset=preset, num_classes=10)
-        return ctx, {"run": None}
+        preset = get_preset(preset_name, **overrides)
+        seed = seed or 0
+        bn = val = None
+        num_classes, input_size = 10, 32
+        if "data" in needs:
+            if data_dir is None:
+                names = [s.column for s in specs if "data" in s.proxy.needs]
+                raise ScoreError(f"proxies {names} need images: pass --data-dir DIR (and "
+                                 f"--dataset) or --run RUN")
+            train, valid = load_search_data(dataset, data_dir, None, seed)
+            num_classes, input_size = train.num_classes, int(train.images.shape[-1])
+            val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed))
+            bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)),
+                                              seed + 1))
+        ctx = ScoreContext(seed=seed, preset=preset, num_classes=num_classes,
+                           input_size=input_size, bn_batch=bn, val_batch=val)
+        return ctx, {"run": None, "dataset": dataset, "data_dir": data_dir,
+                     "preset_name": preset_name}
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
     if not run_json.is_file():
