@@ -42,6 +42,9 @@ class ScoreContext:
     init_supernet: NB201Net | None = None
     bn_batch: tuple[Tensor, Tensor] | None = None
     val_batch: tuple[Tensor, Tensor] | None = None
+    # results that depend only on (context, cell), kept for the cell being scored so that
+    # proxies of one cell share the BN-recalibrated path and its clean evaluation
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ validation images after its BN statistics are recomputed on training images."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 from ..nets import NB201Net, evaluate, extract_subnet, recalibrate_bn
@@ -17,28 +18,47 @@ def cell_seed(seed: int, cell: Cell) -> int:
     return int.from_bytes(digest[:7], "little")
 
 
+def _memo(ctx: ScoreContext, cell: Cell) -> dict:
+    """The memo of ``cell``; scoring another cell drops the previous one's entries."""
+    if ctx.memo.get("cell") != cell:
+        ctx.memo.clear()
+        ctx.memo["cell"] = cell
+    return ctx.memo
+
+
 def prepared_subnet(ctx: ScoreContext, cell: Cell) -> NB201Net:
-    """A scratch copy of the cell's path with BN recalibrated (SPOS), in eval mode."""
+    """A scratch copy of the cell's path with BN recalibrated (SPOS), in eval mode.
+
+    Each call returns a fresh copy (callers may perturb it); the recalibration itself is
+    done once per cell.
+    """
     if ctx.supernet is None or ctx.bn_batch is None:
         raise ValueError("this proxy needs a trained supernet and data (pass --run)")
-    net = extract_subnet(ctx.supernet, cell)
-    recalibrate_bn(net, ctx.bn_batch[0], ctx.preset.chunk)
-    return net
+    memo = _memo(ctx, cell)
+    if "subnet" not in memo:
+        net = extract_subnet(ctx.supernet, cell)
+        recalibrate_bn(net, ctx.bn_batch[0], ctx.preset.chunk)
+        memo["subnet"] = net
+    return copy.deepcopy(memo["subnet"])
+
+
+def clean_evaluation(ctx: ScoreContext, cell: Cell) -> tuple[float, float]:
+    """(validation loss, accuracy %) of the recalibrated path, computed once per cell."""
+    memo = _memo(ctx, cell)
+    if "eval" not in memo:
+        memo["eval"] = evaluate(prepared_subnet(ctx, cell), *ctx.val_batch, ctx.preset.chunk)
+    return memo["eval"]
 
 
 @register("val_acc", higher_is_better=True, needs=("supernet", "data"),
           description="validation accuracy (%) of the cell's supernet path after BN "
                       "recalibration (SPOS)")
 def val_acc(ctx: ScoreContext, cell: Cell) -> float:
-    net = prepared_subnet(ctx, cell)
-    return evaluate(net, *ctx.val_batch, ctx.preset.chunk)[1]
+    return clean_evaluation(ctx, cell)[1]
 
 
 @register("val_loss", higher_is_better=False, needs=("supernet", "data"),
           description="validation cross-entropy of the cell's supernet path after BN "
                       "recalibration (DARTS-style, lower is better)")
 def val_loss(ctx: ScoreContext, cell: Cell) -> float:
-    net = prepared_subnet(ctx, cell)
-    return evaluate(net, *ctx.val_batch, ctx.preset.chunk)[0]
-
-
+    return clean_evaluation(ctx, cell)[0]
