@@ -7,6 +7,8 @@ Every known failure (bad names, malformed strings, missing or corrupt files) end
 from __future__ import annotations
 
 import functools
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -212,8 +214,9 @@ def _show(v) -> str:
 @click.option("--proxy", "proxy_text", required=True,
               help="NAME, NAME,NAME, or NAME:key=value,... ; several with options joined by "
                    "';' (e.g. 'flatness:alpha=0;val_acc').")
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
-              help="Training run directory (needed by supernet proxies).")
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Training run directory (needed by supernet proxies). Under torchrun use "
+                   "the --run-dir spelling (torchrun claims --run).")
 @click.option("--checkpoint", default=None,
               help="Checkpoint inside --run to score (default final.pt; e.g. epoch-10.pt).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -257,11 +260,44 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name
     meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
             "command": " ".join(sys.argv)}
     t0 = time.time()
-    table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta)
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1:  # launched by torchrun: each rank scores its shard, rank 0 merges
+        table = _score_distributed(specs, ctx, indices, out, resume, meta, rank, world)
+        if table is None:
+            return
+    else:
+        table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta)
     n_err = count_errors(table)
     click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
                f"{time.time() - t0:.0f} s -> {out}" + (f" ({n_err} cells failed: see the "
                                                        f"error column)" if n_err else ""))
+
+
+def _score_distributed(specs, ctx, indices, out, resume, meta, rank, world):
+    """torch.distributed (gloo) scoring: shard files ``OUT.rankR-of-W.csv``, merged by rank 0
+    into OUT once every rank is done. Returns the merged table on rank 0, None elsewhere."""
+    import torch.distributed as dist
+
+    from .score import merge_tables, score_cells, shard_indices
+    dist.init_process_group("gloo")
+    try:
+        parts = [Path(f"{out}.rank{r}-of-{world}.csv") for r in range(world)]
+        score_cells(specs, ctx, shard_indices(indices, rank, world), parts[rank],
+                    resume=resume, progress=rank == 0,
+                    meta={**meta, "rank": rank, "world_size": world})
+        dist.barrier()
+        if rank != 0:
+            return None
+        table = merge_tables(parts, out)
+        from .runio import atomic_write_json
+        atomic_write_json(Path(out).with_suffix(".json"),
+                          {**json.loads(parts[0].with_suffix(".json").read_text()),
+                           "rank": None, "world_size": world, "cells": len(indices),
+                           "shards": [str(p) for p in parts]})
+        return table
+    finally:
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _cell_selection(text: str, seed: int) -> list[int]:

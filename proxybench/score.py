@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .proxies import ProxySpec, ScoreContext
-from .runio import atomic_write_json
+from .runio import atomic_write_bytes, atomic_write_json
 from .spaces import nb201
 
 
@@ -93,6 +93,26 @@ def _read_existing(path: Path, columns: list[str]) -> pd.DataFrame:
         raise ScoreError(f"{path} was written with other proxies/options "
                          f"({list(existing.columns)[2:6]}...); use a new --out to score these")
     return existing
+
+
+def shard_indices(indices: Sequence[int], rank: int, world: int) -> list[int]:
+    """The cells of shard ``rank`` of ``world``: distinct pruned forms are dealt round-robin
+    in sorted order, so shards never share work and the split is stable across resumes."""
+    if not 0 <= rank < world:
+        raise ScoreError(f"shard {rank} of {world} does not exist")
+    keys = sorted({nb201.prune(nb201.cell_at(int(i))) for i in indices})
+    mine = {k for j, k in enumerate(keys) if j % world == rank}
+    return [int(i) for i in indices if nb201.prune(nb201.cell_at(int(i))) in mine]
+
+
+def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFrame:
+    """Concatenate shard tables into one, sorted by arch_index (written atomically)."""
+    table = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    if table["arch_index"].duplicated().any():
+        raise ScoreError("shard tables overlap: they were not made by one sharded run")
+    table = table.sort_values("arch_index").reset_index(drop=True)
+    atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
+    return table
 
 
 def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence[int],
@@ -174,6 +194,9 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
         os.fsync(fh.fileno())
     bar.close()
     table = pd.read_csv(out_csv).sort_values("arch_index").reset_index(drop=True)
+    # the finished table is rewritten in arch_index order: one canonical file, whatever the
+    # order of computation, resumption or sharding
+    atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
     meta.update(status="done", rows=len(table), wall_seconds_this_session=time.time() - t_start,
                 errors=count_errors(table))
     atomic_write_json(meta_path, meta)
