@@ -28,10 +28,11 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from .proxies import ProxyError
     from .runio import CheckpointError
     from .score import ScoreError
+    from .search import SearchError
     from .spaces.nb201 import ArchError
     from .train import TrainError
     return (DataError, GroundTruthError, PresetError, ProxyError, CheckpointError, ScoreError,
-            ArchError, TrainError, FileNotFoundError)
+            ArchError, TrainError, SearchError, FileNotFoundError)
 
 
 def friendly(fn):
@@ -382,6 +383,46 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
     share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
              if "flatness_share_percent" in meta else "")
     click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")
+
+
+# --------------------------------------------------------------------------- search
+@main.command()
+@SPACE
+@click.option("--proxy", required=True,
+              help="Proxy (with options) or a column of a --scores table (e.g. a combination).")
+@click.option("--scores", "tables", multiple=True, type=click.Path(dir_okay=False),
+              help="Score table(s) to read the proxy from instead of recomputing.")
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Training run, to score proposed cells that no table holds.")
+@click.option("--algorithm", type=click.Choice(["evolution", "random"]), default="evolution",
+              show_default=True)
+@click.option("--population", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--parents", type=click.IntRange(min=1), default=None,
+              help="Top-k parents (default population/5).")
+@click.option("--mutation-prob", type=click.FloatRange(0, 1, min_open=True), default=0.1,
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds seed..seed+R-1; reports mean ± std of the found cells' accuracy.")
+@click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
+              help="NB201 table (default $PROXYBENCH_NB201): accuracy and rank of the finds.")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@friendly
+def search(space, proxy, tables, run_dir, algorithm, population, iterations, parents,
+           mutation_prob, seed, repeats, ground_truth, out) -> None:
+    """Evolutionary (SPOS/RLNAS) or random search maximising a proxy.
+
+    \b
+    proxybench search --proxy flatness --scores runs/c10/flatness.csv --repeats 5 --out s/
+    """
+    from .groundtruth import default_path
+    from .search_cli import run_search
+    gt = ground_truth or (str(default_path()) if default_path() else None)
+    run_search(proxy=proxy, tables=list(tables), run_dir=run_dir, algorithm=algorithm,
+               population=population, iterations=iterations, parents=parents,
+               mutation_prob=mutation_prob, seed=seed, repeats=repeats, ground_truth=gt,
+               out=out, preset_overrides={}, echo=click.echo)
 
 
 # --------------------------------------------------------------------------- demo

@@ -155,3 +155,9 @@ def sample_cells(n: int, seed: int) -> list[int]:
         raise ArchError(f"number of cells must be in 1..{NUM_CELLS}, got {n}")
     rng = random.Random(seed)
     return sorted(rng.sample(range(NUM_CELLS), n))
+
+
+@lru_cache(maxsize=1)
+def live_forms() -> int:
+    """Number of distinct pruned cells with a path from input to output (9,444)."""
+    return len({prune(c) for c in all_cells() if not is_disconnected(c)})
