@@ -6,6 +6,7 @@ Every known failure (bad names, malformed strings, missing or corrupt files) end
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -93,10 +94,16 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="Continue the run in --out after a stop.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads (default: torch's choice).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (the rank's GPU if any, else CPU), cpu, cuda, cuda:N.")
 @friendly
 def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers, train_images,
-          split_file, save_every, seed, out, resume, threads) -> None:
-    """Train a weight-sharing supernet (SPOS uniform single path)."""
+          split_file, save_every, seed, out, resume, threads, device) -> None:
+    """Train a weight-sharing supernet (SPOS uniform single path).
+
+    Runs under torchrun as DDP (gloo on CPU, nccl on GPUs), e.g.
+    `torchrun --nproc-per-node=4 -m proxybench train ... --out RUN`.
+    """
     from .presets import get_preset
     from .train import TrainConfig, train_supernet
     _threads(threads)
@@ -108,13 +115,35 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset, p,
                       seed, save_every, split_file and str(Path(split_file).resolve()))
     t0 = time.time()
-    summary = train_supernet(cfg, out, resume=resume)
+    with _process_group(device):
+        summary = train_supernet(cfg, out, resume=resume, device=device)
+    if int(os.environ.get("RANK", 0)) != 0:
+        return
     click.echo(f"trained {space} supernet on {dataset} ({preset}) in {time.time() - t0:.0f} s "
                f"-> {out}")
     click.echo(f"mean valid accuracy of {summary['paths_evaluated']} random paths after BN "
                f"recalibration: {summary['path_valid_acc_mean']:.2f}% "
                f"(min {summary['path_valid_acc_min']:.2f}, max "
                f"{summary['path_valid_acc_max']:.2f}, chance {summary['chance_acc']:.1f})")
+
+
+@contextlib.contextmanager
+def _process_group(device: str):
+    """Initialise torch.distributed when launched by torchrun (WORLD_SIZE > 1)."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        yield
+        return
+    import torch
+    import torch.distributed as dist
+    gpu = device != "cpu" and torch.cuda.is_available()
+    if gpu:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group("nccl" if gpu else "gloo")
+    try:
+        yield
+    finally:
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _threads(threads: int | None) -> None:
@@ -244,20 +273,25 @@ def _show(v) -> str:
               help="Score table (CSV); its settings go to the same name with .json.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run into the same --out.")
 @click.option("--threads", type=click.IntRange(min=1), default=None)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
 @friendly
 def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name, cells_opt,
-          seed, bn_images, val_images, chunk, out, resume, threads) -> None:
+          seed, bn_images, val_images, chunk, out, resume, threads, device) -> None:
     """Score NB201 cells with one or more proxies into a table (resumable)."""
     from .proxies import parse_specs
     from .runio import environment
     from .score import context_from_run, count_errors, score_cells
     _threads(threads)
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1 and device.startswith("cuda"):
+        import torch
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))  # one GPU per rank
     specs = parse_specs(proxy_text)
     indices = _cell_selection(cells_opt, seed if seed is not None else 0)
     ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                  preset_overrides={"bn_images": bn_images,
                                                    "val_images": val_images, "chunk": chunk},
-                                 seed=seed, dataset=dataset, preset_name=preset_name)
+                                 seed=seed, dataset=dataset, preset_name=preset_name,
+                                 device=device)
     meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
             "command": " ".join(sys.argv)}
     t0 = time.time()

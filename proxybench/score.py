@@ -212,8 +212,8 @@ def _fmt(value: object) -> object:
 def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      checkpoint: str | None = None, data_dir: str | None = None,
                      preset_overrides: dict | None = None, seed: int | None = None,
-                     dataset: str = "cifar10",
-                     preset_name: str = "paper") -> tuple[ScoreContext, dict]:
+                     dataset: str = "cifar10", preset_name: str = "paper",
+                     device: str = "cpu") -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
 
     Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
@@ -226,7 +226,9 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     from . import data as D
     from .presets import get_preset, preset_from_dict
     from .runio import file_sha256
-    from .train import load_search_data, supernet_from_checkpoint
+    from .train import load_search_data, resolve_device, supernet_from_checkpoint
+
+    dev = resolve_device(device)
 
     needs = set().union(*(s.proxy.needs for s in specs))
     overrides = {k: v for k, v in (preset_overrides or {}).items() if v is not None}
@@ -246,9 +248,10 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                                  f"--dataset) or --run RUN")
             train, valid = load_search_data(dataset, data_dir, None, seed)
             num_classes, input_size = train.num_classes, int(train.images.shape[-1])
-            val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed))
+            val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed),
+                                 dev)
             bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)),
-                                              seed + 1))
+                                              seed + 1), dev)
         ctx = ScoreContext(seed=seed, preset=preset, num_classes=num_classes,
                            input_size=input_size, bn_batch=bn, val_batch=val)
         return ctx, {"run": None, "dataset": dataset, "data_dir": data_dir,
@@ -277,21 +280,22 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     preset = preset_from_dict(cfg["preset"])
     preset = get_preset("paper", **{**preset.to_dict(), **overrides})
     seed = cfg["seed"] if seed is None else seed
-    supernet.eval()
+    supernet = supernet.to(dev).eval()
     for p in supernet.parameters():
         p.requires_grad_(False)
     init = None
     if "init_supernet" in needs:
         init, _ = supernet_from_checkpoint(run_dir / "epoch-0.pt")
-        init.eval()
+        init = init.to(dev).eval()
     bn = val = None
     input_size = 32
     if "data" in needs:
         train, valid = load_search_data(cfg["dataset"], data_dir or cfg["data_dir"],
                                         cfg["split_file"], cfg["seed"])
         input_size = int(train.images.shape[-1])
-        val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed))
-        bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1))
+        val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed), dev)
+        bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1),
+                            dev)
     ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
                        input_size=input_size, supernet=supernet, init_supernet=init,
                        bn_batch=bn, val_batch=val)
@@ -301,5 +305,5 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     return ctx, info
 
 
-def _channels_last(batch: tuple) -> tuple:
-    return batch[0].contiguous(memory_format=torch.channels_last), batch[1]
+def _channels_last(batch: tuple, device: torch.device) -> tuple:
+    return batch[0].to(device).contiguous(memory_format=torch.channels_last), batch[1].to(device)

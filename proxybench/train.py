@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -126,13 +127,46 @@ def _state(net: NB201Net, cfg: TrainConfig, num_classes: int, epoch: int) -> dic
             "state_dict": net.state_dict()}
 
 
+def _dist() -> tuple[int, int]:
+    """(rank, world size) when launched by torchrun with a process group, else (0, 1)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> the GPU of this rank if there is one, else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise TrainError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda asked for, but torch sees no GPU here; use --device cpu")
+    return device
+
+
 def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True,
-                   progress: bool = True) -> dict:
-    """Train (or resume) a supernet into ``out_dir``; returns the run summary."""
+                   progress: bool = True, device: str = "cpu") -> dict:
+    """Train (or resume) a supernet into ``out_dir``; returns the run summary.
+
+    Under torchrun (a process group initialised by the caller) it trains with DDP: every
+    rank draws the same data order and the same path per step, takes its slice of each
+    batch, and DDP averages the gradients, so the update is that of one full batch; rank 0
+    alone writes files.
+    """
     if cfg.space not in SPACES:
         raise TrainError(f"unknown space {cfg.space!r}; available: {', '.join(SPACES)}")
+    rank, world = _dist()
+    dev = resolve_device(device)
     out = Path(out_dir)
     preset = cfg.preset
+    if preset.batch_size % world:
+        raise TrainError(f"batch size {preset.batch_size} does not split over {world} ranks")
     train_set, valid_set = load_search_data(cfg.dataset, cfg.data_dir, cfg.split_file, cfg.seed)
     if preset.train_images:
         n = min(preset.train_images, len(train_set))
@@ -144,49 +178,66 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
 
     torch.manual_seed(cfg.seed)
     net = build_supernet(preset, num_classes)
-    optim = torch.optim.SGD(net.parameters(), lr=preset.lr, momentum=preset.momentum,
-                            weight_decay=preset.weight_decay)
     start_epoch = 0
     ckpt_path = out / "checkpoint.pt"
     run_json = out / "run.json"
+    optim_state = None
     if ckpt_path.exists() and resume:
         ckpt = load_checkpoint(ckpt_path)
         if ckpt.get("config") != cfg.to_dict():
             raise TrainError(f"{out} holds a run with another config; use a new --out, or "
                              f"the same options as before to resume it")
         net.load_state_dict(ckpt["state_dict"])
-        optim.load_state_dict(ckpt["optimizer"])
+        optim_state = ckpt["optimizer"]
         start_epoch = int(ckpt["epoch"])
     elif (out / "final.pt").exists() or ckpt_path.exists():
         raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose "
                          f"a new --out")
-    else:
+    elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         save_checkpoint(out / "epoch-0.pt", _state(net, cfg, num_classes, 0))
         with open(out / "metrics.csv", "w", newline="") as fh:
             csv.writer(fh).writerow(["epoch", "lr", "train_loss", "train_acc", "valid_loss",
                                      "valid_acc", "seconds"])
+    # channels_last: the small NB201 convs run ~1.7x faster on CPU (design notes)
+    net = net.to(dev, memory_format=torch.channels_last)
+    model: nn.Module = net
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(
+            net, device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=True)
+    optim = torch.optim.SGD(net.parameters(), lr=preset.lr, momentum=preset.momentum,
+                            weight_decay=preset.weight_decay)
+    if optim_state is not None:
+        optim.load_state_dict(optim_state)
     meta = {"config": cfg.to_dict(), "environment": environment(), "num_classes": num_classes,
-            "train_images": len(train_set), "valid_images": len(valid_set)}
-    atomic_write_json(run_json, {**meta, "status": "training", "epoch": start_epoch})
+            "train_images": len(train_set), "valid_images": len(valid_set),
+            "device": str(dev), "world_size": world}
+    if rank == 0:
+        atomic_write_json(run_json, {**meta, "status": "training", "epoch": start_epoch})
 
     criterion = nn.CrossEntropyLoss()
+    per_rank = preset.batch_size // world
     for epoch in range(start_epoch, preset.epochs):
         gen, path_rng = _epoch_rngs(cfg.seed, epoch)
         lr = cosine_lr(preset, epoch)
         for group in optim.param_groups:
             group["lr"] = lr
-        net.train()
+        model.train()
         t0 = time.time()
         loss_sum, correct, seen = 0.0, 0, 0
         n_batches = len(train_set) // preset.batch_size
         batches = D.train_batches(train_set, preset.batch_size, gen)
-        bar = tqdm(batches, total=n_batches, disable=not progress, leave=False,
+        bar = tqdm(batches, total=n_batches, disable=not progress or rank != 0, leave=False,
                    desc=f"epoch {epoch + 1}/{preset.epochs}", unit="batch")
         for x, y in bar:
-            cell = nb201.prune(sample_cell(path_rng))
+            cell = nb201.prune(sample_cell(path_rng))  # same path on every rank
+            x = x[rank * per_rank:(rank + 1) * per_rank]
+            y = y[rank * per_rank:(rank + 1) * per_rank]
+            x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = y.to(dev, non_blocking=True)
             optim.zero_grad(set_to_none=True)
-            logits = net(x, cell)
+            logits = model(x, cell)
             loss = criterion(logits, y)
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -197,17 +248,17 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
         # validation of sampled paths with batch statistics (cheap; the careful, recalibrated
         # measure is path_quality at the end)
-        net.train()
-        v_loss, v_acc = 0.0, 0.0
-        n_chunks = 0
+        v_loss, v_acc, n_chunks = 0.0, 0.0, 0
         for start in range(0, len(val_x), preset.chunk):
             cell = nb201.prune(sample_cell(path_rng))
-            loss_v, acc_v = evaluate(net, val_x[start:start + preset.chunk],
-                                     val_y[start:start + preset.chunk], preset.chunk, cell)
+            loss_v, acc_v = evaluate(net, val_x[start:start + preset.chunk].to(dev),
+                                     val_y[start:start + preset.chunk].to(dev), preset.chunk,
+                                     cell)
             v_loss, v_acc, n_chunks = v_loss + loss_v, v_acc + acc_v, n_chunks + 1
-        net.train()
         row = [epoch + 1, f"{lr:.6f}", f"{loss_sum / seen:.4f}", f"{100 * correct / seen:.2f}",
                f"{v_loss / n_chunks:.4f}", f"{v_acc / n_chunks:.2f}", f"{time.time() - t0:.1f}"]
+        if rank != 0:
+            continue
         with open(out / "metrics.csv", "a", newline="") as fh:
             csv.writer(fh).writerow(row)
         if progress:
@@ -221,15 +272,17 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
                                     "config": cfg.to_dict()})
         atomic_write_json(run_json, {**meta, "status": "training", "epoch": epoch + 1})
 
-    save_checkpoint(out / "final.pt", _state(net, cfg, num_classes, preset.epochs))
     rng = random.Random(cfg.seed)
     cells = [sample_cell(rng) for _ in range(preset.path_sample)]
-    accs = path_quality(net, cells, (bn_x, bn_y), (val_x, val_y), preset.chunk)
+    accs = path_quality(net, cells, (bn_x.to(dev), bn_y.to(dev)),
+                        (val_x.to(dev), val_y.to(dev)), preset.chunk)
     finite = [a for a in accs if not math.isnan(a)]
     summary = {"paths_evaluated": len(cells),
                "path_valid_acc_mean": sum(finite) / len(finite),
                "path_valid_acc_min": min(finite), "path_valid_acc_max": max(finite),
                "chance_acc": 100.0 / num_classes}
-    atomic_write_json(run_json, {**meta, "status": "done", "epoch": preset.epochs,
-                                 "summary": summary})
+    if rank == 0:
+        save_checkpoint(out / "final.pt", _state(net, cfg, num_classes, preset.epochs))
+        atomic_write_json(run_json, {**meta, "status": "done", "epoch": preset.epochs,
+                                     "summary": summary})
     return summary

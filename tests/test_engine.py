@@ -56,3 +56,20 @@ def test_torchrun_two_ranks_equal_one_process(tiny_run, tmp_path):
     parts = [pd.read_csv(f"{out}.rank{r}-of-2.csv") for r in range(2)]
     assert all(len(p) > 0 for p in parts)
     assert not set(parts[0].arch_index) & set(parts[1].arch_index)
+
+
+def test_torchrun_ddp_training_on_cpu(tmp_path):
+    out = tmp_path / "ddp"
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
+                          "--master-port", "29518", "-m", "proxybench", "train", "--preset",
+                          "tiny", "--epochs", "2", "--train-images", "512", "--device", "cpu",
+                          "--out", str(out)], env=ENV, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    import json
+
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["status"] == "done" and meta["world_size"] == 2
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2] and metrics["train_loss"].notna().all()
+    assert (out / "final.pt").is_file() and (out / "epoch-0.pt").is_file()

@@ -83,7 +83,8 @@ def perturbed_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Para
                         p.copy_(p0)
                 step = sigma if noise == "direct" else sigma - previous
                 for name, p in params:
-                    p.add_(torch.randn(p.shape, generator=gens[name], dtype=p.dtype) * step)
+                    noise = torch.randn(p.shape, generator=gens[name], dtype=p.dtype)
+                    p.add_(noise.to(p.device) * step)
                 previous = sigma
                 totals[i] += evaluate(net, images, labels, chunk)[0]
     return [t / draws for t in totals]
@@ -95,7 +96,7 @@ def top_hessian_direction(net: torch.nn.Module, params: list[torch.nn.Parameter]
     """Top eigenvector (unit norm over ``params``) and eigenvalue of the Hessian of the mean
     cross-entropy, by power iteration with Hessian-vector products (as PyHessian does)."""
     gen = torch.Generator().manual_seed(seed)
-    v = [torch.randn(p.shape, generator=gen) for p in params]
+    v = [torch.randn(p.shape, generator=gen).to(p.device) for p in params]
     norm = torch.sqrt(sum((x * x).sum() for x in v))
     v = [x / norm for x in v]
     eig = 0.0
