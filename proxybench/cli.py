@@ -459,6 +459,59 @@ def search(space, proxy, tables, run_dir, algorithm, population, iterations, par
                out=out, preset_overrides={}, echo=click.echo)
 
 
+# --------------------------------------------------------------------------- ablate
+@main.command()
+@click.argument("name", type=click.Choice(["sigma", "alpha", "position", "direction", "gamma",
+                                           "epochs"]))
+@click.option("--run", "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Training run (for epochs: trained with --save-every).")
+@click.option("--cells", "cells_opt", default="1000", show_default=True,
+              help="'all' or N: a seeded sample of N cells (the same for every setting).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
+              default=DEFAULT_DATASET, show_default=True)
+@click.option("--ground-truth", type=click.Path(dir_okay=False), default=None)
+@click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@friendly
+def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, out) -> None:
+    """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau.
+
+    \b
+    proxybench ablate sigma --run runs/c10 --cells 1000 --out runs/c10/ablate
+    """
+    from .ablate import run_ablation
+    table = run_ablation(name, run_dir=run_dir, indices=_cell_selection(cells_opt, seed),
+                         out=out, ground_truth=ground_truth, dataset=dataset,
+                         n_boot=bootstrap, echo=click.echo)
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    click.echo(f"-> {Path(out) / (name + '.csv')}")
+
+
+# --------------------------------------------------------------------------- report
+@main.command()
+@click.option("--scores", multiple=True, type=click.Path(dir_okay=False),
+              help="Score tables (repeat the option).")
+@click.option("--search", "searches", multiple=True, type=click.Path(file_okay=False),
+              help="Search output folders (repeat the option).")
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
+              default=DEFAULT_DATASET, show_default=True)
+@click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
+              help="NB201 table (default $PROXYBENCH_NB201).")
+@click.option("--title", default="proxybench report", show_default=True)
+@click.option("--note", "notes", multiple=True, help="A paragraph for the report's header.")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@friendly
+def report(scores, searches, dataset, ground_truth, title, notes, out) -> None:
+    """Markdown + self-contained HTML report with tables and plots from score tables."""
+    from .groundtruth import default_path
+    from .report import build_report
+    gt = ground_truth or (str(default_path()) if default_path() else None)
+    folder = build_report(out, scores=scores, searches=searches, ground_truth=gt,
+                          dataset=dataset, title=title, notes=notes)
+    click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
+
+
 # --------------------------------------------------------------------------- demo
 @main.command()
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,

@@ -159,4 +159,10 @@ def parse_specs(text: str) -> list[ProxySpec]:
 
 
 def _load_builtin() -> None:
-    from . import angle, baselines, flatness, performance  # noqa: F401  (registers on import)
+    from . import (  # noqa: F401  (registers on import)
+        angle,
+        baselines,
+        flatness,
+        performance,
+        zero_cost,
+    )

@@ -1,0 +1,133 @@
+"""The GeNAS ablations (Sec. 4.3, App. B) as Kendall tau on NB201, one tidy table each.
+
+Every setting is scored through the same engine into ``OUT/<ablation>/<setting>.csv``
+(resumable) and correlated with the ground truth. The paper measures Tables 8-10 by
+ImageNet retraining, which a CPU cannot do; here every ablation is measured by Kendall tau
+over the scored cells, and the report says so.
+
+- sigma: the four sigma sets of Table 5;
+- alpha: Eq. (4) with alpha in {0, 0.1, 0.5, 1, 4, 16} (Table 6), recomputed from one
+  flatness run's per-sigma losses (the losses do not depend on alpha), with the mean share
+  of the depth term alpha|L(s1)/s1| in the denominator and tau(flatness, val_loss);
+- position / direction: all vs cells, random vs hessian (Table 7);
+- gamma: Eq. (5) with S = angle or val_acc and gamma in {0, 0.5, 1.5, 6, 16} (Tables 8-10),
+  with the mean flatness share gamma*beta*F / (S + gamma*beta*F);
+- epochs: tau of flatness, angle, val_acc, val_loss at every checkpoint saved during
+  training (``--save-every``), beside the supernet's mean path accuracy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .groundtruth import join_scores, load_ground_truth
+from .metrics import combine_linear, correlate, kendall_tau
+from .proxies import parse_specs
+from .proxies.flatness import EPS
+from .runio import atomic_write_bytes
+from .score import ScoreError, context_from_run, score_cells
+
+ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs")
+SIGMA_SETS = ("1e-6/5e-6/1e-5", "5e-4/1e-3/2e-3", "2e-3/1e-2/2e-2", "2e-3/2e-2/4e-2")
+ALPHAS = (0.0, 0.1, 0.5, 1.0, 4.0, 16.0)
+GAMMAS = (0.0, 0.5, 1.5, 6.0, 16.0)
+TABLE7 = (("all", "random", "flatness"), ("cells", "random", "flatness:position=cells"),
+          ("all", "hessian", "flatness:direction=hessian"))
+
+
+def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
+             n_boot: int) -> dict:
+    frame = pd.DataFrame({"arch_index": values.index, "v": values.to_numpy()})
+    joined = join_scores(frame, truth, dataset).dropna(subset=["v"])
+    r = correlate(joined["v"].to_numpy(), joined["truth"].to_numpy(), n_boot=n_boot,
+                  higher_is_better=higher)
+    tau = r.loc["kendall_tau"]
+    return {"kendall_tau": tau["value"], "ci_low": tau["ci_low"], "ci_high": tau["ci_high"],
+            "spearman_rho": r.loc["spearman_rho", "value"], "n": int(tau["n"])}
+
+
+def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path,
+                 ground_truth: str | None, dataset: str, n_boot: int = 200,
+                 echo: Callable[[str], None] = print) -> pd.DataFrame:
+    """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it."""
+    if name not in ABLATIONS:
+        raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
+    truth = load_ground_truth(ground_truth)
+    folder = Path(out) / name
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def scored(text: str, checkpoint: str | None = None, tag: str | None = None) -> tuple:
+        specs = parse_specs(text)
+        ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint)
+        safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", tag or text)
+        echo(f"[{name}] scoring {text} on {len(indices)} cells"
+             + (f" ({checkpoint})" if checkpoint else ""))
+        table = score_cells(specs, ctx, indices, folder / f"{safe}.csv", resume=True,
+                            progress=True, meta={**info, "command": f"proxybench ablate {name}"})
+        return table.set_index("arch_index"), specs
+
+    rows: list[dict] = []
+    if name == "sigma":
+        for sig in SIGMA_SETS:
+            t, specs = scored(f"flatness:sigmas={sig}")
+            rows.append({"sigmas": sig.replace("/", ", "),
+                         **_tau_row(t[specs[0].column], truth, dataset, True, n_boot)})
+    elif name == "alpha":
+        t, specs = scored("flatness;val_loss")
+        sig = specs[0].options["sigmas"]
+        losses = t[[f"flatness.loss@{s:g}" for s in sig]].to_numpy()
+        slopes = sum(abs((losses[:, i + 1] - losses[:, i]) / (sig[i + 1] - sig[i]))
+                     for i in range(len(sig) - 1))
+        for a in ALPHAS:
+            depth = a * abs(losses[:, 0] / sig[0])
+            flat = pd.Series(1.0 / (slopes + depth + EPS), index=t.index)
+            share = depth / (slopes + depth + EPS)
+            rows.append({"alpha": a, **_tau_row(flat, truth, dataset, True, n_boot),
+                         "depth_share_percent": 100 * float(share.mean()),
+                         "tau_vs_val_loss": kendall_tau(flat, -t["val_loss"])})
+    elif name in ("position", "direction"):
+        for position, direction, text in TABLE7:
+            if name == "position" and direction != "random":
+                continue
+            if name == "direction" and position != "all":
+                continue
+            t, specs = scored(text)
+            rows.append({"position": position, "direction": direction,
+                         **_tau_row(t[specs[0].column], truth, dataset, True, n_boot),
+                         "seconds_per_cell": float(t[f"{specs[0].column}_seconds"].mean())})
+    elif name == "gamma":
+        t, specs = scored("angle;val_acc;flatness")
+        beta = 1.0 / min(specs[2].options["sigmas"])
+        for s_name in ("angle", "val_acc"):
+            for g in GAMMAS:
+                combined = combine_linear(t[s_name], t["flatness"], gamma=g, beta=beta)
+                series = pd.Series(combined, index=t.index)
+                share = (g * beta * t["flatness"] / series).mean()
+                rows.append({"S": s_name, "gamma": g,
+                             **_tau_row(series, truth, dataset, True, n_boot),
+                             "flatness_share_percent": 100 * float(share)})
+    elif name == "epochs":
+        ckpts = sorted(Path(run_dir).glob("epoch-*.pt"),
+                       key=lambda p: int(p.stem.split("-")[1]))
+        ckpts = [p for p in ckpts if p.stem != "epoch-0"] + [Path(run_dir) / "final.pt"]
+        for ck in ckpts:
+            t, _ = scored("flatness;angle;val_acc;val_loss", checkpoint=str(ck),
+                          tag=f"{ck.stem}")
+            epoch = _ckpt_epoch(ck)
+            for col, higher in (("flatness", True), ("angle", True), ("val_acc", True),
+                                ("val_loss", False)):
+                rows.append({"checkpoint": ck.name, "epoch": epoch, "proxy": col,
+                             **_tau_row(t[col], truth, dataset, higher, n_boot),
+                             "mean_path_val_acc": float(t["val_acc"].mean())})
+    table = pd.DataFrame(rows)
+    atomic_write_bytes(Path(out) / f"{name}.csv", table.to_csv(index=False).encode())
+    return table
+
+
+def _ckpt_epoch(path: Path) -> int:
+    from .runio import load_checkpoint
+    return int(load_checkpoint(path)["epoch"])

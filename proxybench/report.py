@@ -1,0 +1,244 @@
+"""Reports: Markdown + self-contained HTML rebuilt from the tool's own tables.
+
+``build_report`` reads score tables (each with its ``.json``), search folders and the NB201
+ground truth, and writes ``index.md`` (PNG figures beside it) and ``index.html`` (figures
+embedded), with, where they apply:
+
+- proxy vs ground truth: Kendall tau, Spearman rho, top-5% precision with 95% CIs;
+- Table 1: tau between angle and flatness;
+- Fig. 2: validation loss vs sigma for the top-, middle- and bottom-k cells by ground truth
+  (from the flatness run's per-sigma losses);
+- a scatter of every proxy against ground truth, tau in the title;
+- search results: method, proxy, found cells' accuracy mean ± std and rank;
+- the paper's number beside ours where the paper has one, and where ours was measured.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .correlation import direction, proxy_columns, read_scores  # noqa: E402
+from .groundtruth import join_scores, load_ground_truth  # noqa: E402
+from .metrics import correlate, kendall_tau  # noqa: E402
+from .runio import atomic_write_bytes  # noqa: E402
+
+# GeNAS paper numbers on NB201 (Kendall tau), quoted from its Tables 1 and 5-7
+PAPER_TAU = {
+    ("flatness", "cifar10"): 0.6047,
+    ("flatness", "imagenet16-120"): 0.5800,
+    ("flatness[alpha=0]", "cifar10"): 0.1777,
+    ("flatness[position=cells]", "cifar10"): 0.5612,
+    ("flatness[direction=hessian]", "cifar10"): 0.5908,
+}
+PAPER_TABLE1 = {"cifar10": 0.4302, "cifar100": 0.4724, "imagenet16-120": 0.4097}
+
+
+class _Doc:
+    """Collects Markdown and HTML side by side, so both say the same thing."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.md, self.html, self.n_fig = out, [], [], 0
+
+    def h(self, level: int, text: str) -> None:
+        self.md.append(f"{'#' * level} {text}\n")
+        self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def p(self, text: str) -> None:
+        self.md.append(text + "\n")
+        self.html.append(f"<p>{html.escape(text)}</p>")
+
+    def code(self, text: str) -> None:
+        self.md.append(f"```\n{text}\n```\n")
+        self.html.append(f"<pre>{html.escape(text)}</pre>")
+
+    def table(self, df: pd.DataFrame) -> None:
+        cols = list(df.columns)
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(False)]
+        self.md.append("\n".join(lines) + "\n")
+        self.html.append(df.to_html(index=False, escape=True, border=0, classes="t"))
+
+    def figure(self, fig: plt.Figure, caption: str) -> None:
+        self.n_fig += 1
+        name = f"fig{self.n_fig}.png"
+        fig.savefig(self.out / name, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        data = base64.b64encode((self.out / name).read_bytes()).decode()
+        self.md.append(f"![{caption}]({name})\n\n*{caption}*\n")
+        self.html.append(f'<figure><img src="data:image/png;base64,{data}" alt="'
+                         f'{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+                         f"</figcaption></figure>")
+
+    def write(self, title: str) -> None:
+        atomic_write_bytes(self.out / "index.md", "\n".join(self.md).encode())
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+                "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
+                "table.t{border-collapse:collapse}table.t td,table.t th{border:1px solid #ccc;"
+                "padding:3px 8px;text-align:right}img{max-width:100%}pre{background:#f4f4f4;"
+                "padding:8px;overflow-x:auto}</style></head><body>"
+                + "\n".join(self.html) + "</body></html>")
+        atomic_write_bytes(self.out / "index.html", page.encode())
+
+
+def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
+    if v != v:
+        return "n/a"
+    return f"{v:+.4f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci and ci[0] == ci[0] else "")
+
+
+def _meta(path: Path) -> dict:
+    j = path.with_suffix(".json")
+    try:
+        return json.loads(j.read_text()) if j.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
+                 searches: Sequence[str | Path] = (), ground_truth: str | None,
+                 dataset: str = "cifar10", title: str = "proxybench report",
+                 n_boot: int = 200, k: int = 50, notes: Sequence[str] = ()) -> Path:
+    """Write ``out/index.md`` and ``out/index.html``; returns the folder."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = _Doc(out)
+    doc.h(1, title)
+    for n in notes:
+        doc.p(n)
+    truth = load_ground_truth(ground_truth) if ground_truth else None
+
+    tables = [(Path(s), read_scores(s)) for s in scores]
+    if tables:
+        doc.h(2, "Where the numbers come from")
+        rows = []
+        for path, t in tables:
+            m = _meta(path)
+            env = m.get("environment", {})
+            preset = m.get("preset", {})
+            rows.append({"table": path.name, "cells": len(t),
+                         "proxies": ", ".join(proxy_columns(t)),
+                         "data": f"{m.get('dataset', '?')} ({m.get('data_dir', '-')})",
+                         "preset": (f"C={preset.get('channels')} N={preset.get('layers')} "
+                                    f"BN {preset.get('bn_images')} / val "
+                                    f"{preset.get('val_images')}") if preset else "-",
+                         "hardware": f"{env.get('machine', '?')}, {env.get('cpu_threads', '?')}"
+                                     f" torch threads, torch {env.get('torch', '?')}"})
+        doc.table(pd.DataFrame(rows))
+        cmds = [f"{p.name}: {_meta(p).get('command', '(no command recorded)')}"
+                for p, _ in tables]
+        doc.code("\n".join(cmds))
+
+    if tables and truth is not None:
+        doc.h(2, f"Rank correlation with NB201 {dataset} test accuracy")
+        rows, scatter = [], []
+        for path, t in tables:
+            joined = join_scores(t, truth, dataset)
+            for col in proxy_columns(t):
+                use = joined[[col, "truth"]].dropna()
+                if len(use) < 3:
+                    continue
+                r = correlate(use[col].to_numpy(), use["truth"].to_numpy(), n_boot=n_boot,
+                              higher_is_better=direction(path, col))
+                tau = r.loc["kendall_tau"]
+                paper = PAPER_TAU.get((col, dataset))
+                secs = t.get(f"{col}_seconds")
+                rows.append({
+                    "proxy": col, "cells": int(tau["n"]),
+                    "Kendall tau [95% CI]": _fmt(tau["value"], (tau["ci_low"], tau["ci_high"])),
+                    "Spearman rho": _fmt(r.loc["spearman_rho", "value"]),
+                    "top-5% precision": f"{r.loc['top5%', 'value']:.3f}",
+                    "s/cell": f"{secs.mean():.3f}" if secs is not None else "-",
+                    "paper tau": f"{paper:.4f}" if paper else "-"})
+                scatter.append((col, use, tau["value"], direction(path, col)))
+        doc.table(pd.DataFrame(rows))
+        doc.p("Paper numbers are the GeNAS paper's (C=16, N=5 supernet, 250 epochs, GPU); "
+              "ours are measured at the preset and on the data named above.")
+        _scatter(doc, scatter, dataset)
+        _fig2(doc, tables, truth, dataset, k)
+
+    angle_flat = [(p, t) for p, t in tables if "angle" in t.columns]
+    flat = [(p, t) for p, t in tables if "flatness" in t.columns]
+    if angle_flat and flat:
+        a = angle_flat[0][1].set_index("arch_index")["angle"]
+        f = flat[0][1].set_index("arch_index")["flatness"]
+        both = pd.concat([a, f], axis=1, join="inner").dropna()
+        doc.h(2, "Table 1: Kendall tau between angle and flatness")
+        tau = kendall_tau(both.iloc[:, 0], both.iloc[:, 1])
+        doc.table(pd.DataFrame([{"dataset": dataset, "cells": len(both),
+                                 "tau(angle, flatness)": f"{tau:+.4f}",
+                                 "paper": f"{PAPER_TABLE1.get(dataset, float('nan')):.4f}"}]))
+
+    if searches:
+        doc.h(2, "Search results")
+        rows = []
+        for s in map(Path, searches):
+            summ = json.loads((s / "summary.json").read_text())
+            found = pd.read_csv(s / "search.csv")
+            row = {"method": summ["algorithm"], "proxy": summ["proxy"],
+                   "seeds": summ["repeats"],
+                   "evaluations": int(found["evaluations"].mean()),
+                   "most frequent find": found["arch"].mode().iloc[0]}
+            for d in ("cifar10", "cifar100", "imagenet16-120"):
+                if f"{d}_acc" in summ:
+                    row[f"{d} acc (%)"] = (f"{summ[f'{d}_acc']['mean']:.2f} ± "
+                                           f"{summ[f'{d}_acc']['std']:.2f}")
+                    row[f"{d} rank"] = f"{summ[f'{d}_rank']['mean']:.0f}"
+            rows.append(row)
+        doc.table(pd.DataFrame(rows))
+    doc.write(title)
+    return out
+
+
+def _scatter(doc: _Doc, items: list, dataset: str) -> None:
+    if not items:
+        return
+    n = len(items)
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, (col, use, tau, _higher) in zip(axes.flat, items, strict=False):
+        ax.scatter(use[col], use["truth"], s=2, alpha=0.3, rasterized=True)
+        ax.set_title(f"{col}  (tau {tau:+.3f})", fontsize=9)
+        ax.set_xlabel(col, fontsize=8)
+        ax.set_ylabel(f"{dataset} test acc (%)", fontsize=8)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    doc.figure(fig, f"Each proxy against NB201 {dataset} test accuracy")
+
+
+def _fig2(doc: _Doc, tables: list, truth: pd.DataFrame, dataset: str, k: int) -> None:
+    for path, t in tables:
+        loss_cols = [c for c in t.columns if c.startswith("flatness.loss@")]
+        if not loss_cols:
+            continue
+        sig = [float(c.split("@")[1]) for c in loss_cols]
+        joined = join_scores(t, truth, dataset).dropna(subset=loss_cols + ["truth"])
+        joined = joined.sort_values("truth", ascending=False)
+        if len(joined) < 3 * k:
+            k = max(1, len(joined) // 3)
+        mid = len(joined) // 2
+        groups = {f"top-{k}": joined.head(k),
+                  f"middle-{k}": joined.iloc[mid - k // 2: mid - k // 2 + k],
+                  f"bottom-{k}": joined.tail(k)}
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        for name, g in groups.items():
+            m = g[loss_cols].to_numpy()
+            ax.errorbar(sig, m.mean(0), yerr=m.std(0), marker="o", capsize=3, label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("sigma (weight noise)")
+        ax.set_ylabel("validation loss")
+        ax.legend()
+        doc.figure(fig, f"Fig. 2: validation loss vs sigma of the top, middle and bottom {k} "
+                        f"cells by {dataset} test accuracy ({path.name}; mean ± std)")
+        return

@@ -1,0 +1,55 @@
+"""Ablations and reports on a real tiny supernet (small cell samples)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from proxybench.ablate import ALPHAS, GAMMAS, SIGMA_SETS, run_ablation
+from proxybench.report import build_report
+from proxybench.spaces import nb201
+
+CELLS = nb201.sample_cells(12, seed=4)
+
+
+@pytest.mark.parametrize("name,rows", [("alpha", len(ALPHAS)), ("gamma", 2 * len(GAMMAS)),
+                                       ("epochs", 4 * 3)])
+def test_ablation_tables_have_a_row_per_setting(name, rows, tiny_run, tmp_path, gt_csv):
+    table = run_ablation(name, run_dir=tiny_run, indices=CELLS, out=tmp_path,
+                         ground_truth=str(gt_csv), dataset="cifar10", n_boot=10,
+                         echo=lambda _: None)
+    assert len(table) == rows
+    assert table["kendall_tau"].between(-1, 1).all() and (table["n"] == 12).all()
+    assert pd.read_csv(tmp_path / f"{name}.csv").shape == table.shape
+    if name == "alpha":
+        assert table.loc[table.alpha == 0, "depth_share_percent"].item() == 0
+        assert table["depth_share_percent"].is_monotonic_increasing
+    if name == "gamma":
+        zero = table[table.gamma == 0]
+        assert (zero["flatness_share_percent"] == 0).all()
+
+
+@pytest.mark.slow
+def test_sigma_ablation(tiny_run, tmp_path, gt_csv):
+    table = run_ablation("sigma", run_dir=tiny_run, indices=CELLS, out=tmp_path,
+                         ground_truth=str(gt_csv), dataset="cifar10", n_boot=10,
+                         echo=lambda _: None)
+    assert len(table) == len(SIGMA_SETS)
+
+
+def test_report_from_tables(tiny_run, tmp_path, gt_csv):
+    from proxybench.proxies import parse_specs
+    from proxybench.score import context_from_run, score_cells
+    specs = parse_specs("flatness;angle;params")
+    ctx, info = context_from_run(tiny_run, specs)
+    score_cells(specs, ctx, nb201.sample_cells(60, 1), tmp_path / "s.csv", progress=False,
+                meta={**info, "command": "proxybench score ..."})
+    out = build_report(tmp_path / "rep", scores=[tmp_path / "s.csv"],
+                       ground_truth=str(gt_csv), n_boot=10, k=10, title="t")
+    md = (out / "index.md").read_text()
+    page = (out / "index.html").read_text()
+    for proxy in ("flatness", "angle", "params"):
+        assert f"| {proxy} |" in md
+    assert "Table 1" in md and "Fig. 2" in md and "0.4302" in md
+    assert page.count("data:image/png;base64,") == 2  # scatter + Fig. 2, embedded
+    assert (out / "fig1.png").is_file()
