@@ -157,9 +157,15 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     atomic_write_json(meta_path, meta)
 
     t_start = time.time()
-    # progress counts distinct pruned cells (the unit of work), so the rate and ETA are true
-    bar = tqdm(total=len(groups), disable=not progress, unit="cell", desc="scoring distinct",
-               smoothing=0.05)
+    # progress counts evaluations: one per distinct pruned cell when every proxy depends on
+    # the pruned form only, one per cell otherwise; so the rate and ETA are true
+    per_cell = any(not s.proxy.by_pruned for s in specs)
+
+    def work(members: list[int]) -> int:
+        return len(members) if per_cell else 1
+
+    bar = tqdm(total=sum(work(m) for m in groups.values()), disable=not progress,
+               unit="eval", desc="scoring", smoothing=0.05)
     rows_done = len(indices) - len(todo)
     last_sync = time.time()
     with open(out_csv, "a", newline="") as fh:
@@ -190,7 +196,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
                 last_sync = time.time()
             rows_done += len(members)
             bar.set_postfix_str(f"{rows_done}/{len(indices)} rows", refresh=False)
-            bar.update(1)
+            bar.update(work(members))
         os.fsync(fh.fileno())
     bar.close()
     table = pd.read_csv(out_csv).sort_values("arch_index").reset_index(drop=True)
