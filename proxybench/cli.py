@@ -348,7 +348,7 @@ def _cell_selection(text: str, seed: int) -> list[int]:
 
 # --------------------------------------------------------------------------- correlate
 @main.command()
-@click.argument("scores", type=click.Path(dir_okay=False))
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
               default=DEFAULT_DATASET, show_default=True, help="Ground-truth column.")
 @click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
@@ -365,19 +365,24 @@ def _cell_selection(text: str, seed: int) -> list[int]:
                    ".csv and .json.")
 @friendly
 def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, out) -> None:
-    """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth."""
+    """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth.
+
+    \b
+    proxybench correlate flatness.csv --dataset cifar10
+    proxybench correlate flatness.csv angle.csv --between angle flatness   # paper Table 1
+    """
     from .correlation import correlate_table
     from .runio import atomic_write_json
     result = correlate_table(scores, dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=bootstrap,
                              seed=seed)
     prefix = str(out).removesuffix(".csv") if out else \
-        str(Path(scores).with_suffix("")) + ".correlate"
+        str(Path(scores[0]).with_suffix("")) + (".between" if between else ".correlate")
     csv_path, json_path = Path(prefix + ".csv"), Path(prefix + ".json")
-    if csv_path.resolve() == Path(scores).resolve():
+    if any(csv_path.resolve() == Path(s).resolve() for s in scores):
         raise click.ClickException(f"--out {out} would overwrite the score table; pick another")
     result.to_csv(csv_path, index=False)
-    atomic_write_json(json_path, {"scores": str(scores), "dataset": dataset,
+    atomic_write_json(json_path, {"scores": list(scores), "dataset": dataset,
                                   "between": between, "bootstrap": bootstrap, "seed": seed,
                                   "rows": result.to_dict("records")})
     click.echo(_format_correlation(result))

@@ -59,44 +59,52 @@ def direction(path: str | Path, column: str) -> bool:
         return True
 
 
-def correlate_table(scores: str | Path, *, dataset: str, ground_truth: str | None,
-                    columns: Sequence[str] = (), between: Sequence[str] | None = None,
-                    n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column."""
-    table = read_scores(scores)
+def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
+                    ground_truth: str | None, columns: Sequence[str] = (),
+                    between: Sequence[str] | None = None, n_boot: int = 1000,
+                    seed: int = 0) -> pd.DataFrame:
+    """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column.
+
+    Several tables may be given: each column is correlated on the cells of its own table,
+    and ``between`` joins the two columns' tables on arch_index.
+    """
+    paths = [Path(scores)] if isinstance(scores, (str, Path)) else [Path(p) for p in scores]
+    tables = {p: read_scores(p) for p in paths}
+    source = {}
+    for p, t in tables.items():
+        for c in t.columns:
+            source.setdefault(c, p)
+    everything = ", ".join(dict.fromkeys(c for t in tables.values() for c in proxy_columns(t)))
+    wanted = list(between) if between else list(columns)
+    missing = [c for c in wanted if c not in source]
+    if missing:
+        raise ScoreError(f"column(s) {missing} not in {', '.join(map(str, paths))}; "
+                         f"available: {everything}")
     if between:
         a, b = between
-        for c in (a, b):
-            if c not in table.columns:
-                raise ScoreError(f"column {c!r} is not in {scores}; it has "
-                                 f"{', '.join(proxy_columns(table))}")
-        both = table[[a, b]].dropna()
+        both = pd.concat([tables[source[c]].set_index("arch_index")[c] for c in (a, b)],
+                         axis=1, join="inner").dropna()
         if len(both) < 3:
             raise ScoreError(f"fewer than 3 cells have both {a} and {b}")
         x, y = both[a].to_numpy(), both[b].to_numpy()
         rows = []
         for name, fn in (("kendall_tau", kendall_tau), ("spearman_rho", spearman_rho)):
-            value = fn(x, y)
             lo, hi = _boot(fn, x, y, n_boot, seed)
-            rows.append({"proxy": f"{a} vs {b}", "metric": name, "value": value,
+            rows.append({"proxy": f"{a} vs {b}", "metric": name, "value": fn(x, y),
                          "ci_low": lo, "ci_high": hi, "n": len(both)})
         return pd.DataFrame(rows)
-    cols = list(columns) or proxy_columns(table)
-    missing = [c for c in cols if c not in table.columns]
-    if missing:
-        raise ScoreError(f"column(s) {missing} not in {scores}; it has "
-                         f"{', '.join(proxy_columns(table))}")
+    cols = wanted or [c for t in tables.values() for c in proxy_columns(t)]
     if not cols:
-        raise ScoreError(f"{scores} has no score columns")
+        raise ScoreError(f"{', '.join(map(str, paths))} has no score columns")
     truth = load_ground_truth(ground_truth)
-    joined = join_scores(table, truth, dataset)
+    joined = {p: join_scores(t, truth, dataset) for p, t in tables.items()}
     frames = []
-    for c in cols:
-        usable = joined[[c, "truth"]].dropna()
+    for c in dict.fromkeys(cols):
+        usable = joined[source[c]][[c, "truth"]].dropna()
         if len(usable) < 3:
             raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
         res = correlate(usable[c].to_numpy(), usable["truth"].to_numpy(), n_boot=n_boot,
-                        seed=seed, higher_is_better=direction(scores, c))
+                        seed=seed, higher_is_better=direction(source[c], c))
         res = res.reset_index()
         res.insert(0, "proxy", c)
         frames.append(res)

@@ -138,3 +138,16 @@ def test_demo_runs_offline_without_data(tmp_path, gt_csv):
     # rerunning reuses what is there instead of failing
     run("demo", "--out", tmp_path / "demo", "--cells", "12", "--epochs", "1",
         "--ground-truth", gt_csv)
+
+
+def test_correlate_between_columns_of_two_tables(tmp_path):
+    a = pd.DataFrame({"arch_index": range(10), "angle": range(10), "error": None})
+    b = pd.DataFrame({"arch_index": range(2, 12), "flatness": [-x for x in range(2, 12)],
+                      "error": None})
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b.to_csv(tmp_path / "b.csv", index=False)
+    res = run("correlate", tmp_path / "a.csv", tmp_path / "b.csv", "--between", "angle",
+              "flatness", "--bootstrap", "10")
+    out = pd.read_csv(tmp_path / "a.between.csv")
+    tau = out[out.metric == "kendall_tau"].iloc[0]
+    assert tau["value"] == pytest.approx(-1.0) and tau["n"] == 8, res.output
