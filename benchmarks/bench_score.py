@@ -44,13 +44,15 @@ class _Path(torch.nn.Module):
 
 
 def reference_flatness(ctx, cell, sigmas, alpha) -> float:
+    """GeNAS's loop: NCHW tensors, the whole supernet copied and perturbed for every cell."""
     model = copy.deepcopy(ctx.supernet)
-    recalibrate_bn(model, ctx.bn_batch[0], ctx.preset.chunk, cell)
+    recalibrate_bn(model, ctx.bn_batch[0].contiguous(), ctx.preset.chunk, cell)
     model_ = copy.deepcopy(model)
     path = _Path(model_, cell)
     named = [(n.removeprefix("supernet."), p) for n, p in path.named_parameters()]
-    losses = perturbed_losses(path, named, sigmas, *ctx.val_batch, ctx.preset.chunk,
-                              cell_seed(ctx.seed, cell), "cumulative")
+    losses = perturbed_losses(path, named, sigmas, ctx.val_batch[0].contiguous(),
+                              ctx.val_batch[1], ctx.preset.chunk, cell_seed(ctx.seed, cell),
+                              "cumulative")
     return flatness_value(losses, sigmas, alpha)
 
 
