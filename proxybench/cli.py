@@ -176,8 +176,15 @@ def cells(space, dataset, channels, layers, out) -> None:
         rows.append((i, nb201.format_arch(cell), nb201.format_arch(pruned), p, pl, f, fl))
     table = pd.DataFrame(rows, columns=["arch_index", "arch", "pruned_arch", "params",
                                         "params_live", "flops", "flops_live"])
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    from .proxies import get_proxy
+    from .runio import atomic_write_bytes, atomic_write_json, environment
+    atomic_write_bytes(out, table.to_csv(index=False).encode())
+    atomic_write_json(Path(out).with_suffix(".json"), {
+        "command": " ".join(sys.argv), "space": space, "dataset": dataset,
+        "preset": {"channels": channels, "layers": layers}, "environment": environment(),
+        "proxies": [{"column": c, "proxy": c, "options": {},
+                     "higher_is_better": get_proxy(c).higher_is_better}
+                    for c in ("params", "params_live", "flops", "flops_live")]})
     click.echo(f"{len(table)} cells ({table['pruned_arch'].nunique()} distinct after pruning) "
                f"-> {out}")
 

@@ -236,6 +236,8 @@ def _fig2(doc: _Doc, tables: list, truth: pd.DataFrame, dataset: str, k: int) ->
             m = g[loss_cols].to_numpy()
             ax.errorbar(sig, m.mean(0), yerr=m.std(0), marker="o", capsize=3, label=name)
         ax.set_xscale("log")
+        ax.set_xticks(sig, [f"{v:g}" for v in sig])
+        ax.minorticks_off()
         ax.set_xlabel("sigma (weight noise)")
         ax.set_ylabel("validation loss")
         ax.legend()
