@@ -128,9 +128,10 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
             rows.append({"table": path.name, "cells": len(t),
                          "proxies": ", ".join(proxy_columns(t)),
                          "data": f"{m.get('dataset', '?')} ({m.get('data_dir', '-')})",
-                         "preset": (f"C={preset.get('channels')} N={preset.get('layers')} "
-                                    f"BN {preset.get('bn_images')} / val "
-                                    f"{preset.get('val_images')}") if preset else "-",
+                         "preset": (f"C={preset.get('channels')} N={preset.get('layers')}"
+                                    + (f" BN {preset['bn_images']} / val "
+                                       f"{preset['val_images']}" if "bn_images" in preset
+                                       else "")) if preset else "-",
                          "hardware": f"{env.get('machine', '?')}, {env.get('cpu_threads', '?')}"
                                      f" torch threads, torch {env.get('torch', '?')}"})
         doc.table(pd.DataFrame(rows))
