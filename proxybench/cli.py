@@ -425,7 +425,9 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
     from .combine import combine_tables, write_combined
     table, meta = combine_tables(scores, [t.strip() for t in terms.split(",") if t.strip()],
                                  method=method, gamma=gamma, beta=beta)
-    write_combined(table, meta, out)
+    from .runio import environment
+    write_combined(table, {**meta, "command": " ".join(sys.argv),
+                           "environment": environment()}, out)
     share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
              if "flatness_share_percent" in meta else "")
     click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")

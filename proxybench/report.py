@@ -145,6 +145,8 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         for path, t in tables:
             joined = join_scores(t, truth, dataset)
             for col in proxy_columns(t):
+                if any(r["proxy"] == col for r in rows):
+                    continue  # a column copied into a combined table is reported once
                 use = joined[[col, "truth"]].dropna()
                 if len(use) < 3:
                     continue
