@@ -83,8 +83,8 @@ def perturbed_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Para
                         p.copy_(p0)
                 step = sigma if noise == "direct" else sigma - previous
                 for name, p in params:
-                    noise = torch.randn(p.shape, generator=gens[name], dtype=p.dtype)
-                    p.add_(noise.to(p.device) * step)
+                    eps = torch.randn(p.shape, generator=gens[name], dtype=p.dtype)
+                    p.add_(eps.to(p.device) * step)
                 previous = sigma
                 totals[i] += evaluate(net, images, labels, chunk)[0]
     return [t / draws for t in totals]
