@@ -80,5 +80,6 @@ def run_demo(*, data_dir: str | None, ground_truth: str | None, out: str, n_cell
         if not data_dir:
             echo("      (synthetic images: supernet proxies' tau is a smoke check only)")
     echo(f"done in {time.time() - t0:.0f} s. Results in {out_dir}/: supernet/ (weights, "
-         f"metrics.csv, run.json), scores.csv (+ .json), scores.correlate.csv")
+         f"metrics.csv, run.json), scores.csv (+ .json)"
+         + (", scores.correlate.csv" if result is not None else ""))
     return {"summary": summary, "correlation": result}
