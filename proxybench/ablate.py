@@ -113,7 +113,9 @@ def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path
     elif name == "epochs":
         ckpts = sorted(Path(run_dir).glob("epoch-*.pt"),
                        key=lambda p: int(p.stem.split("-")[1]))
-        ckpts = [p for p in ckpts if p.stem != "epoch-0"] + [Path(run_dir) / "final.pt"]
+        ckpts = [p for p in ckpts if p.stem != "epoch-0"]
+        if not ckpts or _ckpt_epoch(ckpts[-1]) != _ckpt_epoch(Path(run_dir) / "final.pt"):
+            ckpts.append(Path(run_dir) / "final.pt")  # final.pt repeats the last epoch-K.pt
         for ck in ckpts:
             t, _ = scored("flatness;angle;val_acc;val_loss", checkpoint=str(ck),
                           tag=f"{ck.stem}")

@@ -13,7 +13,7 @@ CELLS = nb201.sample_cells(12, seed=4)
 
 
 @pytest.mark.parametrize("name,rows", [("alpha", len(ALPHAS)), ("gamma", 2 * len(GAMMAS)),
-                                       ("epochs", 4 * 3)])
+                                       ("epochs", 4 * 2)])
 def test_ablation_tables_have_a_row_per_setting(name, rows, tiny_run, tmp_path, gt_csv):
     table = run_ablation(name, run_dir=tiny_run, indices=CELLS, out=tmp_path,
                          ground_truth=str(gt_csv), dataset="cifar10", n_boot=10,
