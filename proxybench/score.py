@@ -147,12 +147,12 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
             csv.writer(fh).writerow(columns)
 
     todo = [int(i) for i in indices if int(i) not in done]
+    pruned_of = {int(i): nb201.prune(nb201.cell_at(int(i))) for i in indices}
     groups: dict[nb201.Cell, list[int]] = {}
     for i in todo:
-        groups.setdefault(nb201.prune(nb201.cell_at(i)), []).append(i)
+        groups.setdefault(pruned_of[i], []).append(i)
     meta = {**(meta or {}), "proxies": [s.to_dict() for s in specs], "cells": len(indices),
-            "distinct_pruned_cells": len({nb201.prune(nb201.cell_at(int(i)))
-                                          for i in indices}),
+            "distinct_pruned_cells": len(set(pruned_of.values())),
             "seed": ctx.seed, "preset": ctx.preset.to_dict(), "status": "running"}
     atomic_write_json(meta_path, meta)
 

@@ -22,7 +22,6 @@ cannot change the loss), so the fast path and the reference algorithm agree exac
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 
@@ -31,7 +30,7 @@ import torch
 from ..nets import NB201Cell, evaluate
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
-from .performance import cell_seed, prepared_subnet
+from .performance import cell_seed, prepared_subnet, seed_from
 
 EPS = 1e-5
 
@@ -58,8 +57,7 @@ def noise_generators(seed: int, names: Sequence[str], draw: int = 0) -> dict[str
     gens = {}
     for name in names:
         key = f"{seed}|{name}" if draw == 0 else f"{seed}|{name}|{draw}"
-        digest = hashlib.sha256(key.encode()).digest()
-        gens[name] = torch.Generator().manual_seed(int.from_bytes(digest[:7], "little"))
+        gens[name] = torch.Generator().manual_seed(seed_from(key))
     return gens
 
 

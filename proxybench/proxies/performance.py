@@ -11,11 +11,15 @@ from ..spaces.nb201 import Cell, format_arch
 from . import ScoreContext, register
 
 
+def seed_from(text: str) -> int:
+    """A stable 56-bit seed from a string (the same on every machine and Python run)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")
+
+
 def cell_seed(seed: int, cell: Cell) -> int:
     """A per-cell seed from (run seed, cell): scores are reproducible and do not depend on
     the order cells are evaluated in, or on which worker evaluates them."""
-    digest = hashlib.sha256(f"{seed}|{format_arch(cell)}".encode()).digest()
-    return int.from_bytes(digest[:7], "little")
+    return seed_from(f"{seed}|{format_arch(cell)}")
 
 
 def _memo(ctx: ScoreContext, cell: Cell) -> dict:
