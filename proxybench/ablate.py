@@ -10,8 +10,9 @@ over the scored cells, and the report says so.
   flatness run's per-sigma losses (the losses do not depend on alpha), with the mean share
   of the depth term alpha|L(s1)/s1| in the denominator and tau(flatness, val_loss);
 - position / direction: all vs cells, random vs hessian (Table 7);
-- gamma: Eq. (5) with S = angle or val_acc and gamma in {0, 0.5, 1.5, 6, 16} (Tables 8-10),
-  with the mean flatness share gamma*beta*F / (S + gamma*beta*F);
+- gamma: Eq. (5) with the gamma values of Tables 8-10: angle + gamma*beta*F (Table 8),
+  val_acc + gamma*beta*F (Table 9) and angle + gamma_acc*acc (Table 10, accuracy as a
+  fraction), each with the mean share of the added term, e.g. gamma*beta*F / (S + gamma*beta*F);
 - epochs: tau of flatness, angle, val_acc, val_loss at every checkpoint saved during
   training (``--save-every``), beside the supernet's mean path accuracy.
 """
@@ -34,7 +35,20 @@ from .score import ScoreError, context_from_run, score_cells
 ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs")
 SIGMA_SETS = ("1e-6/5e-6/1e-5", "5e-4/1e-3/2e-3", "2e-3/1e-2/2e-2", "2e-3/2e-2/4e-2")
 ALPHAS = (0.0, 0.1, 0.5, 1.0, 4.0, 16.0)
-GAMMAS = (0.0, 0.5, 1.5, 6.0, 16.0)
+# the paper's Kendall tau on NB201 CIFAR-10 (Tables 5, 6, 7), printed beside ours
+PAPER_SIGMA_TAU = (0.5756, 0.5770, 0.6047, 0.5416)
+PAPER_ALPHA_TAU = (0.1777, 0.4026, 0.5890, 0.6047, 0.5898, 0.5820)
+PAPER_TABLE7_TAU = {("all", "random"): 0.6047, ("cells", "random"): 0.5612,
+                    ("all", "hessian"): 0.5908}
+# (table, S, added term, gammas, the paper's share of the added term (%), paper ImageNet top-1)
+GAMMA_TABLES = (
+    ("Table 8", "angle", "flatness", (0.0, 0.5, 1.5, 6.0, 16.0), (0, 20, 43, 76, 89),
+     (75.00, 75.22, 75.58, 75.63, 75.72)),
+    ("Table 9", "val_acc", "flatness", (0.0, 0.25, 2.0, 8.0, 32.0), (0, 10, 41, 75, 92),
+     (75.37, 75.34, 75.26, 75.60, 75.85)),
+    ("Table 10", "angle", "val_acc", (0.0, 0.1, 0.5, 2.5, 10.0), (0, 12, 41, 78, 93),
+     (75.00, 75.32, 74.69, 74.26, 75.05)),
+)
 TABLE7 = (("all", "random", "flatness"), ("cells", "random", "flatness:position=cells"),
           ("all", "hessian", "flatness:direction=hessian"))
 
@@ -72,23 +86,25 @@ def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path
 
     rows: list[dict] = []
     if name == "sigma":
-        for sig in SIGMA_SETS:
+        for sig, paper in zip(SIGMA_SETS, PAPER_SIGMA_TAU, strict=True):
             t, specs = scored(f"flatness:sigmas={sig}")
             rows.append({"sigmas": sig.replace("/", ", "),
-                         **_tau_row(t[specs[0].column], truth, dataset, True, n_boot)})
+                         **_tau_row(t[specs[0].column], truth, dataset, True, n_boot),
+                         "paper_tau_cifar10": paper})
     elif name == "alpha":
         t, specs = scored("flatness;val_loss")
         sig = specs[0].options["sigmas"]
         losses = t[[f"flatness.loss@{s:g}" for s in sig]].to_numpy()
         slopes = sum(abs((losses[:, i + 1] - losses[:, i]) / (sig[i + 1] - sig[i]))
                      for i in range(len(sig) - 1))
-        for a in ALPHAS:
+        for a, paper in zip(ALPHAS, PAPER_ALPHA_TAU, strict=True):
             depth = a * abs(losses[:, 0] / sig[0])
             flat = pd.Series(1.0 / (slopes + depth + EPS), index=t.index)
             share = depth / (slopes + depth + EPS)
             rows.append({"alpha": a, **_tau_row(flat, truth, dataset, True, n_boot),
                          "depth_share_percent": 100 * float(share.mean()),
-                         "tau_vs_val_loss": kendall_tau(flat, -t["val_loss"])})
+                         "tau_vs_val_loss": kendall_tau(flat, -t["val_loss"]),
+                         "paper_tau_cifar10": paper})
     elif name in ("position", "direction"):
         for position, direction, text in TABLE7:
             if name == "position" and direction != "random":
@@ -98,18 +114,23 @@ def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path
             t, specs = scored(text)
             rows.append({"position": position, "direction": direction,
                          **_tau_row(t[specs[0].column], truth, dataset, True, n_boot),
-                         "seconds_per_cell": float(t[f"{specs[0].column}_seconds"].mean())})
+                         "seconds_per_cell": float(t[f"{specs[0].column}_seconds"].mean()),
+                         "paper_tau_cifar10": PAPER_TABLE7_TAU[(position, direction)]})
     elif name == "gamma":
         t, specs = scored("angle;val_acc;flatness")
         beta = 1.0 / min(specs[2].options["sigmas"])
-        for s_name in ("angle", "val_acc"):
-            for g in GAMMAS:
-                combined = combine_linear(t[s_name], t["flatness"], gamma=g, beta=beta)
-                series = pd.Series(combined, index=t.index)
-                share = (g * beta * t["flatness"] / series).mean()
-                rows.append({"S": s_name, "gamma": g,
+        for table_name, s_name, term, gammas, paper_share, paper_top1 in GAMMA_TABLES:
+            # flatness enters as beta*F (Eq. 5); accuracy as a fraction, as in Table 10
+            added = beta * t["flatness"] if term == "flatness" else t["val_acc"] / 100.0
+            for g, p_share, p_top1 in zip(gammas, paper_share, paper_top1, strict=True):
+                series = pd.Series(combine_linear(t[s_name], added, gamma=g, beta=1.0),
+                                   index=t.index)
+                share = (g * added / series).mean()
+                rows.append({"table": table_name, "S": s_name, "term": term, "gamma": g,
                              **_tau_row(series, truth, dataset, True, n_boot),
-                             "flatness_share_percent": 100 * float(share)})
+                             "term_share_percent": 100 * float(share),
+                             "paper_term_share_percent": p_share,
+                             "paper_imagenet_top1": p_top1})
     elif name == "epochs":
         ckpts = sorted(Path(run_dir).glob("epoch-*.pt"),
                        key=lambda p: int(p.stem.split("-")[1]))

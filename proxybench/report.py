@@ -10,6 +10,8 @@ embedded), with, where they apply:
   (from the flatness run's per-sigma losses);
 - a scatter of every proxy against ground truth, tau in the title;
 - search results: method, proxy, found cells' accuracy mean ± std and rank;
+- Fig. 3: validation loss vs sigma of the cells each search found;
+- ablation tables (Tables 5-10 as Kendall tau, and tau vs supernet epochs, plotted);
 - the paper's number beside ours where the paper has one, and where ours was measured.
 """
 
@@ -64,7 +66,9 @@ class _Doc:
     def table(self, df: pd.DataFrame) -> None:
         cols = list(df.columns)
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(False)]
+        # NB201 arch strings are full of '|', which would split a Markdown cell
+        lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+                  for row in df.itertuples(False)]
         self.md.append("\n".join(lines) + "\n")
         self.html.append(df.to_html(index=False, escape=True, border=0, classes="t"))
 
@@ -105,7 +109,8 @@ def _meta(path: Path) -> dict:
 
 
 def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
-                 searches: Sequence[str | Path] = (), ground_truth: str | None,
+                 searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
+                 ground_truth: str | None,
                  dataset: str = "cifar10", title: str = "proxybench report",
                  n_boot: int = 200, k: int = 50, notes: Sequence[str] = ()) -> Path:
     """Write ``out/index.md`` and ``out/index.html``; returns the folder."""
@@ -198,8 +203,97 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                     row[f"{d} rank"] = f"{summ[f'{d}_rank']['mean']:.0f}"
             rows.append(row)
         doc.table(pd.DataFrame(rows))
+        _fig3(doc, searches, tables)
+    for a in map(Path, ablations):
+        _ablation(doc, a)
     doc.write(title)
     return out
+
+
+ABLATION_TITLES = {
+    "sigma": "Table 5: sigma ranges (Kendall tau)",
+    "alpha": "Table 6: alpha in Eq. (4) (Kendall tau; depth-term share of the denominator)",
+    "position": "Table 7: perturbation position",
+    "direction": "Table 7: perturbation direction",
+    "gamma": "Tables 8-10: Eq. (5) combinations (Kendall tau instead of ImageNet top-1)",
+    "epochs": "Proxy quality vs supernet training (beyond the paper)",
+}
+
+
+def _ablation(doc: _Doc, path: Path) -> None:
+    """One ablation table as written by ``proxybench ablate`` (the file stem names it)."""
+    table = pd.read_csv(path)
+    name = path.stem
+    doc.h(2, ABLATION_TITLES.get(name, f"Ablation: {name}"))
+    doc.p(f"From {path.name}: {table['n'].max()} cells; Kendall tau against NB201 test "
+          "accuracy with a 95% bootstrap CI. The paper measures Tables 8-10 by ImageNet "
+          "retraining, which a CPU cannot do; every ablation here is measured by Kendall tau.")
+    shown = table.copy()
+    if name == "epochs":  # one row per checkpoint, one column per proxy
+        shown["tau"] = [_fmt(v, (lo, hi)) for v, lo, hi in
+                        zip(shown["kendall_tau"], shown["ci_low"], shown["ci_high"], strict=True)]
+        shown = shown.pivot_table(index=["checkpoint", "epoch", "mean_path_val_acc"],
+                                  columns="proxy", values="tau", aggfunc="first", sort=False)
+        shown = shown.reset_index().sort_values("epoch")
+        shown.columns.name = None
+    for col in shown.columns:
+        if shown[col].dtype.kind == "f" and col not in ("gamma", "alpha", "epoch"):
+            shown[col] = shown[col].map(lambda v: f"{v:.4f}" if v == v else "n/a")
+    doc.table(shown)
+    if name == "epochs":
+        fig, ax = plt.subplots(figsize=(5.6, 3.6))
+        for proxy, rows in table.groupby("proxy", sort=False):
+            rows = rows.sort_values("epoch")
+            ax.errorbar(rows["epoch"], rows["kendall_tau"],
+                        yerr=[rows["kendall_tau"] - rows["ci_low"],
+                              rows["ci_high"] - rows["kendall_tau"]],
+                        marker="o", capsize=3, label=proxy)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("supernet epoch")
+        ax.set_ylabel("Kendall tau vs NB201 test acc")
+        acc = table.drop_duplicates("epoch").sort_values("epoch")
+        ax2 = ax.twinx()
+        ax2.plot(acc["epoch"], acc["mean_path_val_acc"], "k--", lw=1,
+                 label="mean path val acc (%)")
+        ax2.set_ylabel("mean path val acc (%)")
+        ax.legend(fontsize=7, loc="upper left")
+        ax2.legend(fontsize=7, loc="lower right")
+        doc.figure(fig, "Kendall tau of each supernet proxy at each saved checkpoint "
+                        "(95% CI), and the supernet's mean path accuracy (dashed)")
+
+
+def _fig3(doc: _Doc, searches: Sequence[str | Path], tables: list) -> None:
+    """Validation loss vs sigma of the cells each search found (mean ± std over seeds)."""
+    source = next(((p, t) for p, t in tables
+                   if any(c.startswith("flatness.loss@") for c in t.columns)), None)
+    if source is None:
+        return
+    path, t = source
+    loss_cols = [c for c in t.columns if c.startswith("flatness.loss@")]
+    sig = [float(c.split("@")[1]) for c in loss_cols]
+    losses = t.set_index("arch_index")[loss_cols]
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    drawn = 0
+    for s in map(Path, searches):
+        summ = json.loads((s / "summary.json").read_text())
+        found = pd.read_csv(s / "search.csv")["arch_index"]
+        m = losses.reindex(found).dropna().to_numpy()
+        if not len(m):
+            continue
+        ax.errorbar(sig, m.mean(0), yerr=m.std(0), marker="o", capsize=3,
+                    label=f"{summ['algorithm']}: {summ['proxy']}")
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return
+    ax.set_xscale("log")
+    ax.set_xticks(sig, [f"{v:g}" for v in sig])
+    ax.minorticks_off()
+    ax.set_xlabel("sigma (weight noise)")
+    ax.set_ylabel("validation loss")
+    ax.legend(fontsize=7)
+    doc.figure(fig, f"Fig. 3: validation loss vs sigma of the cells found by each search "
+                    f"(mean ± std over seeds; losses from {path.name})")
 
 
 def _scatter(doc: _Doc, items: list, dataset: str) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from proxybench.ablate import ALPHAS, GAMMAS, SIGMA_SETS, run_ablation
+from proxybench.ablate import ALPHAS, GAMMA_TABLES, SIGMA_SETS, run_ablation
 from proxybench.report import build_report
 from proxybench.spaces import nb201
 
 CELLS = nb201.sample_cells(12, seed=4)
 
 
-@pytest.mark.parametrize("name,rows", [("alpha", len(ALPHAS)), ("gamma", 2 * len(GAMMAS)),
-                                       ("epochs", 4 * 2)])
+@pytest.mark.parametrize("name,rows", [
+    ("alpha", len(ALPHAS)), ("gamma", sum(len(g[3]) for g in GAMMA_TABLES)), ("epochs", 4 * 2)])
 def test_ablation_tables_have_a_row_per_setting(name, rows, tiny_run, tmp_path, gt_csv):
     table = run_ablation(name, run_dir=tiny_run, indices=CELLS, out=tmp_path,
                          ground_truth=str(gt_csv), dataset="cifar10", n_boot=10,
@@ -26,7 +26,10 @@ def test_ablation_tables_have_a_row_per_setting(name, rows, tiny_run, tmp_path, 
         assert table["depth_share_percent"].is_monotonic_increasing
     if name == "gamma":
         zero = table[table.gamma == 0]
-        assert (zero["flatness_share_percent"] == 0).all()
+        assert (zero["term_share_percent"] == 0).all()
+        assert set(table["table"]) == {"Table 8", "Table 9", "Table 10"}
+        for _, rows in table.groupby("table"):  # a larger gamma gives the term a larger share
+            assert rows["term_share_percent"].is_monotonic_increasing
 
 
 @pytest.mark.slow
