@@ -155,3 +155,23 @@ def test_flatness_variants_run_on_a_real_supernet(tiny_run):
     scores = {t: s.proxy.fn(ctx, cell, **s.options)["score"] for t, s in specs.items()}
     assert all(math.isfinite(v) and v > 0 for v in scores.values())
     assert len(set(scores.values())) == len(scores)  # each variant measures something else
+
+
+def test_crn_shares_the_noise_stream_across_cells(tiny_run, monkeypatch):
+    """crn=true: every cell draws its noise from the run seed alone (a weight gets the same
+    noise in every cell that uses it); by default each cell has its own stream."""
+    from proxybench.proxies import flatness as fl
+    from proxybench.score import context_from_run
+    seen = []
+    real = fl.perturbed_losses
+    monkeypatch.setattr(fl, "perturbed_losses",
+                        lambda *a, **k: seen.append(a[6]) or real(*a, **k))
+    a, b = nb201.prune(nb201.cell_at(6111)), nb201.prune(nb201.cell_at(100))
+    for text in ("flatness:crn=true", "flatness"):
+        spec = parse_spec(text)
+        ctx, _ = context_from_run(tiny_run, [spec])
+        for cell in (a, b):
+            spec.proxy.fn(ctx, cell, **spec.options)
+    crn_a, crn_b, own_a, own_b = seen
+    assert crn_a == crn_b == ctx.seed
+    assert len({own_a, own_b, ctx.seed}) == 3

@@ -11,8 +11,11 @@ fresh N(0, s_i) to the clean weights for each sigma. ``draws=K`` averages the lo
 sigma over K independent noise draws (K=1, the paper's choice, makes the slopes noisy).
 ``direction=hessian`` replaces the random noise by the top Hessian eigenvector (power
 iteration, ``hessian_iters`` steps), scaled to the norm of the Gaussian noise.
-``alpha=0`` is Eq. (3) with absolute slopes. ``position=cells`` perturbs only the searched
-cells' weights (paper Table 7), not the stem, reduction blocks or head.
+``crn=true`` (common random numbers) seeds the noise by (run seed, parameter name) only,
+so every cell that uses a weight gets the same noise on it: score differences between cells
+then come from the cells, not from their noise draws. ``alpha=0`` is Eq. (3) with absolute
+slopes. ``position=cells`` perturbs only the searched cells' weights (paper Table 7), not
+the stem, reduction blocks or head.
 
 Each parameter's noise comes from its own generator seeded by (run seed, cell, parameter
 name): a score is reproducible and independent of evaluation order, and a parameter gets the
@@ -27,6 +30,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..darts_nets import DartsCell
 from ..nets import NB201Cell, evaluate
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
@@ -48,7 +52,8 @@ def perturbable(net: torch.nn.Module, position: str) -> list[tuple[str, torch.nn
     named = list(net.named_parameters())
     if position == "all":
         return named
-    in_cells = {id(p) for m in net.modules() if isinstance(m, NB201Cell) for p in m.parameters()}
+    in_cells = {id(p) for m in net.modules() if isinstance(m, (NB201Cell, DartsCell))
+                for p in m.parameters()}
     return [(n, p) for n, p in named if id(p) in in_cells]
 
 
@@ -148,17 +153,17 @@ def _check(options: dict) -> None:
         raise ProxyError("flatness: draws and hessian_iters must be >= 1")
 
 
-@register("flatness", higher_is_better=True, needs=("supernet", "data"),
+@register("flatness", higher_is_better=True, needs=("supernet", "data"), spaces=("nb201", "darts"),
           description="GeNAS Eq. (4): inverse of the loss slope under growing weight noise plus "
                       "alpha times the loss depth at the smallest sigma",
           sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all",
-          direction="random", draws=1, hessian_iters=20)
+          direction="random", draws=1, hessian_iters=20, crn=False)
 def flatness(ctx: ScoreContext, cell: Cell, *, sigmas: tuple[float, ...], alpha: float,
              noise: str, position: str, direction: str, draws: int,
-             hessian_iters: int) -> dict:
+             hessian_iters: int, crn: bool) -> dict:
     net = prepared_subnet(ctx, cell)
     params = perturbable(net, position)
-    seed = cell_seed(ctx.seed, cell)
+    seed = ctx.seed if crn else cell_seed(ctx.seed, cell)
     if direction == "hessian":
         losses = hessian_losses(net, params, sigmas, *ctx.val_batch, ctx.preset.chunk, seed,
                                 hessian_iters)
