@@ -1,6 +1,12 @@
 """Flatness scoring speed: the GeNAS reference algorithm vs proxybench's engine, one run.
 
     python benchmarks/bench_score.py --run RUN [--cells 40] [--seed 0]
+        [--checkpoint epoch-0.pt] [--val-images N] [--bn-images N]
+
+Speed does not depend on how far the supernet was trained, so a `paper`-preset run that
+holds only its ``epoch-0.pt`` times the paper's network (C=16, N=5) on a CPU; ``--val-images``
+shrinks the paper preset's 10,000 validation images to what a CPU benchmark can afford
+(the same setting for both sides).
 
 Both compute the same Eq. (4) score for the same cells, data and noise stream:
 
@@ -70,10 +76,15 @@ def main() -> None:
     ap.add_argument("--run", required=True)
     ap.add_argument("--cells", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", default=None, help="default: the run's final.pt")
+    ap.add_argument("--val-images", type=int, default=None)
+    ap.add_argument("--bn-images", type=int, default=None)
     args = ap.parse_args()
 
     spec = parse_specs("flatness")[0]
-    ctx, _ = context_from_run(args.run, [spec])
+    ctx, _ = context_from_run(args.run, [spec], checkpoint=args.checkpoint,
+                              preset_overrides={"val_images": args.val_images,
+                                                "bn_images": args.bn_images})
     sigmas, alpha = spec.options["sigmas"], spec.options["alpha"]
     indices = nb201.sample_cells(args.cells, args.seed)
     cells = [nb201.cell_at(i) for i in indices]
