@@ -27,13 +27,15 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from .groundtruth import GroundTruthError
     from .presets import PresetError
     from .proxies import ProxyError
+    from .retrain import RetrainError
     from .runio import CheckpointError
     from .score import ScoreError
     from .search import SearchError
+    from .spaces.darts import GenotypeError
     from .spaces.nb201 import ArchError
     from .train import TrainError
     return (DataError, GroundTruthError, PresetError, ProxyError, CheckpointError, ScoreError,
-            ArchError, TrainError, SearchError, FileNotFoundError)
+            ArchError, TrainError, SearchError, GenotypeError, RetrainError, FileNotFoundError)
 
 
 def friendly(fn):
@@ -51,8 +53,8 @@ def friendly(fn):
     return wrapper
 
 
-SPACE = click.option("--space", type=click.Choice(["nb201"]), default="nb201", show_default=True,
-                     help="Search space.")
+SPACE = click.option("--space", type=click.Choice(["nb201", "darts"]), default="nb201",
+                     show_default=True, help="Search space.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,11 +79,13 @@ def main() -> None:
               help="Folder with the dataset in its official python format. Omit only for a "
                    "synthetic smoke run.")
 @click.option("--preset", default="cpu", show_default=True,
-              help="paper (GPU, 250 epochs) | cpu (2-core CPU, ~10 min) | tiny (tests).")
+              help="paper (GPU, 250 epochs) | cpu (2-core CPU, ~10 min) | tiny (tests); "
+                   "each space has its own.")
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @click.option("--batch-size", type=int, default=None, help="Override the preset's batch size.")
 @click.option("--channels", type=int, default=None, help="Override C.")
-@click.option("--layers", type=int, default=None, help="Override N (cells per stage).")
+@click.option("--layers", type=int, default=None,
+              help="Override N (NB201: cells per stage; DARTS: cells in all).")
 @click.option("--train-images", type=int, default=None,
               help="Use only this many search-train images (0 = all).")
 @click.option("--split-file", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -107,7 +111,7 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     from .presets import get_preset
     from .train import TrainConfig, train_supernet
     _threads(threads)
-    p = get_preset(preset, epochs=epochs, batch_size=batch_size, channels=channels,
+    p = get_preset(preset, space, epochs=epochs, batch_size=batch_size, channels=channels,
                    layers=layers, train_images=train_images)
     if data_dir is not None and not Path(data_dir).is_dir():
         raise click.ClickException(f"--data-dir {data_dir} does not exist; for CIFAR-10 make "
@@ -164,6 +168,9 @@ def _threads(threads: int | None) -> None:
 @friendly
 def cells(space, dataset, channels, layers, out) -> None:
     """Write the table of all cells: index, arch, pruned arch, params, FLOPs."""
+    if space != "nb201":
+        raise click.ClickException("cells enumerates the NB201 space only; describe a DARTS "
+                                   "cell with `proxybench genotype NAME|FILE`")
     from .nets import cell_cost
     from .spaces import nb201
     classes, size = {"cifar10": (10, 32), "cifar100": (100, 32),
@@ -235,7 +242,8 @@ def proxies() -> None:
         direction = "higher" if p.higher_is_better else "lower"
         needs = ", ".join(sorted(p.needs)) or "nothing"
         opts = ", ".join(f"{k}={_show(v)}" for k, v in p.defaults.items())
-        click.echo(f"{name:12s} {direction} is better; needs {needs}")
+        click.echo(f"{name:12s} {direction} is better; needs {needs}; spaces "
+                   f"{', '.join(p.spaces)}")
         click.echo(f"{'':12s} {p.description}")
         if opts:
             click.echo(f"{'':12s} options: {opts}")
@@ -266,7 +274,8 @@ def _show(v) -> str:
               help="Network macro (C, N) and image counts when there is no --run (paper: "
                    "NB201's C=16, N=5; cpu: C=8, N=1).")
 @click.option("--cells", "cells_opt", default="all", show_default=True,
-              help="'all' or a number N: a seeded sample of N cells.")
+              help="'all', a number N (a seeded sample of N cells), or a file of NB201 "
+                   "indices, one per line (e.g. the cells another machine has not done).")
 @click.option("--seed", type=int, default=None,
               help="Seed for the cell sample and the proxies' noise (default: the run's).")
 @click.option("--bn-images", type=click.IntRange(min=1), default=None,
@@ -284,7 +293,8 @@ def _show(v) -> str:
 @friendly
 def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name, cells_opt,
           seed, bn_images, val_images, chunk, out, resume, threads, device) -> None:
-    """Score NB201 cells with one or more proxies into a table (resumable)."""
+    """Score NB201 cells (or a sample of DARTS genotypes) with proxies into a table
+    (resumable)."""
     from .proxies import parse_specs
     from .runio import environment
     from .score import context_from_run, count_errors, score_cells
@@ -293,22 +303,24 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name
         import torch
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))  # one GPU per rank
     specs = parse_specs(proxy_text)
-    indices = _cell_selection(cells_opt, seed if seed is not None else 0)
+    indices = _cell_selection(cells_opt, seed if seed is not None else 0, space)
     ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                  preset_overrides={"bn_images": bn_images,
                                                    "val_images": val_images, "chunk": chunk},
                                  seed=seed, dataset=dataset, preset_name=preset_name,
-                                 device=device)
+                                 device=device, space=space)
     meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
             "command": " ".join(sys.argv)}
     t0 = time.time()
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and space != "nb201":
+        raise click.ClickException("sharded scoring (torchrun) covers the NB201 space only")
     if world > 1:  # launched by torchrun: each rank scores its shard, rank 0 merges
         table = _score_distributed(specs, ctx, indices, out, resume, meta, rank, world)
         if table is None:
             return
     else:
-        table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta)
+        table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta, space=space)
     n_err = count_errors(table)
     click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
                f"{time.time() - t0:.0f} s -> {out}" + (f" ({n_err} cells failed: see the "
@@ -342,15 +354,72 @@ def _score_distributed(specs, ctx, indices, out, resume, meta, rank, world):
         dist.destroy_process_group()
 
 
-def _cell_selection(text: str, seed: int) -> list[int]:
+def _cell_selection(text: str, seed: int, space: str = "nb201") -> list:
     from .spaces import nb201
+    if space == "darts":
+        return _darts_selection(text, seed)
     if text == "all":
         return list(range(nb201.NUM_CELLS))
+    if Path(text).is_file():
+        return _cells_from_file(Path(text))
     try:
         n = int(text)
     except ValueError:
-        raise click.BadParameter(f"--cells must be 'all' or a number, got {text!r}") from None
+        raise click.BadParameter(f"--cells must be 'all', a number or a file of cell "
+                                 f"indices, got {text!r}") from None
     return nb201.sample_cells(n, seed)
+
+
+def _cells_from_file(path: Path) -> list[int]:
+    from .spaces import nb201
+    cells = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            i = int(line)
+        except ValueError:
+            raise click.BadParameter(f"{path}:{n}: {line.strip()!r} is not a cell index; the "
+                                     f"file holds one NB201 index (0-15624) per line") from None
+        if not 0 <= i < nb201.NUM_CELLS:
+            raise click.BadParameter(f"{path}:{n}: cell index {i} is outside 0-15624")
+        cells.append(i)
+    if len(set(cells)) != len(cells):
+        raise click.BadParameter(f"{path} names a cell twice")
+    return cells
+
+
+@main.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@friendly
+def merge(parts, out) -> None:
+    """Merge score tables of disjoint cell sets (shards run on several machines) into one.
+
+    \b
+    proxybench score ... --cells part1.txt --out a.csv     # machine 1
+    proxybench score ... --cells part2.txt --out b.csv     # machine 2
+    proxybench merge a.csv b.csv --out scores.csv
+    """
+    from .score import merge_tables
+    table = merge_tables(parts, out)
+    click.echo(f"merged {len(parts)} tables: {len(table)} cells -> {out}")
+
+
+def _darts_selection(text: str, seed: int) -> list[str]:
+    """N distinct seeded random genotypes (canonical text): the DARTS space has no 'all'."""
+    import random
+
+    from .spaces import darts
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"--cells must be a number N >= 1 for the DARTS space (it "
+                                 f"cannot be enumerated), got {text!r}")
+    rng, keys = random.Random(seed), []
+    while len(keys) < int(text):
+        key = darts.genotype_key(darts.sample(rng))
+        if key not in keys:
+            keys.append(key)
+    return keys
 
 
 # --------------------------------------------------------------------------- correlate
@@ -455,15 +524,32 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
               help="Seeds seed..seed+R-1; reports mean ± std of the found cells' accuracy.")
 @click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
               help="NB201 table (default $PROXYBENCH_NB201): accuracy and rank of the finds.")
+@click.option("--gamma", type=float, default=1.0, show_default=True,
+              help="DARTS: gamma of GeNAS Eq. (5) when --proxy names two proxies "
+                   "('angle;flatness:...').")
+@click.option("--device", default="cpu", show_default=True,
+              help="DARTS: device for scoring (cpu, cuda, cuda:N).")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
 def search(space, proxy, tables, run_dir, algorithm, population, iterations, parents,
-           mutation_prob, seed, repeats, ground_truth, out) -> None:
+           mutation_prob, seed, repeats, ground_truth, gamma, device, out) -> None:
     """Evolutionary (SPOS/RLNAS) or random search maximising a proxy.
 
     \b
     proxybench search --proxy flatness --scores runs/c10/flatness.csv --repeats 5 --out s/
+    proxybench search --space darts --run runs/darts --proxy flatness:sigmas=1e-5/5e-5/1e-4 \
+        --population 50 --iterations 20 --out s-darts/
     """
+    if space == "darts":
+        from .search_darts import run_darts_search
+        if tables or repeats != 1:
+            raise click.ClickException("DARTS search scores through --run; --scores and "
+                                       "--repeats are NB201 options")
+        run_darts_search(proxy=proxy, run_dir=run_dir, algorithm=algorithm,
+                         population=population, iterations=iterations, parents=parents,
+                         mutation_prob=mutation_prob, seed=seed, gamma=gamma, out=out,
+                         preset_overrides={}, device=device, echo=click.echo)
+        return
     from .groundtruth import default_path
     from .search_cli import run_search
     gt = ground_truth or (str(default_path()) if default_path() else None)
@@ -471,6 +557,116 @@ def search(space, proxy, tables, run_dir, algorithm, population, iterations, par
                population=population, iterations=iterations, parents=parents,
                mutation_prob=mutation_prob, seed=seed, repeats=repeats, ground_truth=gt,
                out=out, preset_overrides={}, echo=click.echo)
+
+
+# --------------------------------------------------------------------------- retrain
+@main.command()
+@click.option("--genotype", "genotype_spec", required=True,
+              help="A known cell (DARTS_V2, GENAS_FLATNESS_CIFAR10, ...), a genotype JSON file "
+                   "(e.g. a search's genotype.json) or Genotype(...) text.")
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100"]), default=DEFAULT_DATASET,
+              show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Dataset folder. Omit only for a synthetic smoke run.")
+@click.option("--preset", default="cpu", show_default=True,
+              help="paper (DARTS/PC-DARTS CIFAR: C=36, 20 cells, 600 epochs, GPU) | cpu "
+                   "(2-core CPU, ~10 min) | tiny (tests).")
+@click.option("--init-channels", default=None,
+              help="Override C, or 'auto': the C whose FLOPs are closest to --target-mflops.")
+@click.option("--target-mflops", type=float, default=None,
+              help="FLOPs target (M multiply-adds) of --init-channels auto (default: the "
+                   "preset's).")
+@click.option("--layers", type=int, default=None, help="Override the number of cells.")
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--train-images", type=int, default=None, help="0 = all.")
+@click.option("--test-images", type=int, default=None, help="0 = all.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--resume", is_flag=True, help="Continue the run in --out after a stop.")
+@click.option("--threads", type=click.IntRange(min=1), default=None)
+@click.option("--device", default="auto", show_default=True)
+@friendly
+def retrain(genotype_spec, dataset, data_dir, preset, init_channels, target_mflops, layers,
+            epochs, batch_size, train_images, test_images, seed, out, resume, threads,
+            device) -> None:
+    """Train a DARTS genotype from scratch; report params, FLOPs and test accuracy.
+
+    \b
+    proxybench retrain --genotype DARTS_V2 --data-dir DIR --preset cpu --out runs/rt-dv2
+    proxybench retrain --genotype s-darts/genotype.json --data-dir DIR --preset cpu --out rt
+    """
+    from .retrain import (
+        RetrainConfig,
+        RetrainError,
+        auto_channels,
+        get_retrain_preset,
+    )
+    from .retrain import retrain as run_retrain
+    from .spaces import darts
+    _threads(threads)
+    genotype, label = darts.resolve_genotype(genotype_spec)
+    auto = init_channels is not None and str(init_channels).lower() == "auto"
+    if init_channels is not None and not auto and not str(init_channels).isdigit():
+        raise RetrainError(f"--init-channels must be a number or 'auto', got {init_channels!r}")
+    p = get_retrain_preset(preset, init_channels=None if auto or init_channels is None
+                           else int(init_channels), layers=layers, epochs=epochs,
+                           batch_size=batch_size, train_images=train_images,
+                           test_images=test_images, target_mflops=target_mflops)
+    if auto:
+        c, mflops = auto_channels(genotype, p.target_mflops, p.layers,
+                                  100 if dataset == "cifar100" else 10, 32)
+        click.echo(f"--init-channels auto: C={c} gives {mflops:.1f} M multiply-adds "
+                   f"(target {p.target_mflops:g})")
+        p = get_retrain_preset(preset, **{**p.to_dict(), "init_channels": c})
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise RetrainError(f"--data-dir {data_dir} does not exist")
+    cfg = RetrainConfig(genotype, label, dataset, data_dir and str(Path(data_dir).resolve()),
+                        preset, p, seed)
+    res = run_retrain(cfg, out, resume=resume, device=device, echo=click.echo)
+    click.echo(f"{label}: {res['params_m']:.2f} M params, {res['mflops']:.1f} M FLOPs, test "
+               f"accuracy {res['test_acc']:.2f}% on {res['test_images']} {dataset} test images "
+               f"({res['wall_seconds']:.0f} s) -> {Path(out) / 'result.json'}")
+
+
+@main.command()
+@click.argument("spec", metavar="GENOTYPE")
+@click.option("--target-mflops", type=float, default=600.0, show_default=True,
+              help="ImageNet FLOPs budget to size the cell for (GeNAS: ~600 M).")
+@click.option("--draw", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the cell diagram to this PNG (and .svg).")
+@friendly
+def genotype(spec, target_mflops, draw) -> None:
+    """Describe a DARTS genotype (a known name, JSON file or text): canonical form, size on
+    CIFAR (C=36, 20 cells) and the init channels for the ImageNet budget.
+
+    \b
+    proxybench genotype DARTS_V2
+    proxybench genotype s-darts/genotype.json --draw cell.png
+    """
+    from .darts_nets import DartsNet, count_params_darts
+    from .nets import count_flops
+    from .retrain import auto_channels
+    from .spaces import darts
+    g, label = darts.resolve_genotype(spec)
+    click.echo(f"name        {label}")
+    click.echo(f"genotype    {darts.format_genotype(g)}")
+    click.echo(f"canonical   {darts.genotype_key(g)}")
+    net = DartsNet(36, 20, 10, g)
+    click.echo(f"CIFAR-10    C=36, 20 cells: {count_params_darts(net) / 1e6:.2f} M params, "
+               f"{count_flops(net, 32):.0f} M FLOPs")
+    c, mflops = auto_channels(g, target_mflops, 14, 1000, 224, "imagenet")
+    params = count_params_darts(DartsNet(c, 14, 1000, g, stem="imagenet"))
+    click.echo(f"ImageNet    C={c}, 14 cells: {params / 1e6:.2f} M params, {mflops:.0f} M FLOPs "
+               f"(closest to {target_mflops:g} M)")
+    known = darts.KNOWN_RESULTS.get(label)
+    if known:
+        click.echo(f"published   ImageNet top-1 {known['top1']} / top-5 {known['top5']} with "
+                   f"C={known['init_channels']} ({known['source']})")
+    if draw:
+        from .darts_plot import draw_genotype
+        paths = draw_genotype(g, draw, title=label)
+        click.echo(f"-> {', '.join(str(p) for p in paths)}")
 
 
 # --------------------------------------------------------------------------- ablate

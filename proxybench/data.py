@@ -35,6 +35,7 @@ __all__ = [
     "DataError",
     "ImageSet",
     "augment",
+    "cutout",
     "fixed_batch",
     "load_dataset",
     "normalize",
@@ -421,6 +422,23 @@ def augment(images_uint8: torch.Tensor, generator: torch.Generator, pad: int = 4
     flat = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).view(n, 1, h * w)
     out = padded.view(n, c, (h + 2 * pad) * (w + 2 * pad)).gather(2, flat.expand(n, c, h * w))
     return out.view(n, c, h, w)
+
+
+def cutout(images: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
+    """DARTS' Cutout: zero one ``length`` x ``length`` square per image (centre uniform over
+    the image, clipped at the border) of normalised float images; returns a new tensor."""
+    if length <= 0:
+        return images
+    n, _, h, w = images.shape
+    cy = torch.randint(0, h, (n,), generator=generator)
+    cx = torch.randint(0, w, (n,), generator=generator)
+    rows, cols = torch.arange(h), torch.arange(w)
+    inside_y = (rows[None, :] >= (cy - length // 2)[:, None]) & \
+        (rows[None, :] < (cy + length // 2)[:, None])
+    inside_x = (cols[None, :] >= (cx - length // 2)[:, None]) & \
+        (cols[None, :] < (cx + length // 2)[:, None])
+    mask = inside_y[:, None, :, None] & inside_x[:, None, None, :]
+    return images.masked_fill(mask, 0.0)
 
 
 def train_batches(

@@ -78,12 +78,16 @@ class NB201Net(nn.Module):
         return self.classifier(h)
 
 
-def extract_subnet(supernet: NB201Net, cell: Cell) -> NB201Net:
+def extract_subnet(supernet: nn.Module, cell) -> nn.Module:
     """A standalone copy of one path of the supernet, weights and BN buffers included.
 
     The copy shares nothing with the supernet, so perturbing or recalibrating it can never
-    change the supernet.
+    change the supernet. A DARTS supernet (``cell`` a genotype) goes to
+    ``darts_nets.extract_path``.
     """
+    if not isinstance(supernet, NB201Net):
+        from .darts_nets import extract_path
+        return extract_path(supernet, cell)
     cfg = supernet.config
     sub = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], cell=cell,
                    affine_cells=cfg["affine_cells"])

@@ -1,14 +1,20 @@
-"""Candidate operations of the NB201 space, shared by the supernet and standalone networks.
+"""Candidate operations of the NB201 and DARTS spaces, shared by supernets and standalone
+networks.
 
-Definitions follow NAS-Bench-201 (xautodl ``cell_operations.py``): ReLU-Conv-BN convs,
+NB201 definitions follow NAS-Bench-201 (xautodl ``cell_operations.py``): ReLU-Conv-BN convs,
 3x3 average pooling that ignores padding, identity skips, and ResNet basic blocks for the
 two reductions. ``affine`` switches the BatchNorm scale/shift; the supernet's cells use
 ``affine=False`` so that an op fed an all-zero tensor outputs exactly zero in both BN modes
 (which is what makes dead-edge pruning exact, see ``spaces/nb201.prune``).
+
+DARTS definitions follow DARTS' ``operations.py``: separable convs (two stacked
+ReLU-depthwise-pointwise-BN), dilated convs, max/avg pooling, identity or a factorized
+reduction for skips at stride 2.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -52,3 +58,71 @@ def make_op(name: str, channels: int, affine: bool) -> nn.Module | None:
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise ValueError(f"unknown NB201 op {name!r}")
+
+
+class DilConv(nn.Sequential):
+    """ReLU -> dilated depthwise conv -> pointwise conv -> BN (DARTS ``dil_conv``)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
+                 dilation: int, affine: bool) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_in, kernel, stride=stride, padding=padding, dilation=dilation,
+                      groups=c_in, bias=False),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two DilConv-like stacks without dilation, the first carrying the stride (DARTS
+    ``sep_conv``)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
+                 affine: bool) -> None:
+        super().__init__(
+            DilConv(c_in, c_in, kernel, stride, padding, 1, affine),
+            DilConv(c_in, c_out, kernel, 1, padding, 1, affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution without losing pixels: two 1x1 stride-2 convs, the second on the
+    input shifted by one pixel, concatenated (DARTS' skip at stride 2 and cell preprocess)."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+
+
+def make_darts_op(name: str, channels: int, stride: int, affine: bool,
+                  pool_bn: bool = False) -> nn.Module | None:
+    """One DARTS edge op; None for ``none`` (it adds nothing). ``pool_bn`` appends a BN
+    without affine to pooling, as DARTS' search network does so that parameter-free ops
+    are on the scale of the convs."""
+    c = channels
+    if name == "none":
+        return None
+    if name in ("max_pool_3x3", "avg_pool_3x3"):
+        pool: nn.Module = (nn.MaxPool2d(3, stride=stride, padding=1) if name == "max_pool_3x3"
+                           else nn.AvgPool2d(3, stride=stride, padding=1,
+                                             count_include_pad=False))
+        return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False)) if pool_bn else pool
+    if name == "skip_connect":
+        return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)
+    if name == "sep_conv_3x3":
+        return SepConv(c, c, 3, stride, 1, affine)
+    if name == "sep_conv_5x5":
+        return SepConv(c, c, 5, stride, 2, affine)
+    if name == "dil_conv_3x3":
+        return DilConv(c, c, 3, stride, 2, 2, affine)
+    if name == "dil_conv_5x5":
+        return DilConv(c, c, 5, stride, 4, 2, affine)
+    raise ValueError(f"unknown DARTS op {name!r}")

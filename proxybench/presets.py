@@ -1,6 +1,7 @@
 """Named settings for supernet training and cell scoring.
 
-``paper`` follows GeNAS / RLNAS on NB201 (a GPU job). ``cpu`` is the same pipeline shrunk
+``paper`` follows GeNAS / RLNAS on NB201 (a GPU job); ``DARTS_PRESETS`` are the DARTS
+space's. ``cpu`` is the same pipeline shrunk
 to fit a 2-core CPU (measured costs in the README). ``tiny`` exists for the demo and tests.
 A preset is plain data; commands copy it into ``run.json`` with any overrides applied.
 """
@@ -45,19 +46,43 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# DARTS space: ``layers`` is the total number of cells (reductions at 1/3 and 2/3 of the
+# depth). ``paper``: GeNAS A.3 / RLNAS, an 8-cell supernet trained 250 epochs, with the
+# optimiser of the NB201 runs (the paper gives no other). ``cpu``: C=8, 5 cells, 3 epochs on
+# 10k images, measured in the README (about 10 min on 2 busy cores). ``tiny``: tests.
+DARTS_PRESETS: dict[str, Preset] = {
+    "paper": Preset(channels=16, layers=8, epochs=250, batch_size=64, lr=0.025, lr_min=0.001,
+                    momentum=0.9, weight_decay=5e-4, train_images=0, bn_images=1024,
+                    val_images=10000, chunk=128, path_sample=100),
+    "cpu": Preset(channels=8, layers=5, epochs=3, batch_size=64, lr=0.025, lr_min=0.001,
+                  momentum=0.9, weight_decay=5e-4, train_images=10000, bn_images=128,
+                  val_images=256, chunk=128, path_sample=10),
+    "tiny": Preset(channels=4, layers=3, epochs=2, batch_size=64, lr=0.05, lr_min=0.001,
+                   momentum=0.9, weight_decay=5e-4, train_images=512, bn_images=32,
+                   val_images=64, chunk=64, path_sample=2),
+}
+
+PRESETS_BY_SPACE: dict[str, dict[str, Preset]] = {"nb201": PRESETS, "darts": DARTS_PRESETS}
+
+
 class PresetError(ValueError):
     """Unknown preset or out-of-range override."""
 
 
-def get_preset(name: str, **overrides: object) -> Preset:
-    """A preset by name with overrides applied (None values are ignored), validated."""
-    if name not in PRESETS:
-        raise PresetError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+def get_preset(name: str, space: str = "nb201", **overrides: object) -> Preset:
+    """A preset of a space by name with overrides applied (None values are ignored),
+    validated."""
+    presets = PRESETS_BY_SPACE.get(space)
+    if presets is None:
+        raise PresetError(f"unknown space {space!r}; choose one of {', '.join(PRESETS_BY_SPACE)}")
+    if name not in presets:
+        raise PresetError(f"unknown preset {name!r} for the {space} space; choose one of "
+                          f"{', '.join(presets)}")
     known = {f.name for f in fields(Preset)}
     bad = set(overrides) - known
     if bad:
         raise PresetError(f"unknown preset setting(s) {sorted(bad)}; known: {sorted(known)}")
-    preset = replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    preset = replace(presets[name], **{k: v for k, v in overrides.items() if v is not None})
     for f in fields(Preset):
         value = getattr(preset, f.name)
         minimum = 0 if f.name in ("train_images", "weight_decay", "momentum", "lr_min") else 1e-12

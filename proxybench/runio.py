@@ -75,7 +75,7 @@ def load_checkpoint(path: str | Path, space: str = "nb201") -> dict:
         raise CheckpointError(f"{path} is not a proxybench supernet checkpoint")
     if obj.get("space") != space:
         raise CheckpointError(f"checkpoint {path} is for space {obj.get('space')!r}, "
-                              f"not {space!r}")
+                              f"not {space!r}; pass --space {obj.get('space')} or another run")
     return obj
 
 

@@ -8,6 +8,8 @@
   so a killed run loses at most the group in flight; ``resume`` skips the rows present
   and reuses their values for cells that share a pruned form.
 - A proxy that raises records NaN and the error text for that cell; the run goes on.
+- NB201 rows are keyed by ``arch_index``; DARTS rows (``space="darts"``) by ``arch``, the
+  canonical genotype text (``darts.genotype_key``), since the space has no index.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import csv
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -25,7 +29,7 @@ from tqdm import tqdm
 
 from .proxies import ProxySpec, ScoreContext
 from .runio import atomic_write_bytes, atomic_write_json
-from .spaces import nb201
+from .spaces import canonical_cell, darts, nb201
 
 
 class ScoreError(ValueError):
@@ -38,15 +42,40 @@ def extra_columns(spec: ProxySpec) -> list[str]:
     return [f"{spec.column}.{k}" for k in fn(spec.options)] if fn else []
 
 
-def table_columns(specs: Sequence[ProxySpec]) -> list[str]:
-    cols = ["arch_index", "arch"]
+@dataclass(frozen=True)
+class TableKeys:
+    """How a space's cells are keyed in a score table."""
+
+    id_columns: tuple[str, ...]
+    key: Callable[[Any], Any]            # a user's cell id -> the table key
+    cell_of: Callable[[Any], Any]        # table key -> cell
+    ids_of: Callable[[Any], dict]        # table key -> the row's id columns
+    key_of_row: Callable[[dict], Any]
+    sort_column: str
+
+
+def _darts_key(g: Any) -> str:
+    return darts.genotype_key(darts.parse_genotype(g) if isinstance(g, str) else g)
+
+
+TABLE_KEYS: dict[str, TableKeys] = {
+    "nb201": TableKeys(("arch_index", "arch"), int, nb201.cell_at,
+                       lambda i: {"arch_index": i, "arch": nb201.format_arch(nb201.cell_at(i))},
+                       lambda row: int(row["arch_index"]), "arch_index"),
+    "darts": TableKeys(("arch",), _darts_key, darts.parse_genotype, lambda k: {"arch": k},
+                       lambda row: str(row["arch"]), "arch"),
+}
+
+
+def table_columns(specs: Sequence[ProxySpec], space: str = "nb201") -> list[str]:
+    cols = list(TABLE_KEYS[space].id_columns)
     for s in specs:
         cols += [s.column, *extra_columns(s), f"{s.column}_seconds"]
     return cols + ["error"]
 
 
-def _group_key(spec: ProxySpec, cell: nb201.Cell) -> nb201.Cell:
-    return nb201.prune(cell) if spec.proxy.by_pruned else cell
+def _group_key(spec: ProxySpec, cell: Any) -> Any:
+    return canonical_cell(cell) if spec.proxy.by_pruned else cell
 
 
 def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: nb201.Cell) -> tuple[dict, str]:
@@ -107,48 +136,58 @@ def shard_indices(indices: Sequence[int], rank: int, world: int) -> list[int]:
 
 def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFrame:
     """Concatenate shard tables into one, sorted by arch_index (written atomically)."""
-    table = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
-    if table["arch_index"].duplicated().any():
-        raise ScoreError("shard tables overlap: they were not made by one sharded run")
+    tables = [pd.read_csv(p) for p in parts]
+    for p, t in zip(parts, tables, strict=True):
+        if list(t.columns) != list(tables[0].columns):
+            raise ScoreError(f"{p} has other columns than {parts[0]}; merge tables of the same "
+                             f"proxies (the same --proxy text)")
+    table = pd.concat(tables, ignore_index=True)
+    dup = table["arch_index"][table["arch_index"].duplicated()]
+    if len(dup):
+        raise ScoreError(f"the tables overlap in {len(dup)} cells (e.g. arch_index "
+                         f"{int(dup.iloc[0])}); merge tables of disjoint cell sets")
     table = table.sort_values("arch_index").reset_index(drop=True)
     atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
     return table
 
 
-def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence[int],
+def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence,
                 out_csv: str | Path, *, resume: bool = False, progress: bool = True,
-                meta: dict | None = None) -> pd.DataFrame:
-    """Score ``indices`` (official NB201 indices) with every spec into ``out_csv``.
+                meta: dict | None = None, space: str = "nb201") -> pd.DataFrame:
+    """Score ``indices`` (official NB201 indices; for DARTS genotypes or their text) with
+    every spec into ``out_csv``.
 
     Writes ``out_csv`` row by row and ``<out>.json`` with ``meta`` plus the proxies, cell
-    count, status and wall time. Returns the whole table sorted by arch_index.
+    count, status and wall time. Returns the whole table sorted by its key column.
     """
+    keys = TABLE_KEYS[space]
     out_csv = Path(out_csv)
     meta_path = out_csv.with_suffix(".json")
-    columns = table_columns(specs)
-    cached: dict[tuple[str, nb201.Cell], dict] = {}
-    done: set[int] = set()
+    columns = table_columns(specs, space)
+    cached: dict[tuple[str, Any], dict] = {}
+    done: set = set()
     if out_csv.exists():
         if not resume:
             raise ScoreError(f"{out_csv} already exists; pass --resume to continue it, or "
                              f"choose another --out")
         existing = _read_existing(out_csv, columns)
-        done = set(existing["arch_index"].astype(int))
         for row in existing.to_dict("records"):
-            cell = nb201.cell_at(int(row["arch_index"]))
+            done.add(keys.key_of_row(row))
+            cell = keys.cell_of(keys.key_of_row(row))
             for s in specs:
                 if s.proxy.by_pruned and not (isinstance(row["error"], str)
                                               and row["error"].startswith(f"{s.column}:")):
                     cols = [s.column, *extra_columns(s), f"{s.column}_seconds"]
-                    cached[(s.column, nb201.prune(cell))] = {c: row[c] for c in cols}
+                    cached[(s.column, canonical_cell(cell))] = {c: row[c] for c in cols}
     else:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         with open(out_csv, "w", newline="") as fh:
             csv.writer(fh).writerow(columns)
 
-    todo = [int(i) for i in indices if int(i) not in done]
-    pruned_of = {int(i): nb201.prune(nb201.cell_at(int(i))) for i in indices}
-    groups: dict[nb201.Cell, list[int]] = {}
+    indices = [keys.key(i) for i in indices]
+    todo = [i for i in indices if i not in done]
+    pruned_of = {i: canonical_cell(keys.cell_of(i)) for i in indices}
+    groups: dict[Any, list] = {}
     for i in todo:
         groups.setdefault(pruned_of[i], []).append(i)
     meta = {**(meta or {}), "proxies": [s.to_dict() for s in specs], "cells": len(indices),
@@ -161,7 +200,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     # the pruned form only, one per cell otherwise; so the rate and ETA are true
     per_cell = any(not s.proxy.by_pruned for s in specs)
 
-    def work(members: list[int]) -> int:
+    def work(members: list) -> int:
         return len(members) if per_cell else 1
 
     bar = tqdm(total=sum(work(m) for m in groups.values()), disable=not progress,
@@ -172,8 +211,8 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
         writer = csv.writer(fh)
         for pruned, members in groups.items():
             for i in members:
-                cell = nb201.cell_at(i)
-                row: dict = {"arch_index": i, "arch": nb201.format_arch(cell)}
+                cell = keys.cell_of(i)
+                row: dict = keys.ids_of(i)
                 errors = []
                 for s in specs:
                     key = (s.column, _group_key(s, cell))
@@ -199,7 +238,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
             bar.update(work(members))
         os.fsync(fh.fileno())
     bar.close()
-    table = pd.read_csv(out_csv).sort_values("arch_index").reset_index(drop=True)
+    table = pd.read_csv(out_csv).sort_values(keys.sort_column).reset_index(drop=True)
     # the finished table is rewritten in arch_index order: one canonical file, whatever the
     # order of computation, resumption or sharding
     atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
@@ -219,13 +258,13 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      checkpoint: str | None = None, data_dir: str | None = None,
                      preset_overrides: dict | None = None, seed: int | None = None,
                      dataset: str = "cifar10", preset_name: str = "paper",
-                     device: str = "cpu") -> tuple[ScoreContext, dict]:
+                     device: str = "cpu", space: str = "nb201") -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
 
     Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
     only images (``data_dir``, ``dataset``) and the macro of ``preset_name``. The BN batch
     comes from the search-train split and the validation batch from search-valid, both fixed
-    by the seed, so every cell sees the same images.
+    by the seed, so every cell sees the same images. ``space`` must be the run's space.
     """
     import json
 
@@ -237,6 +276,12 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     dev = resolve_device(device)
 
     needs = set().union(*(s.proxy.needs for s in specs))
+    unfit = [s.column for s in specs if space not in s.proxy.spaces]
+    if unfit:
+        from .proxies import all_proxies
+        fit = sorted(n for n, p in all_proxies().items() if space in p.spaces)
+        raise ScoreError(f"proxies {unfit} do not support the {space} space; use "
+                         f"{', '.join(fit)}")
     overrides = {k: v for k, v in (preset_overrides or {}).items() if v is not None}
     if run_dir is None:
         if needs - {"macro", "data"}:
@@ -278,7 +323,11 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if checkpoint is None and not ckpt_path.exists():
         raise ScoreError(f"{run_dir} has no final.pt (training status: {run.get('status')}); "
                          f"finish it with `proxybench train ... --out {run_dir} --resume`")
-    supernet, ckpt = supernet_from_checkpoint(ckpt_path)
+    run_space = cfg.get("space", "nb201") if isinstance(cfg, dict) else "nb201"
+    if run_space != space:
+        raise ScoreError(f"{run_dir} holds a {run_space} supernet, not {space}; pass "
+                         f"--space {run_space} or a {space} run")
+    supernet, ckpt = supernet_from_checkpoint(ckpt_path, space)
     required = ("preset", "seed", "dataset", "data_dir", "split_file")
     if not isinstance(cfg, dict) or any(k not in cfg for k in required):
         raise ScoreError(f"{run_json} lacks the training config ({', '.join(required)}); "
@@ -291,7 +340,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
         p.requires_grad_(False)
     init = None
     if "init_supernet" in needs:
-        init, _ = supernet_from_checkpoint(run_dir / "epoch-0.pt")
+        init, _ = supernet_from_checkpoint(run_dir / "epoch-0.pt", space)
         init = init.to(dev).eval()
     bn = val = None
     input_size = 32

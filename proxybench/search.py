@@ -8,17 +8,22 @@ tops up with random cells, and evaluates only cells it has not seen. "Seen" and
 cells with no path from input to output are never proposed. Random search draws the same
 number of distinct cells. Both maximise a score function (lower-is-better proxies are
 negated by the caller).
+
+The space enters through :class:`SpaceOps` (sampling, mutation, crossover, the dedup key and
+the id handed to the score function): :data:`NB201` (ids are arch indices) and :data:`DARTS`
+(ids are canonical genotype strings, ``darts.genotype_key``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from .spaces import nb201
+from .spaces import darts, nb201
 
-ScoreFn = Callable[[Sequence[int]], dict[int, float]]
+ScoreFn = Callable[[Sequence[Any]], dict[Any, float]]
 
 
 class SearchError(ValueError):
@@ -27,11 +32,11 @@ class SearchError(ValueError):
 
 @dataclass
 class SearchResult:
-    best_index: int
+    best_index: Any                 # NB201: arch index; DARTS: canonical genotype string
     best_score: float
     evaluations: int
     history: list[dict] = field(default_factory=list)   # one row per iteration
-    scores: dict[int, float] = field(default_factory=dict)
+    scores: dict[Any, float] = field(default_factory=dict)
 
 
 def _random_cell(rng: random.Random) -> nb201.Cell:
@@ -51,6 +56,29 @@ def crossover(a: nb201.Cell, b: nb201.Cell, rng: random.Random) -> nb201.Cell:
     return tuple(x if rng.random() < 0.5 else y for x, y in zip(a, b, strict=True))
 
 
+@dataclass(frozen=True)
+class SpaceOps:
+    """What evolution needs to know about a space; ids are what score functions receive."""
+
+    sample: Callable[[random.Random], Any]                       # a valid random cell
+    mutate: Callable[[Any, float, random.Random], Any]
+    crossover: Callable[[Any, Any, random.Random], Any]
+    dedup: Callable[[Any], Hashable]     # cells with the same value are the same network
+    valid: Callable[[Any], bool]         # proposals that fail are skipped
+    ident: Callable[[Any], Any]          # cell -> id for the score function and results
+    cell_of: Callable[[Any], Any]        # id -> cell
+    size: Callable[[], float]            # number of distinct networks (random search bound)
+
+
+NB201 = SpaceOps(_random_cell, mutate, crossover, nb201.prune,
+                 lambda c: not nb201.is_disconnected(c), nb201.arch_index, nb201.cell_at,
+                 nb201.live_forms)
+DARTS = SpaceOps(darts.sample, darts.mutate, darts.crossover, darts.genotype_key,
+                 lambda g: True, darts.genotype_key, darts.parse_genotype,
+                 lambda: float("inf"))
+SPACE_OPS: dict[str, SpaceOps] = {"nb201": NB201, "darts": DARTS}
+
+
 def _check(population: int, iterations: int, parents: int, prob: float) -> None:
     if population < 2:
         raise SearchError(f"--population must be >= 2, got {population}")
@@ -64,28 +92,28 @@ def _check(population: int, iterations: int, parents: int, prob: float) -> None:
 
 def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
               parents: int | None = None, mutation_prob: float = 0.1,
-              rng: random.Random) -> SearchResult:
-    """SPOS evolutionary search maximising ``score`` over NB201 cells."""
+              rng: random.Random, space: SpaceOps = NB201) -> SearchResult:
+    """SPOS evolutionary search maximising ``score`` over the cells of ``space``."""
     parents = parents or max(2, population // 5)
     _check(population, iterations, parents, mutation_prob)
-    seen: dict[nb201.Cell, int] = {}      # pruned form -> arch_index of its first visit
-    scores: dict[int, float] = {}
+    seen: dict[Hashable, Any] = {}      # dedup form -> id of its first visit
+    scores: dict[Any, float] = {}
     history = []
 
-    def propose(make: Callable[[], nb201.Cell], want: int, out: list[int]) -> None:
+    def propose(make: Callable[[], Any], want: int, out: list) -> None:
         for _ in range(want * 50):  # bounded retries: the space can run dry for tiny pops
             if want <= 0:
                 return
             cell = make()
-            key = nb201.prune(cell)
-            if nb201.is_disconnected(cell) or key in seen:
+            key = space.dedup(cell)
+            if not space.valid(cell) or key in seen:
                 continue
-            seen[key] = nb201.arch_index(cell)
+            seen[key] = space.ident(cell)
             out.append(seen[key])
             want -= 1
 
-    candidates: list[int] = []
-    propose(lambda: _random_cell(rng), population, candidates)
+    candidates: list = []
+    propose(lambda: space.sample(rng), population, candidates)
     for it in range(iterations):
         new = [i for i in candidates if i not in scores]
         scores.update(score(new))
@@ -98,13 +126,13 @@ def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
                         "population_mean": sum(pop_scores) / max(1, len(pop_scores))})
         if it == iterations - 1 or not top:
             break
-        cells = [nb201.cell_at(i) for i in top]
+        cells = [space.cell_of(i) for i in top]
         candidates = []
-        propose(lambda c=cells: mutate(rng.choice(c), mutation_prob, rng), population // 2,
-                candidates)
-        propose(lambda c=cells: crossover(rng.choice(c), rng.choice(c), rng),
+        propose(lambda c=cells: space.mutate(rng.choice(c), mutation_prob, rng),
                 population // 2, candidates)
-        propose(lambda: _random_cell(rng), population - len(candidates), candidates)
+        propose(lambda c=cells: space.crossover(rng.choice(c), rng.choice(c), rng),
+                population // 2, candidates)
+        propose(lambda: space.sample(rng), population - len(candidates), candidates)
     finite = {i: s for i, s in scores.items() if s == s}
     if not finite:
         raise SearchError("every evaluated cell scored NaN: check the proxy's errors")
@@ -113,21 +141,21 @@ def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
 
 
 def random_search(score: ScoreFn, *, evaluations: int, rng: random.Random,
-                  batch: int = 100) -> SearchResult:
+                  batch: int = 100, space: SpaceOps = NB201) -> SearchResult:
     """The baseline: ``evaluations`` distinct random cells, best one wins."""
     if evaluations < 1:
         raise SearchError(f"random search needs >= 1 evaluation, got {evaluations}")
-    seen: set[nb201.Cell] = set()
-    scores: dict[int, float] = {}
+    seen: set[Hashable] = set()
+    scores: dict[Any, float] = {}
     history = []
-    limit = nb201.live_forms()
+    limit = space.size()
     while len(scores) < evaluations and len(seen) < limit:
         new = []
         while len(new) < min(batch, evaluations - len(scores)) and len(seen) < limit:
-            cell = _random_cell(rng)
-            if nb201.prune(cell) not in seen:
-                seen.add(nb201.prune(cell))
-                new.append(nb201.arch_index(cell))
+            cell = space.sample(rng)
+            if space.dedup(cell) not in seen:
+                seen.add(space.dedup(cell))
+                new.append(space.ident(cell))
         scores.update(score(new))
         finite = {i: s for i, s in scores.items() if s == s}
         best = max(finite, key=finite.get) if finite else -1

@@ -1,7 +1,8 @@
 """One-shot supernet training with SPOS uniform single-path sampling.
 
-Each step samples one cell uniformly (every edge picks one of the 5 ops) and trains only
-that path. A run directory holds::
+Each step samples one cell uniformly (NB201: every edge picks one of the 5 ops; DARTS: a
+genotype, see ``spaces/darts.sample``) and trains only that path. The space is part of the
+config, checkpoints and run.json; loading a checkpoint checks it. A run directory holds::
 
     epoch-0.pt        the initial weights (the angle proxy compares against them)
     epoch-K.pt        every --save-every K epochs (proxy quality vs training budget)
@@ -39,9 +40,7 @@ from .runio import (
     load_checkpoint,
     save_checkpoint,
 )
-from .spaces import nb201
-
-SPACES = ("nb201",)
+from .spaces import SPACES, canonical_cell, darts, nb201
 
 
 class TrainError(ValueError):
@@ -76,20 +75,25 @@ def load_search_data(dataset: str, data_dir: str | None, split_file: str | None,
     return D.search_split(train, test, split_file=split_file, seed=seed)
 
 
-def build_supernet(preset: Preset, num_classes: int) -> NB201Net:
-    """The NB201 supernet: all ops on every edge, cell BNs without affine (exact pruning)."""
+def build_supernet(preset: Preset, num_classes: int, space: str = "nb201") -> nn.Module:
+    """The supernet of a space: all ops on every edge, cell BNs without affine (NB201: exact
+    pruning; DARTS: as DARTS' search network). ``preset.layers`` is N cells per stage for
+    NB201 and the total number of cells for DARTS."""
+    if space == "darts":
+        from .darts_nets import build_darts_supernet
+        return build_darts_supernet(preset.channels, preset.layers, num_classes)
     return NB201Net(preset.channels, preset.layers, num_classes, cell=None, affine_cells=False)
 
 
-def supernet_from_checkpoint(path: str | Path) -> tuple[NB201Net, dict]:
+def supernet_from_checkpoint(path: str | Path, space: str = "nb201") -> tuple[nn.Module, dict]:
     """Rebuild a supernet from a checkpoint file; errors name the file and the fix."""
-    ckpt = load_checkpoint(path, space="nb201")
+    ckpt = load_checkpoint(path, space=space)
     try:
         preset = preset_from_dict(ckpt["preset"])
-        net = build_supernet(preset, int(ckpt["num_classes"]))
+        net = build_supernet(preset, int(ckpt["num_classes"]), space)
         net.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path} does not match the NB201 supernet it "
+        raise CheckpointError(f"checkpoint {path} does not match the {space} supernet it "
                               f"describes ({type(exc).__name__}: {str(exc)[:200]})") from exc
     return net, ckpt
 
@@ -105,23 +109,26 @@ def _epoch_rngs(seed: int, epoch: int) -> tuple[torch.Generator, random.Random]:
     return gen, random.Random(seed * 100_003 + epoch)
 
 
-def sample_cell(rng: random.Random) -> nb201.Cell:
-    """SPOS uniform single path: each edge picks one op uniformly."""
+def sample_cell(rng: random.Random, space: str = "nb201"):
+    """SPOS uniform single path. NB201: each edge picks one op uniformly; DARTS: each node
+    picks two distinct inputs and an op for each (``darts.sample``)."""
+    if space == "darts":
+        return darts.sample(rng)
     return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
 
 
-def path_quality(supernet: NB201Net, cells: list[nb201.Cell], bn: tuple, val: tuple,
+def path_quality(supernet: nn.Module, cells: list, bn: tuple, val: tuple,
                  chunk: int) -> list[float]:
     """Validation accuracy of each path after BN recalibration: how good the supernet is."""
     accs = []
     for cell in cells:
-        sub = extract_subnet(supernet, nb201.prune(cell))
+        sub = extract_subnet(supernet, canonical_cell(cell))
         recalibrate_bn(sub, bn[0], chunk)
         accs.append(evaluate(sub, val[0], val[1], chunk)[1])
     return accs
 
 
-def _state(net: NB201Net, cfg: TrainConfig, num_classes: int, epoch: int) -> dict:
+def _state(net: nn.Module, cfg: TrainConfig, num_classes: int, epoch: int) -> dict:
     return {"space": cfg.space, "dataset": cfg.dataset, "preset": cfg.preset.to_dict(),
             "num_classes": num_classes, "epoch": epoch, "seed": cfg.seed,
             "state_dict": net.state_dict()}
@@ -177,13 +184,13 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     bn_x, bn_y = D.fixed_batch(train_set, min(preset.bn_images, len(train_set)), cfg.seed + 1)
 
     torch.manual_seed(cfg.seed)
-    net = build_supernet(preset, num_classes)
+    net = build_supernet(preset, num_classes, cfg.space)
     start_epoch = 0
     ckpt_path = out / "checkpoint.pt"
     run_json = out / "run.json"
     optim_state = None
     if ckpt_path.exists() and resume:
-        ckpt = load_checkpoint(ckpt_path)
+        ckpt = load_checkpoint(ckpt_path, space=cfg.space)
         if ckpt.get("config") != cfg.to_dict():
             raise TrainError(f"{out} holds a run with another config; use a new --out, or "
                              f"the same options as before to resume it")
@@ -231,7 +238,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
         bar = tqdm(batches, total=n_batches, disable=not progress or rank != 0, leave=False,
                    desc=f"epoch {epoch + 1}/{preset.epochs}", unit="batch")
         for x, y in bar:
-            cell = nb201.prune(sample_cell(path_rng))  # same path on every rank
+            cell = canonical_cell(sample_cell(path_rng, cfg.space))  # same on every rank
             x = x[rank * per_rank:(rank + 1) * per_rank]
             y = y[rank * per_rank:(rank + 1) * per_rank]
             x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -250,7 +257,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
         # measure is path_quality at the end)
         v_loss, v_acc, n_chunks = 0.0, 0.0, 0
         for start in range(0, len(val_x), preset.chunk):
-            cell = nb201.prune(sample_cell(path_rng))
+            cell = canonical_cell(sample_cell(path_rng, cfg.space))
             loss_v, acc_v = evaluate(net, val_x[start:start + preset.chunk].to(dev),
                                      val_y[start:start + preset.chunk].to(dev), preset.chunk,
                                      cell)
@@ -273,7 +280,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
         atomic_write_json(run_json, {**meta, "status": "training", "epoch": epoch + 1})
 
     rng = random.Random(cfg.seed)
-    cells = [sample_cell(rng) for _ in range(preset.path_sample)]
+    cells = [sample_cell(rng, cfg.space) for _ in range(preset.path_sample)]
     accs = path_quality(net, cells, (bn_x.to(dev), bn_y.to(dev)),
                         (val_x.to(dev), val_y.to(dev)), preset.chunk)
     finite = [a for a in accs if not math.isnan(a)]

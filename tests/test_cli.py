@@ -151,3 +151,25 @@ def test_correlate_between_columns_of_two_tables(tmp_path):
     out = pd.read_csv(tmp_path / "a.between.csv")
     tau = out[out.metric == "kendall_tau"].iloc[0]
     assert tau["value"] == pytest.approx(-1.0) and tau["n"] == 8, res.output
+
+
+def test_cells_from_a_file_and_merging_disjoint_tables(tmp_path):
+    """Two 'machines' score disjoint cell lists; merge gives the single-run table."""
+    whole = tmp_path / "whole.csv"
+    run("score", "--proxy", "params,flops", "--cells", "all", "--out", whole)
+    (tmp_path / "a.txt").write_text("5\n17\n\n3\n")
+    (tmp_path / "b.txt").write_text("\n".join(str(i) for i in range(100, 140)))
+    run("score", "--proxy", "params,flops", "--cells", tmp_path / "a.txt", "--out",
+        tmp_path / "a.csv")
+    run("score", "--proxy", "params,flops", "--cells", tmp_path / "b.txt", "--out",
+        tmp_path / "b.csv")
+    run("merge", tmp_path / "b.csv", tmp_path / "a.csv", "--out", tmp_path / "m.csv")
+    merged = pd.read_csv(tmp_path / "m.csv")
+    assert merged["arch_index"].tolist() == [3, 5, 17, *range(100, 140)]
+    expect = pd.read_csv(whole).set_index("arch_index").loc[merged["arch_index"]]
+    assert (merged[["params", "flops"]].to_numpy() == expect[["params", "flops"]].to_numpy()).all()
+    one_line_error(run("merge", tmp_path / "a.csv", tmp_path / "m.csv", "--out",
+                       tmp_path / "x.csv", ok=False), "overlap in 3 cells")
+    (tmp_path / "bad.txt").write_text("12\nseven\n")
+    one_line_error(run("score", "--proxy", "params", "--cells", tmp_path / "bad.txt", "--out",
+                       tmp_path / "x.csv", ok=False), "bad.txt:2", "not a cell index")

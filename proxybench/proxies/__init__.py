@@ -2,7 +2,8 @@
 
 A proxy is ``fn(ctx, cell, **options) -> float | dict``. ``cell`` is the NB201 cell being
 scored (pruned when ``by_pruned`` is set, so cells that compute the same function share one
-evaluation). A dict result carries the score under ``"score"`` plus extra values (e.g. the
+evaluation), or a DARTS genotype (canonical) for proxies registered with ``"darts"`` in
+``spaces``. A dict result carries the score under ``"score"`` plus extra values (e.g. the
 loss at each sigma) that land in the table as ``<column>.<key>``. Proxies never change the
 networks in the context: they work on copies.
 
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..nets import NB201Net
 from ..presets import Preset
@@ -38,8 +39,8 @@ class ScoreContext:
     preset: Preset
     num_classes: int
     input_size: int = 32
-    supernet: NB201Net | None = None
-    init_supernet: NB201Net | None = None
+    supernet: NB201Net | nn.Module | None = None     # NB201Net or darts_nets.DartsNet
+    init_supernet: NB201Net | nn.Module | None = None
     bn_batch: tuple[Tensor, Tensor] | None = None
     val_batch: tuple[Tensor, Tensor] | None = None
     # results that depend only on (context, cell), kept for the cell being scored so that
@@ -56,13 +57,15 @@ class Proxy:
     description: str
     by_pruned: bool                      # score depends only on the pruned cell
     defaults: dict[str, Any] = field(default_factory=dict)
+    spaces: tuple[str, ...] = ("nb201",)  # search spaces the proxy can score
 
 
 PROXIES: dict[str, Proxy] = {}
 
 
 def register(name: str, *, higher_is_better: bool, needs: tuple[str, ...], description: str,
-             by_pruned: bool = True, **defaults: Any) -> Callable:
+             by_pruned: bool = True, spaces: tuple[str, ...] = ("nb201",),
+             **defaults: Any) -> Callable:
     """Decorator: add ``fn`` to the registry under ``name`` (duplicate names are a bug)."""
     unknown = set(needs) - set(NEEDS)
     if unknown:
@@ -72,7 +75,7 @@ def register(name: str, *, higher_is_better: bool, needs: tuple[str, ...], descr
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} registered twice")
         PROXIES[name] = Proxy(name, fn, higher_is_better, frozenset(needs), description,
-                              by_pruned, dict(defaults))
+                              by_pruned, dict(defaults), tuple(spaces))
         return fn
 
     return deco

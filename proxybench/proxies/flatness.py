@@ -15,7 +15,9 @@ iteration, ``hessian_iters`` steps), scaled to the norm of the Gaussian noise.
 so every cell that uses a weight gets the same noise on it: score differences between cells
 then come from the cells, not from their noise draws. ``alpha=0`` is Eq. (3) with absolute
 slopes. ``position=cells`` perturbs only the searched cells' weights (paper Table 7), not
-the stem, reduction blocks or head.
+the stem, reduction blocks or head. In the DARTS space (the cell is a genotype, its path a
+``DartsNet``) the paper uses ``sigmas=1e-5/5e-5/1e-4`` on CIFAR-10 and ``1e-3/3e-3/6e-3``
+on CIFAR-100.
 
 Each parameter's noise comes from its own generator seeded by (run seed, cell, parameter
 name): a score is reproducible and independent of evaluation order, and a parameter gets the
@@ -153,7 +155,8 @@ def _check(options: dict) -> None:
         raise ProxyError("flatness: draws and hessian_iters must be >= 1")
 
 
-@register("flatness", higher_is_better=True, needs=("supernet", "data"), spaces=("nb201", "darts"),
+@register("flatness", higher_is_better=True, needs=("supernet", "data"),
+          spaces=("nb201", "darts"),
           description="GeNAS Eq. (4): inverse of the loss slope under growing weight noise plus "
                       "alpha times the loss depth at the smallest sigma",
           sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all",

@@ -1,13 +1,17 @@
 """Performance-based proxies (SPOS): a cell's path in the trained supernet, evaluated on
-validation images after its BN statistics are recomputed on training images."""
+validation images after its BN statistics are recomputed on training images. The same
+functions serve NB201 cells and DARTS genotypes (``extract_subnet`` dispatches)."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 
-from ..nets import NB201Net, evaluate, extract_subnet, recalibrate_bn
-from ..spaces.nb201 import Cell, format_arch
+from torch import nn
+
+from ..nets import evaluate, extract_subnet, recalibrate_bn
+from ..spaces import cell_text
+from ..spaces.nb201 import Cell
 from . import ScoreContext, register
 
 
@@ -19,7 +23,7 @@ def seed_from(text: str) -> int:
 def cell_seed(seed: int, cell: Cell) -> int:
     """A per-cell seed from (run seed, cell): scores are reproducible and do not depend on
     the order cells are evaluated in, or on which worker evaluates them."""
-    return seed_from(f"{seed}|{format_arch(cell)}")
+    return seed_from(f"{seed}|{cell_text(cell)}")
 
 
 def _memo(ctx: ScoreContext, cell: Cell) -> dict:
@@ -30,7 +34,7 @@ def _memo(ctx: ScoreContext, cell: Cell) -> dict:
     return ctx.memo
 
 
-def prepared_subnet(ctx: ScoreContext, cell: Cell) -> NB201Net:
+def prepared_subnet(ctx: ScoreContext, cell: Cell) -> nn.Module:
     """A scratch copy of the cell's path with BN recalibrated (SPOS), in eval mode.
 
     Each call returns a fresh copy (callers may perturb it); the recalibration itself is
@@ -55,6 +59,7 @@ def clean_evaluation(ctx: ScoreContext, cell: Cell) -> tuple[float, float]:
 
 
 @register("val_acc", higher_is_better=True, needs=("supernet", "data"),
+          spaces=("nb201", "darts"),
           description="validation accuracy (%) of the cell's supernet path after BN "
                       "recalibration (SPOS)")
 def val_acc(ctx: ScoreContext, cell: Cell) -> float:
@@ -62,6 +67,7 @@ def val_acc(ctx: ScoreContext, cell: Cell) -> float:
 
 
 @register("val_loss", higher_is_better=False, needs=("supernet", "data"),
+          spaces=("nb201", "darts"),
           description="validation cross-entropy of the cell's supernet path after BN "
                       "recalibration (DARTS-style, lower is better)")
 def val_loss(ctx: ScoreContext, cell: Cell) -> float:

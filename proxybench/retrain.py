@@ -1,0 +1,257 @@
+"""Retraining a DARTS genotype from scratch (the transfer step): DARTS/PC-DARTS'
+``NetworkCIFAR`` with an auxiliary head at 2/3 depth, drop-path, cutout, cosine lr.
+
+A run directory holds ``run.json`` (config, environment, status), ``metrics.csv`` (one row
+per epoch), ``checkpoint.pt`` (latest weights and optimizer, for ``--resume``) and
+``result.json`` (params, FLOPs, test accuracy, wall time). Epoch ``e`` draws its data order,
+augmentation and drop-path masks from a generator seeded by (seed, e), so a resumed run
+equals an uninterrupted one.
+
+Presets: ``paper`` is the DARTS/PC-DARTS CIFAR evaluation (C=36, 20 cells, 600 epochs, a GPU
+job). The paper's transfer numbers come from ImageNet training with PC-DARTS' settings
+(README), for which ``auto_channels`` sizes a cell (``proxybench genotype``); ImageNet itself
+is not loaded here. ``cpu`` is small enough for a 2-core CPU; ``tiny`` is for tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import data as D
+from .darts_nets import DartsNet, count_params_darts
+from .nets import count_flops, evaluate
+from .runio import atomic_write_json, environment, load_checkpoint, save_checkpoint
+from .spaces import darts
+from .train import _epoch_rngs, cosine_lr, resolve_device
+
+
+class RetrainError(ValueError):
+    """The retraining run cannot start or continue; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RetrainPreset:
+    """Settings of one from-scratch training of a DARTS network."""
+
+    init_channels: int
+    layers: int
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_min: float
+    momentum: float
+    weight_decay: float
+    auxiliary_weight: float  # 0: no auxiliary head
+    drop_path_prob: float    # reached linearly at the last epoch, as in DARTS
+    cutout: int              # cutout length in pixels, 0: none
+    grad_clip: float
+    train_images: int        # 0: the whole training set
+    test_images: int         # 0: the whole test set
+    target_mflops: float     # FLOPs target of --init-channels auto (M multiply-adds)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+RETRAIN_PRESETS: dict[str, RetrainPreset] = {
+    # DARTS (Liu et al. 2019) / PC-DARTS (Xu et al. 2020) CIFAR-10 evaluation: batch 96,
+    # SGD 0.025 cosine to 0, momentum 0.9, wd 3e-4, auxiliary 0.4, drop-path 0.3 (PC-DARTS),
+    # cutout 16, gradient clip 5. About 1.5 GPU-days on one V100.
+    "paper": RetrainPreset(init_channels=36, layers=20, epochs=600, batch_size=96, lr=0.025,
+                           lr_min=0.0, momentum=0.9, weight_decay=3e-4, auxiliary_weight=0.4,
+                           drop_path_prob=0.3, cutout=16, grad_clip=5.0, train_images=0,
+                           test_images=0, target_mflops=600.0),
+    # the same recipe shrunk for 2 CPU cores (README "DARTS space": measured cost)
+    "cpu": RetrainPreset(init_channels=16, layers=8, epochs=3, batch_size=64, lr=0.05,
+                         lr_min=0.0, momentum=0.9, weight_decay=3e-4, auxiliary_weight=0.4,
+                         drop_path_prob=0.1, cutout=16, grad_clip=5.0, train_images=5000,
+                         test_images=0, target_mflops=40.0),
+    "tiny": RetrainPreset(init_channels=4, layers=3, epochs=1, batch_size=32, lr=0.05,
+                          lr_min=0.0, momentum=0.9, weight_decay=3e-4, auxiliary_weight=0.4,
+                          drop_path_prob=0.2, cutout=8, grad_clip=5.0, train_images=128,
+                          test_images=64, target_mflops=5.0),
+}
+
+
+def get_retrain_preset(name: str, **overrides: object) -> RetrainPreset:
+    """A retraining preset with overrides (None values ignored), validated."""
+    if name not in RETRAIN_PRESETS:
+        raise RetrainError(f"unknown retrain preset {name!r}; choose one of "
+                           f"{', '.join(RETRAIN_PRESETS)}")
+    preset = replace(RETRAIN_PRESETS[name], **{k: v for k, v in overrides.items()
+                                               if v is not None})
+    for f in fields(RetrainPreset):
+        value = getattr(preset, f.name)
+        positive = f.name in ("init_channels", "epochs", "batch_size", "lr", "target_mflops")
+        if value < 0 or (positive and value <= 0) or (f.name == "layers" and value < 3):
+            raise RetrainError(f"retrain setting {f.name}={value} is out of range")
+    if preset.drop_path_prob >= 1:
+        raise RetrainError(f"drop_path_prob must be < 1, got {preset.drop_path_prob}")
+    return preset
+
+
+def build_eval_net(genotype: darts.Genotype, preset: RetrainPreset, num_classes: int
+                   ) -> DartsNet:
+    """NetworkCIFAR of ``genotype``: affine BNs, auxiliary head when its weight is > 0."""
+    return DartsNet(preset.init_channels, preset.layers, num_classes, genotype, affine=True,
+                    auxiliary=preset.auxiliary_weight > 0)
+
+
+def auto_channels(genotype: darts.Genotype, target_mflops: float, layers: int,
+                  num_classes: int, input_size: int, stem: str = "cifar") -> tuple[int, float]:
+    """(even init channels, MFLOPs) whose network's multiply-adds are closest to the target.
+
+    FLOPs grow monotonically with the channels, so a bisection over even values finds the
+    pair around the target in a few forward passes. GeNAS sized its ImageNet networks this
+    way (~600 M; ``stem="imagenet"``, 14 cells, 224 px, 1000 classes).
+    """
+    def flops(c: int) -> float:
+        return count_flops(DartsNet(c, layers, num_classes, genotype, stem=stem), input_size)
+
+    lo, hi = 2, 256                      # halves of the channel count
+    cache: dict[int, float] = {}
+
+    def f(h: int) -> float:
+        if h not in cache:
+            cache[h] = flops(2 * h)
+        return cache[h]
+
+    if f(lo) >= target_mflops:
+        return 2 * lo, f(lo)
+    if f(hi) <= target_mflops:
+        return 2 * hi, f(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if f(mid) < target_mflops:
+            lo = mid
+        else:
+            hi = mid
+    best = min((lo, hi), key=lambda h: abs(f(h) - target_mflops))
+    return 2 * best, f(best)
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    genotype: darts.Genotype
+    label: str
+    dataset: str
+    data_dir: str | None          # None: synthetic images (tests)
+    preset_name: str
+    preset: RetrainPreset
+    seed: int
+
+    def to_dict(self) -> dict:
+        return {"genotype": darts.format_genotype(self.genotype), "label": self.label,
+                "dataset": self.dataset, "data_dir": self.data_dir,
+                "preset_name": self.preset_name, "preset": self.preset.to_dict(),
+                "seed": self.seed}
+
+
+def _load(cfg: RetrainConfig) -> tuple[D.ImageSet, D.ImageSet]:
+    if cfg.data_dir is None:
+        train, test = D.synthetic_dataset(num_train=1024, num_test=512, num_classes=10,
+                                          seed=cfg.seed)
+    else:
+        train, test = D.load_dataset(cfg.dataset, cfg.data_dir)
+    p = cfg.preset
+    if p.train_images:
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))
+        train = train.subset(idx[:min(p.train_images, len(train))])
+    if p.test_images:
+        test = test.subset(torch.arange(min(p.test_images, len(test))))
+    return train, test
+
+
+def retrain(cfg: RetrainConfig, out_dir: str | Path, *, resume: bool = False,
+            progress: bool = True, device: str = "cpu", echo=print) -> dict:
+    """Train the genotype's network from scratch into ``out_dir``; returns result.json."""
+    dev = resolve_device(device)
+    out = Path(out_dir)
+    p = cfg.preset
+    train_set, test_set = _load(cfg)
+    size = int(train_set.images.shape[-1])
+    torch.manual_seed(cfg.seed)
+    net = build_eval_net(cfg.genotype, p, train_set.num_classes)
+    params, mflops = count_params_darts(net), count_flops(net, size)
+    ckpt_path = out / "checkpoint.pt"
+    start, optim_state, wall_before = 0, None, 0.0
+    if ckpt_path.exists():
+        if not resume:
+            raise RetrainError(f"{out} already holds a retraining run; pass --resume to "
+                               f"continue it or choose a new --out")
+        ckpt = load_checkpoint(ckpt_path, space="darts-eval")
+        if ckpt.get("config") != cfg.to_dict():
+            raise RetrainError(f"{out} holds a run with another genotype or settings; use a "
+                               f"new --out, or the same options to resume it")
+        net.load_state_dict(ckpt["state_dict"])
+        optim_state, start = ckpt["optimizer"], int(ckpt["epoch"])
+        wall_before = float(ckpt.get("wall_seconds", 0.0))
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "metrics.csv", "w", newline="") as fh:
+            csv.writer(fh).writerow(["epoch", "lr", "drop_path_prob", "train_loss",
+                                     "train_acc", "seconds"])
+    net = net.to(dev, memory_format=torch.channels_last)
+    optim = torch.optim.SGD(net.parameters(), lr=p.lr, momentum=p.momentum,
+                            weight_decay=p.weight_decay)
+    if optim_state is not None:
+        optim.load_state_dict(optim_state)
+    meta = {"config": cfg.to_dict(), "environment": environment(), "device": str(dev),
+            "train_images": len(train_set), "test_images": len(test_set), "params": params,
+            "mflops": mflops}
+    atomic_write_json(out / "run.json", {**meta, "status": "training", "epoch": start})
+    criterion = nn.CrossEntropyLoss()
+    t_start = time.time()
+    for epoch in range(start, p.epochs):
+        gen, _ = _epoch_rngs(cfg.seed, epoch)
+        lr = cosine_lr(p, epoch)
+        for group in optim.param_groups:
+            group["lr"] = lr
+        drop = p.drop_path_prob * epoch / p.epochs
+        net.train()
+        t0, loss_sum, correct, seen = time.time(), 0.0, 0, 0
+        for x, y in D.train_batches(train_set, p.batch_size, gen):
+            x = D.cutout(x, p.cutout, gen).to(dev).contiguous(memory_format=torch.channels_last)
+            y = y.to(dev)
+            optim.zero_grad(set_to_none=True)
+            logits, aux = net.forward_train(x, drop, gen)
+            loss = criterion(logits, y)
+            total = loss if aux is None else loss + p.auxiliary_weight * criterion(aux, y)
+            total.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip)
+            optim.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        row = [epoch + 1, f"{lr:.6f}", f"{drop:.4f}", f"{loss_sum / max(1, seen):.4f}",
+               f"{100 * correct / max(1, seen):.2f}", f"{time.time() - t0:.1f}"]
+        with open(out / "metrics.csv", "a", newline="") as fh:
+            csv.writer(fh).writerow(row)
+        if progress:
+            echo(f"epoch {epoch + 1}/{p.epochs} lr {lr:.4f} drop-path {drop:.3f} train loss "
+                 f"{row[3]} acc {row[4]}% ({row[5]} s)")
+        state = {"space": "darts-eval", "config": cfg.to_dict(), "epoch": epoch + 1,
+                 "state_dict": net.state_dict(), "optimizer": optim.state_dict(),
+                 "wall_seconds": wall_before + time.time() - t_start}
+        save_checkpoint(ckpt_path, state)
+        atomic_write_json(out / "run.json", {**meta, "status": "training", "epoch": epoch + 1})
+    net.eval()
+    test_x, test_y = D.fixed_batch(test_set, len(test_set), cfg.seed)
+    test_loss, test_acc = evaluate(net, test_x.to(dev), test_y.to(dev), 256)
+    result = {"genotype": darts.format_genotype(cfg.genotype), "label": cfg.label,
+              "dataset": cfg.dataset, "preset_name": cfg.preset_name,
+              "init_channels": p.init_channels, "layers": p.layers, "params": params,
+              "params_m": params / 1e6, "mflops": mflops, "test_acc": test_acc,
+              "test_loss": test_loss, "test_images": len(test_set), "epochs": p.epochs,
+              "wall_seconds": wall_before + time.time() - t_start,
+              "known_results": darts.KNOWN_RESULTS.get(cfg.label)}
+    atomic_write_json(out / "result.json", result)
+    atomic_write_json(out / "run.json", {**meta, "status": "done", "epoch": p.epochs,
+                                         "result": result})
+    return result
