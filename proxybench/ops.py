@@ -16,6 +16,29 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
+
+
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling that ignores padding (``nn.AvgPool2d(3, stride, 1,
+    count_include_pad=False)``), computed as a depthwise convolution with a ones kernel
+    divided by each output pixel's window size. Same numbers; on CPU in channels_last it
+    runs ~3x faster than PyTorch's pooling kernel, which took ~30 % of a cell evaluation
+    (benchmarks/bench_ops.py). No parameters or buffers: checkpoints are unaffected."""
+
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        c, h, w = x.shape[1], x.shape[2], x.shape[3]
+        total = F.conv2d(x, x.new_ones(c, 1, 3, 3), stride=self.stride, padding=1, groups=c)
+        count = F.conv2d(x.new_ones(1, 1, h, w), x.new_ones(1, 1, 3, 3), stride=self.stride,
+                         padding=1)
+        return total / count
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}"
 
 
 class ReLUConvBN(nn.Sequential):
@@ -56,7 +79,7 @@ def make_op(name: str, channels: int, affine: bool) -> nn.Module | None:
     if name == "nor_conv_3x3":
         return ReLUConvBN(channels, channels, 3, 1, affine)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3()
     raise ValueError(f"unknown NB201 op {name!r}")
 
 
@@ -112,8 +135,7 @@ def make_darts_op(name: str, channels: int, stride: int, affine: bool,
         return None
     if name in ("max_pool_3x3", "avg_pool_3x3"):
         pool: nn.Module = (nn.MaxPool2d(3, stride=stride, padding=1) if name == "max_pool_3x3"
-                           else nn.AvgPool2d(3, stride=stride, padding=1,
-                                             count_include_pad=False))
+                           else AvgPool3x3(stride))
         return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False)) if pool_bn else pool
     if name == "skip_connect":
         return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)

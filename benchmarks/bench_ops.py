@@ -1,0 +1,88 @@
+"""3x3 average pooling: PyTorch's kernel vs proxybench's depthwise-conv form, one run.
+
+    python benchmarks/bench_ops.py [--run RUN] [--cells 20]
+
+1. The op alone at the NB201 feature-map shapes (chunks of 128 images, channels_last), for
+   C=8 (the ``cpu`` preset) and C=16 (``paper``).
+2. With ``--run``: the validation-loss evaluation that flatness repeats for every sigma, over
+   the recalibrated paths of the same sampled cells, once with ``nn.AvgPool2d`` swapped back
+   in and once as shipped. Prints the seconds per cell of each and the ratio, and checks
+   that both give the same loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import torch
+from torch import nn
+
+from proxybench.nets import evaluate
+from proxybench.ops import AvgPool3x3
+
+
+def _time(fn, repeats: int = 10) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def _with_pytorch_pool(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` whose AvgPool3x3 ops are PyTorch's pooling module again."""
+    net = copy.deepcopy(net)
+    for module in list(net.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, AvgPool3x3):
+                setattr(module, name, nn.AvgPool2d(3, stride=child.stride, padding=1,
+                                                   count_include_pad=False))
+    return net
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default=None)
+    ap.add_argument("--cells", type=int, default=20)
+    args = ap.parse_args()
+    print(f"torch threads {torch.get_num_threads()}")
+    for c in (8, 16):
+        for ch, size in ((c, 32), (2 * c, 16), (4 * c, 8)):
+            x = torch.randn(128, ch, size, size).contiguous(memory_format=torch.channels_last)
+            ref = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+            ours = AvgPool3x3()
+            t_ref, t_ours = _time(lambda: ref(x)), _time(lambda: ours(x))  # noqa: B023
+            print(f"pool {ch:3d}x{size:2d}x{size:2d}: pytorch {1e3 * t_ref:6.2f} ms, "
+                  f"depthwise {1e3 * t_ours:6.2f} ms, {t_ref / t_ours:4.1f}x")
+    if args.run is None:
+        return
+    from proxybench.proxies import parse_specs
+    from proxybench.proxies.performance import prepared_subnet
+    from proxybench.score import context_from_run
+    from proxybench.spaces import nb201
+    spec = parse_specs("flatness")[0]
+    ctx, _ = context_from_run(args.run, [spec])
+    cells = [nb201.prune(nb201.cell_at(i)) for i in nb201.sample_cells(args.cells, 0)]
+    nets = [prepared_subnet(ctx, c) for c in cells if not nb201.is_disconnected(c)]
+    old = [_with_pytorch_pool(n) for n in nets]
+    x, y = ctx.val_batch
+    chunk = ctx.preset.chunk
+    t_old = t_new = 0.0
+    l_old, l_new = [], []
+    for a, b in zip(old, nets, strict=True):  # interleaved, so load changes hit both alike
+        t0 = time.perf_counter()
+        l_old.append(evaluate(a, x, y, chunk)[0])
+        t1 = time.perf_counter()
+        l_new.append(evaluate(b, x, y, chunk)[0])
+        t_old, t_new = t_old + t1 - t0, t_new + time.perf_counter() - t1
+    worst = max(abs(a - b) / abs(a) for a, b in zip(l_old, l_new, strict=True))
+    n = len(nets)
+    print(f"validation evaluation of {n} recalibrated paths ({len(x)} images each): "
+          f"pytorch pool {t_old / n:.3f} s/cell, depthwise {t_new / n:.3f} s/cell, "
+          f"{t_old / t_new:.2f}x; max relative loss difference {worst:.1e}")
+
+
+if __name__ == "__main__":
+    main()
