@@ -401,8 +401,21 @@ def merge(parts, out) -> None:
     proxybench score ... --cells part2.txt --out b.csv     # machine 2
     proxybench merge a.csv b.csv --out scores.csv
     """
+    from .runio import atomic_write_json
     from .score import merge_tables
     table = merge_tables(parts, out)
+    # provenance: the parts' own settings (their .json, when they have one)
+    metas = {}
+    for part in parts:
+        j = Path(part).with_suffix(".json")
+        try:
+            metas[str(part)] = json.loads(j.read_text()) if j.is_file() else None
+        except json.JSONDecodeError:
+            metas[str(part)] = None
+    first = next((m for m in metas.values() if m), {})
+    atomic_write_json(Path(out).with_suffix(".json"),
+                      {**first, "cells": len(table), "merged_from": metas,
+                       "command": " ".join(sys.argv)})
     click.echo(f"merged {len(parts)} tables: {len(table)} cells -> {out}")
 
 

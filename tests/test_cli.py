@@ -168,6 +168,8 @@ def test_cells_from_a_file_and_merging_disjoint_tables(tmp_path):
     assert merged["arch_index"].tolist() == [3, 5, 17, *range(100, 140)]
     expect = pd.read_csv(whole).set_index("arch_index").loc[merged["arch_index"]]
     assert (merged[["params", "flops"]].to_numpy() == expect[["params", "flops"]].to_numpy()).all()
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["cells"] == 43 and len(meta["merged_from"]) == 2
     one_line_error(run("merge", tmp_path / "a.csv", tmp_path / "m.csv", "--out",
                        tmp_path / "x.csv", ok=False), "overlap in 3 cells")
     (tmp_path / "bad.txt").write_text("12\nseven\n")
