@@ -8,6 +8,9 @@
    the recalibrated paths of the same sampled cells, once with ``nn.AvgPool2d`` swapped back
    in and once as shipped. Prints the seconds per cell of each and the ratio, and checks
    that both give the same loss.
+3. With ``--run --compile``: the same evaluation under ``torch.compile`` for 2 cells: the
+   first call (compilation) and a second call, against eager. Every distinct cell is a new
+   graph, so a scoring run would pay the compilation once per cell.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None)
     ap.add_argument("--cells", type=int, default=20)
+    ap.add_argument("--compile", action="store_true")
     args = ap.parse_args()
     print(f"torch threads {torch.get_num_threads()}")
     for c in (8, 16):
@@ -82,6 +86,18 @@ def main() -> None:
     print(f"validation evaluation of {n} recalibrated paths ({len(x)} images each): "
           f"pytorch pool {t_old / n:.3f} s/cell, depthwise {t_new / n:.3f} s/cell, "
           f"{t_old / t_new:.2f}x; max relative loss difference {worst:.1e}")
+    if args.compile:
+        for net in nets[:2]:
+            t0 = time.perf_counter()
+            evaluate(net, x, y, chunk)
+            t1 = time.perf_counter()
+            compiled = torch.compile(net)
+            evaluate(compiled, x, y, chunk)
+            t2 = time.perf_counter()
+            evaluate(compiled, x, y, chunk)
+            t3 = time.perf_counter()
+            print(f"torch.compile: eager {t1 - t0:.3f} s; compiled first call {t2 - t1:.1f} s "
+                  f"(compilation), second call {t3 - t2:.3f} s")
 
 
 if __name__ == "__main__":
