@@ -26,12 +26,18 @@ from proxybench.nets import evaluate
 from proxybench.ops import AvgPool3x3
 
 
-def _time(fn, repeats: int = 10) -> float:
-    fn()
-    t0 = time.perf_counter()
+def _time_pair(a, b, repeats: int = 15) -> tuple[float, float]:
+    """Mean seconds of a() and b(), interleaved so that load changes hit both alike."""
+    a()
+    b()
+    ta = tb = 0.0
     for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - t0) / repeats
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        ta, tb = ta + t1 - t0, tb + time.perf_counter() - t1
+    return ta / repeats, tb / repeats
 
 
 def _with_pytorch_pool(net: nn.Module) -> nn.Module:
@@ -57,7 +63,7 @@ def main() -> None:
             x = torch.randn(128, ch, size, size).contiguous(memory_format=torch.channels_last)
             ref = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
             ours = AvgPool3x3()
-            t_ref, t_ours = _time(lambda: ref(x)), _time(lambda: ours(x))  # noqa: B023
+            t_ref, t_ours = _time_pair(lambda: ref(x), lambda: ours(x))  # noqa: B023
             print(f"pool {ch:3d}x{size:2d}x{size:2d}: pytorch {1e3 * t_ref:6.2f} ms, "
                   f"depthwise {1e3 * t_ours:6.2f} ms, {t_ref / t_ours:4.1f}x")
     if args.run is None:
