@@ -719,6 +719,8 @@ def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, out
               help="Search output folders (repeat the option).")
 @click.option("--ablation", "ablations", multiple=True, type=click.Path(dir_okay=False),
               help="Ablation tables written by `proxybench ablate` (repeat the option).")
+@click.option("--retrain", "retrains", multiple=True, type=click.Path(file_okay=False),
+              help="`proxybench retrain` output folders (DARTS transfer table).")
 @click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
               default=DEFAULT_DATASET, show_default=True)
 @click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
@@ -727,13 +729,14 @@ def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, out
 @click.option("--note", "notes", multiple=True, help="A paragraph for the report's header.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
-def report(scores, searches, ablations, dataset, ground_truth, title, notes, out) -> None:
+def report(scores, searches, ablations, retrains, dataset, ground_truth, title, notes,
+           out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from .groundtruth import default_path
     from .report import build_report
     gt = ground_truth or (str(default_path()) if default_path() else None)
     folder = build_report(out, scores=scores, searches=searches, ablations=ablations,
-                          ground_truth=gt,
+                          retrains=retrains, ground_truth=gt,
                           dataset=dataset, title=title, notes=notes)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
 

@@ -110,7 +110,7 @@ def _meta(path: Path) -> dict:
 
 def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
-                 ground_truth: str | None,
+                 retrains: Sequence[str | Path] = (), ground_truth: str | None,
                  dataset: str = "cifar10", title: str = "proxybench report",
                  n_boot: int = 200, k: int = 50, notes: Sequence[str] = ()) -> Path:
     """Write ``out/index.md`` and ``out/index.html``; returns the folder."""
@@ -186,11 +186,14 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                                  "tau(angle, flatness)": f"{tau:+.4f}",
                                  "paper": f"{PAPER_TABLE1.get(dataset, float('nan')):.4f}"}]))
 
-    if searches:
+    nb201_searches = [s for s in map(Path, searches)
+                      if _summary(s).get("space", "nb201") == "nb201"]
+    darts_searches = [s for s in map(Path, searches) if s not in nb201_searches]
+    if nb201_searches:
         doc.h(2, "Search results")
         rows = []
-        for s in map(Path, searches):
-            summ = json.loads((s / "summary.json").read_text())
+        for s in nb201_searches:
+            summ = _summary(s)
             found = pd.read_csv(s / "search.csv")
             row = {"method": summ["algorithm"], "proxy": summ["proxy"],
                    "seeds": summ["repeats"],
@@ -203,11 +206,63 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                     row[f"{d} rank"] = f"{summ[f'{d}_rank']['mean']:.0f}"
             rows.append(row)
         doc.table(pd.DataFrame(rows))
-        _fig3(doc, searches, tables)
+        _fig3(doc, nb201_searches, tables)
+    if darts_searches or retrains:
+        _darts(doc, darts_searches, [Path(r) for r in retrains])
     for a in map(Path, ablations):
         _ablation(doc, a)
     doc.write(title)
     return out
+
+
+def _summary(search_dir: Path) -> dict:
+    path = search_dir / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{search_dir} is not a search folder (no summary.json); pass "
+                                f"the --out folder of `proxybench search`")
+    return json.loads(path.read_text())
+
+
+def _darts(doc: _Doc, searches: list[Path], retrains: list[Path]) -> None:
+    """DARTS transfer: the cells found by each search and the published cells, retrained
+    from scratch with the same budget."""
+    doc.h(2, "DARTS space: search on CIFAR-10, retrain from scratch")
+    found = {}
+    for s in searches:
+        summ = _summary(s)
+        found[summ["found"]] = summ
+    rows = []
+    for r in retrains:
+        res = json.loads((r / "result.json").read_text())
+        summ = found.get(res["genotype"])
+        known = res.get("known_results") or {}
+        rows.append({
+            "cell": res.get("label") or r.name,
+            "found by": (f"{summ['algorithm']}: {summ['proxy']}" if summ
+                         else ("published" if known else "-")),
+            "search evals": summ["evaluations"] if summ else "-",
+            "search wall (s)": f"{summ['wall_seconds']:.0f}" if summ else "-",
+            "params (M)": f"{res['params_m']:.3f}", "MFLOPs": f"{res['mflops']:.1f}",
+            "C x cells": f"{res['init_channels']} x {res['layers']}",
+            "epochs": res["epochs"],
+            f"{res['dataset']} test acc (%)": f"{res['test_acc']:.2f}",
+            "retrain wall (s)": f"{res['wall_seconds']:.0f}",
+            "paper ImageNet top-1": f"{known['top1']:.1f}" if "top1" in known else "-"})
+    if rows:
+        doc.table(pd.DataFrame(rows))
+        doc.p("Every cell is retrained with the same preset and seed; test accuracy is on the "
+              "full test set. The paper's numbers are ImageNet top-1 after its own (GPU) "
+              "retraining, shown for the published cells only.")
+    for s in searches:
+        png = s / "genotype.png"
+        if png.is_file():
+            import matplotlib.image as mpimg
+            fig, ax = plt.subplots(figsize=(12, 3.8))
+            ax.imshow(mpimg.imread(png))
+            ax.axis("off")
+            summ = _summary(s)
+            doc.figure(fig, f"DARTS cell found by {summ['algorithm']} with {summ['proxy']} "
+                            f"({summ['evaluations']} evaluations)")
 
 
 ABLATION_TITLES = {

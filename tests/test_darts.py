@@ -267,3 +267,22 @@ def test_retrain_tiny_and_errors(tmp_path):
     (tmp_path / "g.json").write_text('{"normal": []}')
     one_line_error(run("retrain", "--genotype", tmp_path / "g.json", "--out", tmp_path / "n",
                        ok=False), "g.json", "lacks")
+
+
+def test_report_darts_transfer_table(darts_run, tmp_path):
+    from proxybench.report import build_report
+    s = tmp_path / "s"
+    run("search", "--space", "darts", "--run", darts_run, "--proxy", "val_acc",
+        "--population", "4", "--iterations", "1", "--out", s)
+    run("retrain", "--genotype", s / "genotype.json", "--preset", "tiny", "--out",
+        tmp_path / "rt-found", "--device", "cpu")
+    run("retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--out", tmp_path / "rt-v2",
+        "--device", "cpu")
+    out = build_report(tmp_path / "rep", searches=[s],
+                       retrains=[tmp_path / "rt-found", tmp_path / "rt-v2"], ground_truth=None)
+    md = (out / "index.md").read_text()
+    table = [ln for ln in md.splitlines() if ln.startswith("| ") and "x 3 |" in ln]
+    assert len(table) == 2, md
+    assert "evolution: val_acc" in table[0] and "| 4 |" in table[0]
+    assert table[1].startswith("| DARTS_V2 | published |") and "| 73.3 |" in table[1]
+    assert (out / "index.html").read_text().count("data:image/png;base64,") == 1
