@@ -9,29 +9,13 @@ import random
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 
-from proxybench.cli import main
 from proxybench.darts_nets import DartsNet, build_darts_supernet, count_params_darts, extract_path
 from proxybench.nets import count_flops
 from proxybench.search import DARTS, evolution
 from proxybench.spaces import darts
 
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code != 0 and "Traceback" not in result.output
-    err = [ln for ln in result.output.splitlines() if ln.startswith("Error")]
-    assert len(err) == 1, result.output
-    for n in needles:
-        assert n in err[0], err[0]
-
+from .cli_helpers import one_line_error, run
 
 # --------------------------------------------------------------------------- genotypes
 
