@@ -39,7 +39,7 @@ def make_score_fn(proxy: str, *, tables: list[str], run_dir: str | None, cache: 
     def score(indices):
         if not indices:
             return {}
-        table = score_cells(specs, ctx, list(indices), cache, resume=True, progress=False,
+        table = score_cells(specs, ctx, list(indices), cache, resume=True, progress=True,
                             meta=info)
         got = dict(zip(table["arch_index"].astype(int), table[spec.column], strict=True))
         return {i: sign * got[i] for i in indices}

@@ -57,7 +57,7 @@ def make_darts_score_fn(proxy: str, *, run_dir: str | None, table: Path, gamma: 
     def score(keys: Sequence[str]) -> dict[str, float]:
         if not keys:
             return {}
-        got = score_cells(specs, ctx, list(keys), table, resume=True, progress=False,
+        got = score_cells(specs, ctx, list(keys), table, resume=True, progress=True,
                           meta=info, space="darts").set_index("arch")
         if len(specs) == 1:
             return {k: signs[0] * float(got.at[k, specs[0].column]) for k in keys}
