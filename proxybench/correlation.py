@@ -66,7 +66,9 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column.
 
     Several tables may be given: each column is correlated on the cells of its own table,
-    and ``between`` joins the two columns' tables on arch_index.
+    and ``between`` joins the two columns' tables on arch_index. In ``between``, ``COL@N``
+    names the column of the N-th table (1-based), so that the same proxy scored twice (e.g.
+    with two noise seeds) can be compared with itself.
     """
     paths = [Path(scores)] if isinstance(scores, (str, Path)) else [Path(p) for p in scores]
     tables = {p: read_scores(p) for p in paths}
@@ -76,6 +78,16 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
             source.setdefault(c, p)
     everything = ", ".join(dict.fromkeys(c for t in tables.values() for c in proxy_columns(t)))
     wanted = list(between) if between else list(columns)
+    for name in wanted:
+        col, at, num = name.rpartition("@")
+        if at and num.isdigit() and col:
+            if not 1 <= int(num) <= len(paths):
+                raise ScoreError(f"{name}: there is no table {num} (tables 1-{len(paths)})")
+            table = paths[int(num) - 1]
+            if col not in tables[table].columns:
+                raise ScoreError(f"column {col!r} not in {table}")
+            source[name] = table
+            tables[table] = tables[table].assign(**{name: tables[table][col]})
     missing = [c for c in wanted if c not in source]
     if missing:
         raise ScoreError(f"column(s) {missing} not in {', '.join(map(str, paths))}; "

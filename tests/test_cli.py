@@ -134,6 +134,14 @@ def test_correlate_between_columns_of_two_tables(tmp_path):
     out = pd.read_csv(tmp_path / "a.between.csv")
     tau = out[out.metric == "kendall_tau"].iloc[0]
     assert tau["value"] == pytest.approx(-1.0) and tau["n"] == 8, res.output
+    # the same column of two tables (e.g. two noise seeds): COL@N names table N
+    b.rename(columns={"flatness": "angle"}).to_csv(tmp_path / "c.csv", index=False)
+    run("correlate", tmp_path / "a.csv", tmp_path / "c.csv", "--between", "angle@1",
+        "angle@2", "--bootstrap", "10", "--out", tmp_path / "ac")
+    tau = pd.read_csv(tmp_path / "ac.csv").query("metric == 'kendall_tau'").iloc[0]
+    assert tau["value"] == pytest.approx(-1.0) and tau["proxy"] == "angle@1 vs angle@2"
+    one_line_error(run("correlate", tmp_path / "a.csv", "--between", "angle@1", "angle@3",
+                       ok=False), "no table 3")
 
 
 def test_cells_from_a_file_and_merging_disjoint_tables(tmp_path):
