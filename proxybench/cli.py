@@ -445,7 +445,8 @@ def _darts_selection(text: str, seed: int) -> list[str]:
 @click.option("--proxy", "columns", multiple=True,
               help="Score column(s) to correlate (default: every proxy column).")
 @click.option("--between", nargs=2, default=None,
-              help="Correlate two score columns with each other instead of ground truth.")
+              help="Correlate two score columns with each other instead of ground truth; "
+                   "COL@N takes COL from the N-th table (the same proxy, two seeds).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
