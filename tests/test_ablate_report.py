@@ -13,7 +13,8 @@ CELLS = nb201.sample_cells(12, seed=4)
 
 
 @pytest.mark.parametrize("name,rows", [
-    ("alpha", len(ALPHAS)), ("gamma", sum(len(g[3]) for g in GAMMA_TABLES)), ("epochs", 4 * 2)])
+    ("alpha", len(ALPHAS)), ("gamma", sum(len(g[3]) for g in GAMMA_TABLES)), ("epochs", 4 * 2),
+    ("position", 2), pytest.param("direction", 2, marks=pytest.mark.slow)])  # hessian: ~2 min
 def test_ablation_tables_have_a_row_per_setting(name, rows, tiny_run, tmp_path, gt_csv):
     table = run_ablation(name, run_dir=tiny_run, indices=CELLS, out=tmp_path,
                          ground_truth=str(gt_csv), dataset="cifar10", n_boot=10,
