@@ -728,17 +728,19 @@ def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, out
               help="NB201 table (default $PROXYBENCH_NB201).")
 @click.option("--title", default="proxybench report", show_default=True)
 @click.option("--note", "notes", multiple=True, help="A paragraph for the report's header.")
+@click.option("--commands", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="A text file of the commands behind the results, shown in the header.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
 def report(scores, searches, ablations, retrains, dataset, ground_truth, title, notes,
-           out) -> None:
+           commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from .groundtruth import default_path
     from .report import build_report
     gt = ground_truth or (str(default_path()) if default_path() else None)
     folder = build_report(out, scores=scores, searches=searches, ablations=ablations,
-                          retrains=retrains, ground_truth=gt,
-                          dataset=dataset, title=title, notes=notes)
+                          retrains=retrains, ground_truth=gt, dataset=dataset,
+                          title=title, notes=notes, commands=commands)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
 
 

@@ -112,14 +112,19 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
                  retrains: Sequence[str | Path] = (), ground_truth: str | None,
                  dataset: str = "cifar10", title: str = "proxybench report",
-                 n_boot: int = 200, k: int = 50, notes: Sequence[str] = ()) -> Path:
-    """Write ``out/index.md`` and ``out/index.html``; returns the folder."""
+                 n_boot: int = 200, k: int = 50, notes: Sequence[str] = (),
+                 commands: str | Path | None = None) -> Path:
+    """Write ``out/index.md`` and ``out/index.html``; returns the folder. ``commands`` is a
+    text file (e.g. the shell script that made the results) shown in the header."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = _Doc(out)
     doc.h(1, title)
     for n in notes:
         doc.p(n)
+    if commands is not None:
+        doc.p(f"The commands that made every table and figure here ({Path(commands).name}):")
+        doc.code(Path(commands).read_text().rstrip())
     truth = load_ground_truth(ground_truth) if ground_truth else None
 
     tables = [(Path(s), read_scores(s)) for s in scores]

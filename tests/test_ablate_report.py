@@ -48,12 +48,16 @@ def test_report_from_tables(tiny_run, tmp_path, gt_csv):
     ctx, info = context_from_run(tiny_run, specs)
     score_cells(specs, ctx, nb201.sample_cells(60, 1), tmp_path / "s.csv", progress=False,
                 meta={**info, "command": "proxybench score ..."})
+    (tmp_path / "cmds.sh").write_text("proxybench train --preset tiny --out r\n")
     out = build_report(tmp_path / "rep", scores=[tmp_path / "s.csv"],
-                       ground_truth=str(gt_csv), n_boot=10, k=10, title="t")
+                       ground_truth=str(gt_csv), n_boot=10, k=10, title="t",
+                       commands=tmp_path / "cmds.sh")
     md = (out / "index.md").read_text()
     page = (out / "index.html").read_text()
     for proxy in ("flatness", "angle", "params"):
         assert f"| {proxy} |" in md
     assert "Table 1" in md and "Fig. 2" in md and "0.4302" in md
+    assert "```\nproxybench train --preset tiny --out r\n```" in md  # the header's commands
+    assert "<pre>proxybench train --preset tiny --out r</pre>" in page
     assert page.count("data:image/png;base64,") == 2  # scatter + Fig. 2, embedded
     assert (out / "fig1.png").is_file()
