@@ -11,8 +11,8 @@ over the scored cells, and the report says so.
   of the depth term alpha|L(s1)/s1| in the denominator and tau(flatness, val_loss);
 - position / direction: all vs cells, random vs hessian (Table 7);
 - gamma: Eq. (5) with the gamma values of Tables 8-10: angle + gamma*beta*F (Table 8),
-  val_acc + gamma*beta*F (Table 9) and angle + gamma_acc*acc (Table 10, accuracy as a
-  fraction), each with the mean share of the added term, e.g. gamma*beta*F / (S + gamma*beta*F);
+  acc + gamma*beta*F (Table 9) and angle + gamma_acc*acc (Table 10), accuracy as a fraction,
+  each with the mean share of the added term, e.g. gamma*beta*F / (S + gamma*beta*F);
 - epochs: tau of flatness, angle, val_acc, val_loss at every checkpoint saved during
   training (``--save-every``), beside the supernet's mean path accuracy.
 """
@@ -120,10 +120,13 @@ def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path
         t, specs = scored("angle;val_acc;flatness")
         beta = 1.0 / min(specs[2].options["sigmas"])
         for table_name, s_name, term, gammas, paper_share, paper_top1 in GAMMA_TABLES:
-            # flatness enters as beta*F (Eq. 5); accuracy as a fraction, as in Table 10
-            added = beta * t["flatness"] if term == "flatness" else t["val_acc"] / 100.0
+            # flatness enters as beta*F (Eq. 5); accuracy, as S or as the added term, as a
+            # fraction (its shares in Tables 9-10 fit a fraction, not a percentage)
+            frac = t["val_acc"] / 100.0
+            base = frac if s_name == "val_acc" else t[s_name]
+            added = beta * t["flatness"] if term == "flatness" else frac
             for g, p_share, p_top1 in zip(gammas, paper_share, paper_top1, strict=True):
-                series = pd.Series(combine_linear(t[s_name], added, gamma=g, beta=1.0),
+                series = pd.Series(combine_linear(base, added, gamma=g, beta=1.0),
                                    index=t.index)
                 share = (g * added / series).mean()
                 rows.append({"table": table_name, "S": s_name, "term": term, "gamma": g,
