@@ -175,7 +175,9 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                 scatter.append((col, use, tau["value"], direction(path, col)))
         doc.table(pd.DataFrame(rows))
         doc.p("Paper numbers are the GeNAS paper's (C=16, N=5 supernet, 250 epochs, GPU); "
-              "ours are measured at the preset and on the data named above.")
+              "ours are measured at the preset and on the data named above. s/cell is the "
+              "mean time recorded per cell; proxies that share work on a cell (val_acc and "
+              "val_loss share one recalibrated evaluation) charge it to the first.")
         _scatter(doc, scatter, dataset)
         _fig2(doc, tables, truth, dataset, k)
 
@@ -242,7 +244,7 @@ def _darts(doc: _Doc, searches: list[Path], retrains: list[Path]) -> None:
         summ = found.get(res["genotype"])
         known = res.get("known_results") or {}
         rows.append({
-            "cell": res.get("label") or r.name,
+            "cell": res.get("label") if known else r.name,  # a published name, else the run
             "found by": (f"{summ['algorithm']}: {summ['proxy']}" if summ
                          else ("published" if known else "-")),
             "search evals": summ["evaluations"] if summ else "-",
@@ -351,7 +353,7 @@ def _fig3(doc: _Doc, searches: Sequence[str | Path], tables: list) -> None:
     ax.minorticks_off()
     ax.set_xlabel("sigma (weight noise)")
     ax.set_ylabel("validation loss")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     doc.figure(fig, f"Fig. 3: validation loss vs sigma of the cells found by each search "
                     f"(mean ± std over seeds; losses from {path.name})")
 
