@@ -175,3 +175,16 @@ def test_crn_shares_the_noise_stream_across_cells(tiny_run, monkeypatch):
     crn_a, crn_b, own_a, own_b = seen
     assert crn_a == crn_b == ctx.seed
     assert len({own_a, own_b, ctx.seed}) == 3
+
+
+def test_hessian_direction_of_a_cell_with_no_path(tiny_run):
+    """A disconnected cell's output ignores the stem: its weights get a zero direction and
+    the score is finite (it used to raise 'appears to not have been used in the graph')."""
+    from proxybench.score import context_from_run
+    from proxybench.spaces import nb201 as space
+    cell = space.prune(next(space.cell_at(i) for i in range(space.NUM_CELLS)
+                            if space.is_disconnected(space.cell_at(i))))
+    spec = parse_spec("flatness:direction=hessian,hessian_iters=3")
+    ctx, _ = context_from_run(tiny_run, [spec])
+    result = spec.proxy.fn(ctx, cell, **spec.options)
+    assert math.isfinite(result["score"]) and result["score"] > 0

@@ -108,8 +108,17 @@ def top_hessian_direction(net: torch.nn.Module, params: list[torch.nn.Parameter]
     net.eval()
     for _ in range(iters):
         loss = torch.nn.functional.cross_entropy(net(images), labels)
-        grads = torch.autograd.grad(loss, params, create_graph=True)
-        hv = torch.autograd.grad(grads, params, grad_outputs=v)
+        # a weight the loss does not reach (e.g. the stem of a cell whose output is all
+        # zeros) has zero gradient and zero Hessian rows: its direction component is 0
+        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+        used = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+        hv = [torch.zeros_like(p) for p in params]
+        if used:
+            got = torch.autograd.grad([grads[i] for i in used], [params[i] for i in used],
+                                      grad_outputs=[v[i] for i in used], allow_unused=True)
+            for i, h in zip(used, got, strict=True):
+                if h is not None:
+                    hv[i] = h
         eig = float(sum((h * x).sum() for h, x in zip(hv, v, strict=True)))
         norm = torch.sqrt(sum((h * h).sum() for h in hv))
         if norm == 0:
