@@ -66,7 +66,8 @@ def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
 
 def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path,
                  ground_truth: str | None, dataset: str, n_boot: int = 200,
-                 echo: Callable[[str], None] = print) -> pd.DataFrame:
+                 echo: Callable[[str], None] = print,
+                 retry_errors: bool = False) -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it."""
     if name not in ABLATIONS:
         raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
@@ -81,7 +82,8 @@ def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path
         echo(f"[{name}] scoring {text} on {len(indices)} cells"
              + (f" ({checkpoint})" if checkpoint else ""))
         table = score_cells(specs, ctx, indices, folder / f"{safe}.csv", resume=True,
-                            progress=True, meta={**info, "command": f"proxybench ablate {name}"})
+                            progress=True, meta={**info, "command": f"proxybench ablate {name}"},
+                            retry_errors=retry_errors)
         return table.set_index("arch_index"), specs
 
     rows: list[dict] = []

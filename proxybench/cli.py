@@ -288,11 +288,14 @@ def _show(v) -> str:
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Score table (CSV); its settings go to the same name with .json.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run into the same --out.")
+@click.option("--retry-errors", is_flag=True,
+              help="With --resume: score again the cells whose error column is set.")
 @click.option("--threads", type=click.IntRange(min=1), default=None)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
 @friendly
 def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name, cells_opt,
-          seed, bn_images, val_images, chunk, out, resume, threads, device) -> None:
+          seed, bn_images, val_images, chunk, out, resume, retry_errors, threads,
+          device) -> None:
     """Score NB201 cells (or a sample of DARTS genotypes) with proxies into a table
     (resumable)."""
     from .proxies import parse_specs
@@ -320,7 +323,10 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name
         if table is None:
             return
     else:
-        table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta, space=space)
+        if retry_errors and not resume:
+            raise click.BadParameter("--retry-errors continues a table: add --resume")
+        table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta, space=space,
+                            retry_errors=retry_errors)
     n_err = count_errors(table)
     click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
                f"{time.time() - t0:.0f} s -> {out}" + (f" ({n_err} cells failed: see the "
@@ -696,9 +702,12 @@ def genotype(spec, target_mflops, draw) -> None:
               default=DEFAULT_DATASET, show_default=True)
 @click.option("--ground-truth", type=click.Path(dir_okay=False), default=None)
 @click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--retry-errors", is_flag=True,
+              help="Score again the cells whose error column is set in the cached tables.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
-def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, out) -> None:
+def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, retry_errors,
+           out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau.
 
     \b
@@ -707,7 +716,7 @@ def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, out
     from .ablate import run_ablation
     table = run_ablation(name, run_dir=run_dir, indices=_cell_selection(cells_opt, seed),
                          out=out, ground_truth=ground_truth, dataset=dataset,
-                         n_boot=bootstrap, echo=click.echo)
+                         n_boot=bootstrap, echo=click.echo, retry_errors=retry_errors)
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")
 

@@ -153,9 +153,11 @@ def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFra
 
 def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence,
                 out_csv: str | Path, *, resume: bool = False, progress: bool = True,
-                meta: dict | None = None, space: str = "nb201") -> pd.DataFrame:
+                meta: dict | None = None, space: str = "nb201",
+                retry_errors: bool = False) -> pd.DataFrame:
     """Score ``indices`` (official NB201 indices; for DARTS genotypes or their text) with
-    every spec into ``out_csv``.
+    every spec into ``out_csv``. ``retry_errors`` (with ``resume``) scores again the rows
+    whose ``error`` is set, e.g. after a fix; every other row is kept as it is.
 
     Writes ``out_csv`` row by row and ``<out>.json`` with ``meta`` plus the proxies, cell
     count, status and wall time. Returns the whole table sorted by its key column.
@@ -171,6 +173,10 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
             raise ScoreError(f"{out_csv} already exists; pass --resume to continue it, or "
                              f"choose another --out")
         existing = _read_existing(out_csv, columns)
+        failed = existing["error"].notna() & (existing["error"].astype(str) != "")
+        if retry_errors and failed.any():
+            existing = existing[~failed]
+            atomic_write_bytes(out_csv, existing.to_csv(index=False).encode())
         for row in existing.to_dict("records"):
             done.add(keys.key_of_row(row))
             cell = keys.cell_of(keys.key_of_row(row))

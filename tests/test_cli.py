@@ -166,3 +166,22 @@ def test_cells_from_a_file_and_merging_disjoint_tables(tmp_path):
     (tmp_path / "bad.txt").write_text("12\nseven\n")
     one_line_error(run("score", "--proxy", "params", "--cells", tmp_path / "bad.txt", "--out",
                        tmp_path / "x.csv", ok=False), "bad.txt:2", "not a cell index")
+
+
+def test_retry_errors_scores_failed_rows_again(tmp_path):
+    out = tmp_path / "s.csv"
+    run("score", "--proxy", "params", "--cells", "20", "--out", out)
+    good = pd.read_csv(out)
+    broken = good.astype({"error": object})
+    broken.loc[3, "params"] = float("nan")
+    broken.loc[3, "error"] = "params: RuntimeError: simulated failure"
+    broken.to_csv(out, index=False)
+    run("score", "--proxy", "params", "--cells", "20", "--out", out, "--resume")
+    assert pd.read_csv(out).loc[3, "error"].startswith("params: RuntimeError")  # kept
+    run("score", "--proxy", "params", "--cells", "20", "--out", out, "--resume",
+        "--retry-errors")
+    again = pd.read_csv(out)
+    timing = ["params_seconds"]  # re-measured, so it differs
+    pd.testing.assert_frame_equal(again.drop(columns=timing), good.drop(columns=timing))
+    one_line_error(run("score", "--proxy", "params", "--cells", "20", "--out", out,
+                       "--retry-errors", ok=False), "--resume")
