@@ -27,15 +27,7 @@ from torch import nn
 from proxybench.nets import NB201Net
 from proxybench.presets import get_preset
 from proxybench.spaces import nb201
-
-
-def _step(net: nn.Module, optim: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-          cell: nb201.Cell | None) -> None:
-    optim.zero_grad(set_to_none=True)
-    out = net(x, cell) if cell is not None else net(x)
-    nn.functional.cross_entropy(out, y).backward()
-    nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-    optim.step()
+from proxybench.train import train_step
 
 
 def _sgd(net: nn.Module, p) -> torch.optim.Optimizer:
@@ -68,15 +60,15 @@ def main() -> None:
     sup_optim = _sgd(supernet, p)
 
     # warm-up both, then time them interleaved in blocks so load changes hit both alike
-    _step(supernet, sup_optim, *data[0], cells[0])
-    _step(plain[cells[0]], optims[cells[0]], *data[0], None)
+    train_step(supernet, supernet.parameters(), sup_optim, *data[0], cells[0])
+    train_step(plain[cells[0]], plain[cells[0]].parameters(), optims[cells[0]], *data[0], None)
     t_sup = t_plain = 0.0
     for i, cell in enumerate(cells):
         x, y = data[i % len(data)]
         t0 = time.perf_counter()
-        _step(supernet, sup_optim, x, y, cell)
+        train_step(supernet, supernet.parameters(), sup_optim, x, y, cell)
         t1 = time.perf_counter()
-        _step(plain[cell], optims[cell], x, y, None)
+        train_step(plain[cell], plain[cell].parameters(), optims[cell], x, y, None)
         t2 = time.perf_counter()
         t_sup, t_plain = t_sup + t1 - t0, t_plain + t2 - t1
     n = len(cells) * batch

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,11 +74,17 @@ class _Doc:
         self.html.append(df.to_html(index=False, escape=True, border=0, classes="t"))
 
     def figure(self, fig: plt.Figure, caption: str) -> None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self.image(buf.getvalue(), caption)
+
+    def image(self, png: bytes, caption: str) -> None:
+        """A PNG beside index.md and embedded in index.html."""
         self.n_fig += 1
         name = f"fig{self.n_fig}.png"
-        fig.savefig(self.out / name, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        data = base64.b64encode((self.out / name).read_bytes()).decode()
+        atomic_write_bytes(self.out / name, png)
+        data = base64.b64encode(png).decode()
         self.md.append(f"![{caption}]({name})\n\n*{caption}*\n")
         self.html.append(f'<figure><img src="data:image/png;base64,{data}" alt="'
                          f'{html.escape(caption)}"><figcaption>{html.escape(caption)}'
@@ -193,14 +200,13 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                                  "tau(angle, flatness)": f"{tau:+.4f}",
                                  "paper": f"{PAPER_TABLE1.get(dataset, float('nan')):.4f}"}]))
 
-    nb201_searches = [s for s in map(Path, searches)
-                      if _summary(s).get("space", "nb201") == "nb201"]
-    darts_searches = [s for s in map(Path, searches) if s not in nb201_searches]
+    summaries = {Path(s): _summary(Path(s)) for s in searches}
+    nb201_searches = {s: m for s, m in summaries.items() if m.get("space", "nb201") == "nb201"}
+    darts_searches = {s: m for s, m in summaries.items() if s not in nb201_searches}
     if nb201_searches:
         doc.h(2, "Search results")
         rows = []
-        for s in nb201_searches:
-            summ = _summary(s)
+        for s, summ in nb201_searches.items():
             found = pd.read_csv(s / "search.csv")
             row = {"method": summ["algorithm"], "proxy": summ["proxy"],
                    "seeds": summ["repeats"],
@@ -230,14 +236,11 @@ def _summary(search_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _darts(doc: _Doc, searches: list[Path], retrains: list[Path]) -> None:
-    """DARTS transfer: the cells found by each search and the published cells, retrained
-    from scratch with the same budget."""
+def _darts(doc: _Doc, searches: dict[Path, dict], retrains: list[Path]) -> None:
+    """DARTS transfer: the cells found by each search (folder -> summary) and the published
+    cells, retrained from scratch with the same budget."""
     doc.h(2, "DARTS space: search on CIFAR-10, retrain from scratch")
-    found = {}
-    for s in searches:
-        summ = _summary(s)
-        found[summ["found"]] = summ
+    found = {summ["found"]: summ for summ in searches.values()}
     rows = []
     for r in retrains:
         res = json.loads((r / "result.json").read_text())
@@ -260,16 +263,11 @@ def _darts(doc: _Doc, searches: list[Path], retrains: list[Path]) -> None:
         doc.p("Every cell is retrained with the same preset and seed; test accuracy is on the "
               "full test set. The paper's numbers are ImageNet top-1 after its own (GPU) "
               "retraining, shown for the published cells only.")
-    for s in searches:
+    for s, summ in searches.items():
         png = s / "genotype.png"
         if png.is_file():
-            import matplotlib.image as mpimg
-            fig, ax = plt.subplots(figsize=(12, 3.8))
-            ax.imshow(mpimg.imread(png))
-            ax.axis("off")
-            summ = _summary(s)
-            doc.figure(fig, f"DARTS cell found by {summ['algorithm']} with {summ['proxy']} "
-                            f"({summ['evaluations']} evaluations)")
+            doc.image(png.read_bytes(), f"DARTS cell found by {summ['algorithm']} with "
+                                        f"{summ['proxy']} ({summ['evaluations']} evaluations)")
 
 
 ABLATION_TITLES = {
@@ -324,8 +322,9 @@ def _ablation(doc: _Doc, path: Path) -> None:
                         "(95% CI), and the supernet's mean path accuracy (dashed)")
 
 
-def _fig3(doc: _Doc, searches: Sequence[str | Path], tables: list) -> None:
-    """Validation loss vs sigma of the cells each search found (mean ± std over seeds)."""
+def _fig3(doc: _Doc, searches: dict[Path, dict], tables: list) -> None:
+    """Validation loss vs sigma of the cells each search (folder -> summary) found, mean ±
+    std over seeds."""
     source = next(((p, t) for p, t in tables
                    if any(c.startswith("flatness.loss@") for c in t.columns)), None)
     if source is None:
@@ -336,8 +335,7 @@ def _fig3(doc: _Doc, searches: Sequence[str | Path], tables: list) -> None:
     losses = t.set_index("arch_index")[loss_cols]
     fig, ax = plt.subplots(figsize=(5, 3.6))
     drawn = 0
-    for s in map(Path, searches):
-        summ = json.loads((s / "summary.json").read_text())
+    for s, summ in searches.items():
         found = pd.read_csv(s / "search.csv")["arch_index"]
         m = losses.reindex(found).dropna().to_numpy()
         if not len(m):

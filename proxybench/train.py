@@ -128,6 +128,20 @@ def path_quality(supernet: nn.Module, cells: list, bn: tuple, val: tuple,
     return accs
 
 
+def train_step(model: nn.Module, params, optim: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, cell) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on one sampled path (``cell``; None for a standalone network): the step
+    ``train_supernet`` repeats, shared with benchmarks/bench_train.py. Returns the loss and
+    the logits."""
+    optim.zero_grad(set_to_none=True)
+    logits = model(x, cell) if cell is not None else model(x)
+    loss = nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    nn.utils.clip_grad_norm_(params, 5.0)
+    optim.step()
+    return loss, logits
+
+
 def _state(net: nn.Module, cfg: TrainConfig, num_classes: int, epoch: int) -> dict:
     return {"space": cfg.space, "dataset": cfg.dataset, "preset": cfg.preset.to_dict(),
             "num_classes": num_classes, "epoch": epoch, "seed": cfg.seed,
@@ -223,7 +237,6 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     if rank == 0:
         atomic_write_json(run_json, {**meta, "status": "training", "epoch": start_epoch})
 
-    criterion = nn.CrossEntropyLoss()
     per_rank = preset.batch_size // world
     for epoch in range(start_epoch, preset.epochs):
         gen, path_rng = _epoch_rngs(cfg.seed, epoch)
@@ -243,12 +256,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
             y = y[rank * per_rank:(rank + 1) * per_rank]
             x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = y.to(dev, non_blocking=True)
-            optim.zero_grad(set_to_none=True)
-            logits = model(x, cell)
-            loss = criterion(logits, y)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            optim.step()
+            loss, logits = train_step(model, net.parameters(), optim, x, y, cell)
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
