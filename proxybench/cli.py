@@ -23,19 +23,8 @@ DEFAULT_DATASET = "cifar10"
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
-    from .data import DataError
-    from .groundtruth import GroundTruthError
-    from .presets import PresetError
-    from .proxies import ProxyError
-    from .retrain import RetrainError
-    from .runio import CheckpointError
-    from .score import ScoreError
-    from .search import SearchError
-    from .spaces.darts import GenotypeError
-    from .spaces.nb201 import ArchError
-    from .train import TrainError
-    return (DataError, GroundTruthError, PresetError, ProxyError, CheckpointError, ScoreError,
-            ArchError, TrainError, SearchError, GenotypeError, RetrainError, FileNotFoundError)
+    from .errors import ProxybenchError
+    return (ProxybenchError, FileNotFoundError)
 
 
 def friendly(fn):
@@ -93,8 +82,12 @@ def main() -> None:
 @click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also keep the weights every K epochs (proxy quality vs. budget).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seeds", default=None,
+              help="Train one supernet per seed (e.g. 0-4 or 0,2,7) into --out/seed-K, a seed "
+                   "group: score and correlate then report each proxy's spread over training "
+                   "seeds. Runs already finished are kept.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Run directory.")
+              help="Run directory (with --seeds: the group's folder).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out after a stop.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads (default: torch's choice).")
@@ -102,7 +95,7 @@ def main() -> None:
               help="auto (the rank's GPU if any, else CPU), cpu, cuda, cuda:N.")
 @friendly
 def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers, train_images,
-          split_file, save_every, seed, out, resume, threads, device) -> None:
+          split_file, save_every, seed, seeds, out, resume, threads, device) -> None:
     """Train a weight-sharing supernet (SPOS uniform single path).
 
     Runs under torchrun as DDP (gloo on CPU, nccl on GPUs), e.g.
@@ -116,19 +109,26 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     if data_dir is not None and not Path(data_dir).is_dir():
         raise click.ClickException(f"--data-dir {data_dir} does not exist; for CIFAR-10 make "
                                    f"it with `python3 ../shared/data/make_cifar10.py DIR`")
-    cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset, p,
-                      seed, save_every, split_file and str(Path(split_file).resolve()))
-    t0 = time.time()
-    with _process_group(device):
-        summary = train_supernet(cfg, out, resume=resume, device=device)
-    if int(os.environ.get("RANK", 0)) != 0:
-        return
-    click.echo(f"trained {space} supernet on {dataset} ({preset}) in {time.time() - t0:.0f} s "
-               f"-> {out}")
-    click.echo(f"mean valid accuracy of {summary['paths_evaluated']} random paths after BN "
-               f"recalibration: {summary['path_valid_acc_mean']:.2f}% "
-               f"(min {summary['path_valid_acc_min']:.2f}, max "
-               f"{summary['path_valid_acc_max']:.2f}, chance {summary['chance_acc']:.1f})")
+    from .rundir import FINAL, parse_seeds, seed_dir
+    runs = [(s, seed_dir(out, s)) for s in parse_seeds(seeds)] if seeds else [(seed, Path(out))]
+    for run_seed, run_out in runs:
+        if seeds and (run_out / FINAL).is_file():
+            click.echo(f"seed {run_seed}: {run_out} is trained already; kept")
+            continue
+        cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset,
+                          p, run_seed, save_every,
+                          split_file and str(Path(split_file).resolve()))
+        t0 = time.time()
+        with _process_group(device):
+            summary = train_supernet(cfg, run_out, resume=resume, device=device)
+        if int(os.environ.get("RANK", 0)) != 0:
+            continue
+        click.echo(f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) in "
+                   f"{time.time() - t0:.0f} s -> {run_out}")
+        click.echo(f"mean valid accuracy of {summary['paths_evaluated']} random paths after "
+                   f"BN recalibration: {summary['path_valid_acc_mean']:.2f}% "
+                   f"(min {summary['path_valid_acc_min']:.2f}, max "
+                   f"{summary['path_valid_acc_max']:.2f}, chance {summary['chance_acc']:.1f})")
 
 
 @contextlib.contextmanager
@@ -260,8 +260,9 @@ def _show(v) -> str:
               help="NAME, NAME,NAME, or NAME:key=value,... ; several with options joined by "
                    "';' (e.g. 'flatness:alpha=0;val_acc').")
 @click.option("--run", "--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
-              help="Training run directory (needed by supernet proxies). Under torchrun use "
-                   "the --run-dir spelling (torchrun claims --run).")
+              help="Training run directory (needed by supernet proxies), or a seed group "
+                   "(`train --seeds`): then one table per supernet, OUT.seed-K.csv. Under "
+                   "torchrun use the --run-dir spelling (torchrun claims --run).")
 @click.option("--checkpoint", default=None,
               help="Checkpoint inside --run to score (default final.pt; e.g. epoch-10.pt).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -307,30 +308,39 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))  # one GPU per rank
     specs = parse_specs(proxy_text)
     indices = _cell_selection(cells_opt, seed if seed is not None else 0, space)
-    ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
-                                 preset_overrides={"bn_images": bn_images,
-                                                   "val_images": val_images, "chunk": chunk},
-                                 seed=seed, dataset=dataset, preset_name=preset_name,
-                                 device=device, space=space)
-    meta = {**info, "space": space, "cell_selection": cells_opt, "environment": environment(),
-            "command": " ".join(sys.argv)}
-    t0 = time.time()
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    if world > 1 and space != "nb201":
-        raise click.ClickException("sharded scoring (torchrun) covers the NB201 space only")
-    if world > 1:  # launched by torchrun: each rank scores its shard, rank 0 merges
-        table = _score_distributed(specs, ctx, indices, out, resume, meta, rank, world)
-        if table is None:
-            return
-    else:
-        if retry_errors and not resume:
-            raise click.BadParameter("--retry-errors continues a table: add --resume")
-        table = score_cells(specs, ctx, indices, out, resume=resume, meta=meta, space=space,
-                            retry_errors=retry_errors)
-    n_err = count_errors(table)
-    click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
-               f"{time.time() - t0:.0f} s -> {out}" + (f" ({n_err} cells failed: see the "
-                                                       f"error column)" if n_err else ""))
+    from .rundir import group_runs, replicate_table
+    group = group_runs(run_dir) if run_dir else []
+    targets = [(r, replicate_table(out, r)) for r in group] if group else [(run_dir, out)]
+    if retry_errors and not resume:
+        raise click.BadParameter("--retry-errors continues a table: add --resume")
+    for run, table_path in targets:
+        ctx, info = context_from_run(run, specs, checkpoint=checkpoint, data_dir=data_dir,
+                                     preset_overrides={"bn_images": bn_images,
+                                                       "val_images": val_images,
+                                                       "chunk": chunk},
+                                     seed=seed, dataset=dataset, preset_name=preset_name,
+                                     device=device, space=space)
+        meta = {**info, "space": space, "cell_selection": cells_opt,
+                "environment": environment(), "command": " ".join(sys.argv)}
+        t0 = time.time()
+        rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        if world > 1 and space != "nb201":
+            raise click.ClickException("sharded scoring (torchrun) covers the NB201 space only")
+        if world > 1:  # launched by torchrun: each rank scores its shard, rank 0 merges
+            table = _score_distributed(specs, ctx, indices, table_path, resume, meta, rank,
+                                       world)
+            if table is None:
+                continue
+        else:
+            table = score_cells(specs, ctx, indices, table_path, resume=resume, meta=meta,
+                                space=space, retry_errors=retry_errors)
+        n_err = count_errors(table)
+        click.echo(f"scored {len(table)} cells with {', '.join(s.column for s in specs)} in "
+                   f"{time.time() - t0:.0f} s -> {table_path}"
+                   + (f" ({n_err} cells failed: see the error column)" if n_err else ""))
+    if group:
+        click.echo(f"{len(group)} supernets of the seed group {run_dir}; correlate them "
+                   f"together: proxybench correlate {' '.join(str(t) for _, t in targets)}")
 
 
 def _score_distributed(specs, ctx, indices, out, resume, meta, rank, world):
@@ -486,10 +496,26 @@ def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, 
 
 
 def _format_correlation(df: pd.DataFrame) -> str:
+    """One line per proxy and metric; a proxy scored on several replicates (e.g. supernets
+    of different training seeds) shows mean ± sd over them, the hierarchical CI (replicates
+    and cells resampled) and the seed ensemble, then each replicate's tau."""
     lines = [f"{'proxy':28s} {'metric':13s} {'value':>8s}  95% CI              n"]
-    for r in df.itertuples():
+    summary = df[df["replicate"] == "all"] if "replicate" in df else df
+    for r in summary.itertuples():
         ci = (f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]" if pd.notna(r.ci_low) else "")
-        lines.append(f"{r.proxy:28s} {r.metric:13s} {r.value:+8.4f}  {ci:19s} {r.n}")
+        line = f"{r.proxy:28s} {r.metric:13s} {r.value:+8.4f}  {ci:19s} {r.n}"
+        if getattr(r, "replicates", 1) > 1:
+            line += (f"  ± {r.sd:.4f} sd over {r.replicates} replicates (cell-bootstrap sd "
+                     f"{r.cell_sd:.4f}); seed ensemble {r.ensemble:+.4f}")
+        lines.append(line)
+    if "replicate" in df:
+        per = df[(df["replicate"] != "all") & (df["metric"] == "kendall_tau")]
+        for r in per.itertuples():
+            lines.append(f"  {r.proxy:26s} tau {r.value:+.4f} [{r.ci_low:+.4f}, "
+                         f"{r.ci_high:+.4f}]  {r.replicate}")
+    if (summary.get("replicates", pd.Series([1])) > 1).any():
+        lines.append("Replicated proxies: value = mean over replicates; 95% CI from a "
+                     "hierarchical bootstrap (replicates, then cells).")
     return "\n".join(lines)
 
 

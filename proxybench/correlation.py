@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
-from .metrics import correlate, kendall_tau, spearman_rho
+from .metrics import correlate, correlate_replicates, kendall_tau, spearman_rho
 from .score import ScoreError
 
 KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error"}
@@ -112,6 +112,10 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     joined = {p: join_scores(t, truth, dataset) for p, t in tables.items()}
     frames = []
     for c in dict.fromkeys(cols):
+        holders = [p for p in paths if c in tables[p].columns] if "@" not in c else [source[c]]
+        if len(holders) > 1:
+            frames.append(_replicate_rows(c, holders, tables, truth, dataset, n_boot, seed))
+            continue
         usable = joined[source[c]][[c, "truth"]].dropna()
         if len(usable) < 3:
             raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
@@ -119,8 +123,57 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                         seed=seed, higher_is_better=direction(source[c], c))
         res = res.reset_index()
         res.insert(0, "proxy", c)
+        res["replicate"] = "all"
+        res["replicates"] = 1
         frames.append(res)
     return pd.concat(frames, ignore_index=True)
+
+
+def replicate_label(path: Path) -> str:
+    """How a replicate is named in output: its run directory (e.g. seed-3) and table."""
+    run = _meta(path).get("run")
+    return f"{Path(run).name}/{path.name}" if run else str(path)
+
+
+def _meta(path: Path) -> dict:
+    meta_path = Path(path).with_suffix(".json")
+    try:
+        return json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.DataFrame,
+                    dataset: str, n_boot: int, seed: int) -> pd.DataFrame:
+    """One proxy scored in several tables (e.g. one per training seed): the mean, sd and
+    hierarchical CI over the replicates, the seed ensemble, and each replicate's own row.
+    Tables computed from the same checkpoint with the same seed are the same replicate
+    twice, and refused."""
+    seen: dict[tuple, Path] = {}
+    for p in holders:
+        m = _meta(p)
+        key = (m.get("checkpoint_sha256"), m.get("seed"), m.get("run"))
+        if key[0] is not None and key in seen:
+            raise ScoreError(f"{p} and {seen[key]} score {column} on the same checkpoint with "
+                             f"the same seed: they are one replicate, not two; merge them "
+                             f"(`proxybench merge`) or name one column as {column}@N")
+        seen[key] = p
+    wide = pd.concat([tables[p].set_index("arch_index")[column].rename(str(i))
+                      for i, p in enumerate(holders)], axis=1, join="inner")
+    wide = wide.join(truth.set_index("arch_index")[dataset].rename("truth"), how="inner")
+    if len(wide) < 3:
+        raise ScoreError(f"column {column}: the {len(holders)} tables share fewer than 3 cells "
+                         f"with ground truth; replicates must score the same cells")
+    summary, per = correlate_replicates(
+        [wide[str(i)].to_numpy() for i in range(len(holders))], wide["truth"].to_numpy(),
+        n_boot=n_boot, seed=seed, higher_is_better=direction(holders[0], column))
+    summary = summary.reset_index().rename(columns={"mean": "value"})
+    summary.insert(0, "proxy", column)
+    summary["replicate"] = "all"
+    per["replicate"] = [replicate_label(holders[i]) for i in per["replicate"]]
+    per.insert(0, "proxy", column)
+    per["replicates"] = 1
+    return pd.concat([summary, per], ignore_index=True)
 
 
 def _boot(fn, x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:

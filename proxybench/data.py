@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import ProxybenchError
+
 __all__ = [
     "DATASETS",
     "DataError",
@@ -70,7 +72,7 @@ _IMAGENET16_FIX = (
 )
 
 
-class DataError(Exception):
+class DataError(ProxybenchError):
     """Bad or missing data; the message names the problem and the fix."""
 
 

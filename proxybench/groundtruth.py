@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import ProxybenchError
+
 __all__ = [
     "ENV_VAR",
     "GT_DATASETS",
@@ -53,7 +55,7 @@ _HOW_TO_PASS = f"pass --ground-truth PATH or set {ENV_VAR}"
 _CSV_LAYOUT = "columns index (or arch_index), arch, and any of cifar10, cifar100, imagenet16_120"
 
 
-class GroundTruthError(Exception):
+class GroundTruthError(ProxybenchError):
     """Missing, unreadable or inconsistent ground truth; the message names the problem and fix."""
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "combine_linear",
     "combine_rank_average",
     "correlate",
+    "correlate_replicates",
     "kendall_tau",
     "spearman_rho",
     "top_k_precision",
@@ -175,32 +176,124 @@ def correlate(
     return out
 
 
+class _Resampler:
+    """Every metric of one (scores, truth) pair on a resample of cells, with the sorts done
+    once: only Kendall tau sorts per resample (inside scipy, O(n log n)); Spearman ranks and
+    top-k sets come in O(n) from tie groups and best-first orders computed on the full data.
+    A resampled cell drawn m times counts m times; in top-k its copies are taken best-first
+    together, matching ties broken by cell position as in the point estimate."""
+
+    def __init__(self, s: np.ndarray, t: np.ndarray, ks: list[int]) -> None:
+        self.s, self.t, self.ks = s, t, ks
+        self.gs, self.ns = _dense(s)
+        self.gt, self.nt = _dense(t)
+        self.order_s, self.order_t = _best_first(s), _best_first(t)
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        out = np.empty(2 + len(self.ks))
+        counts = np.bincount(idx, minlength=self.s.size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # constant resamples give NaN
+            out[0] = stats.kendalltau(self.s[idx], self.t[idx]).statistic
+        out[1] = _pearson(_resample_ranks(self.gs, self.ns, idx),
+                          _resample_ranks(self.gt, self.nt, idx))
+        for j, k in enumerate(self.ks):
+            both = np.minimum(_taken(counts, self.order_s, k), _taken(counts, self.order_t, k))
+            out[2 + j] = both.sum() / k
+        return out
+
+
 def _bootstrap(
     s: np.ndarray, t: np.ndarray, ks: list[int], n_boot: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Metric values on ``n_boot`` resamples of cells, shape (n_boot, 2 + len(ks)).
+    """Metric values on ``n_boot`` resamples of cells, shape (n_boot, 2 + len(ks))."""
+    metrics = _Resampler(s, t, ks)
+    return np.array([metrics(rng.integers(0, s.size, size=s.size)) for _ in range(n_boot)])
 
-    Only Kendall tau sorts per resample (inside scipy, O(n log n)); Spearman ranks and top-k
-    sets come in O(n) from tie groups and best-first orders computed once on the full data.
-    A resampled cell drawn m times counts m times; in top-k its copies are taken best-first
-    together, matching ties broken by cell position as in the point estimate.
+
+def correlate_replicates(
+    scores: Sequence[ArrayLike],
+    truth: ArrayLike,
+    *,
+    fracs: Sequence[float] = (0.01, 0.05, 0.10),
+    n_boot: int = 1000,
+    seed: int = 0,
+    higher_is_better: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ranking metrics of one proxy scored on several replicates (e.g. supernets trained with
+    different seeds) over the same cells: (summary, per_replicate).
+
+    Why: a supernet proxy's tau varies far more between training seeds than between cell
+    samples, so a cell-only bootstrap CI of one supernet hides most of the uncertainty.
+
+    - per_replicate: one row per (replicate, metric) with the value and a cell-bootstrap CI.
+    - summary (index ``metric``): ``mean`` and ``sd`` (ddof=1) over replicates, ``min``,
+      ``max``; ``ci_low``/``ci_high`` of a hierarchical bootstrap that resamples replicates
+      and then cells (the same cells for every replicate drawn, since they are paired) and
+      averages the metric over the drawn replicates, so it covers both sources;
+      ``cell_sd``: the mean over replicates of the cell-bootstrap sd, for comparison;
+      ``ensemble`` with ``ensemble_ci_low/high``: the metric of the mean rank over
+      replicates (a seed ensemble) with a cell-bootstrap CI; ``replicates`` and ``n``.
+
+    Only cells with a finite value in every replicate and in ``truth`` are used.
     """
-    n = s.size
-    gs, ns = _dense(s)
-    gt, nt = _dense(t)
-    order_s, order_t = _best_first(s), _best_first(t)
-    out = np.empty((n_boot, 2 + len(ks)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # constant resamples give NaN, dropped by nanpercentile
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    if len(scores) < 2:
+        raise ValueError(f"correlate_replicates needs at least 2 replicates, got {len(scores)}")
+    cols = [np.array(x, dtype=float).ravel() for x in scores]
+    t = np.array(truth, dtype=float).ravel()
+    if any(c.shape != t.shape for c in cols):
+        raise ValueError("every replicate must have one value per truth value")
+    keep = ~np.isnan(t)
+    for c in cols:
+        keep &= ~np.isnan(c)
+    n = int(keep.sum())
+    if n < MIN_CELLS:
+        raise ValueError(f"correlate_replicates needs at least {MIN_CELLS} cells scored in "
+                         f"every replicate, got {n}")
+    sign = 1.0 if higher_is_better else -1.0
+    cols = [sign * c[keep] for c in cols]
+    t = t[keep]
+    names = ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs)]
+    ks = [_top_k(f, n) for f in fracs]
+    point = np.array([[kendall_tau(c, t), spearman_rho(c, t),
+                       *(top_k_precision(c, t, f) for f in fracs)] for c in cols])
+    k = len(cols)
+    ensemble_scores = np.mean([stats.rankdata(c, method="average") for c in cols], axis=0)
+    ensemble = correlate(ensemble_scores, t, fracs=fracs, n_boot=n_boot, seed=seed)
+    low = high = cell_low = cell_high = np.full((k, len(names)), np.nan)
+    cell_sd = np.full((k, len(names)), np.nan)
+    hier_low = hier_high = np.full(len(names), np.nan)
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        metrics = [_Resampler(c, t, ks) for c in cols]
+        per = np.empty((n_boot, k, len(names)))
+        hier = np.empty((n_boot, len(names)))
         for b in range(n_boot):
+            drawn = np.bincount(rng.integers(0, k, size=k), minlength=k)
             idx = rng.integers(0, n, size=n)
-            counts = np.bincount(idx, minlength=n)
-            out[b, 0] = stats.kendalltau(s[idx], t[idx]).statistic
-            out[b, 1] = _pearson(_resample_ranks(gs, ns, idx), _resample_ranks(gt, nt, idx))
-            for j, k in enumerate(ks):
-                both = np.minimum(_taken(counts, order_s, k), _taken(counts, order_t, k))
-                out[b, 2 + j] = both.sum() / k
-    return out
+            per[b] = [m(idx) for m in metrics]
+            hier[b] = (drawn[:, None] * per[b]).sum(0) / k
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cell_low, cell_high = np.nanpercentile(per, [2.5, 97.5], axis=0)
+            cell_sd = np.nanstd(per, axis=0, ddof=1)
+            hier_low, hier_high = np.nanpercentile(hier, [2.5, 97.5], axis=0)
+        low, high = cell_low, cell_high
+    per_rows = [{"replicate": r, "metric": m, "value": point[r, j], "ci_low": low[r, j],
+                 "ci_high": high[r, j], "n": n}
+                for r in range(k) for j, m in enumerate(names)]
+    summary = pd.DataFrame({
+        "mean": point.mean(0), "sd": point.std(0, ddof=1), "min": point.min(0),
+        "max": point.max(0), "ci_low": hier_low, "ci_high": hier_high,
+        "cell_sd": np.nanmean(cell_sd, axis=0),
+        "ensemble": ensemble["value"].to_numpy(),
+        "ensemble_ci_low": ensemble["ci_low"].to_numpy(),
+        "ensemble_ci_high": ensemble["ci_high"].to_numpy(),
+        "replicates": np.full(len(names), k), "n": np.full(len(names), n)},
+        index=pd.Index(names, name="metric"))
+    return summary, pd.DataFrame(per_rows)
 
 
 def combine_linear(s: ArrayLike, f: ArrayLike, *, gamma: float, beta: float) -> np.ndarray:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .errors import ProxybenchError
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -65,7 +67,7 @@ DARTS_PRESETS: dict[str, Preset] = {
 PRESETS_BY_SPACE: dict[str, dict[str, Preset]] = {"nb201": PRESETS, "darts": DARTS_PRESETS}
 
 
-class PresetError(ValueError):
+class PresetError(ProxybenchError):
     """Unknown preset or out-of-range override."""
 
 

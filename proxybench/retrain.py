@@ -25,13 +25,14 @@ from torch import nn
 
 from . import data as D
 from .darts_nets import DartsNet, count_params_darts
+from .errors import ProxybenchError
 from .nets import count_flops, evaluate
 from .runio import atomic_write_json, environment, load_checkpoint, save_checkpoint
 from .spaces import darts
 from .train import _epoch_rngs, cosine_lr, resolve_device
 
 
-class RetrainError(ValueError):
+class RetrainError(ProxybenchError):
     """The retraining run cannot start or continue; the message says why and what to do."""
 
 

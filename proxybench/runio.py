@@ -18,10 +18,12 @@ from typing import Any
 
 import torch
 
+from .errors import ProxybenchError
+
 CHECKPOINT_FORMAT = "proxybench-supernet/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ProxybenchError):
     """Missing, corrupt or mismatched checkpoint; the message names the file and the fix."""
 
 

@@ -19,7 +19,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from .errors import ProxybenchError
 from .proxies import ProxySpec, ScoreContext
 from .runio import atomic_write_bytes, atomic_write_json
 from .spaces import canonical_cell, darts, nb201
 
 
-class ScoreError(ValueError):
+class ScoreError(ProxybenchError):
     """The scoring run cannot start; the message says why and what to do."""
 
 
@@ -163,6 +164,9 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     count, status and wall time. Returns the whole table sorted by its key column.
     """
     keys = TABLE_KEYS[space]
+    # proxies scored together may share a pass over the same network (zero-cost proxies)
+    ctx = replace(ctx, together=tuple((s.proxy.name, tuple(sorted(s.options.items())))
+                                      for s in specs))
     out_csv = Path(out_csv)
     meta_path = out_csv.with_suffix(".json")
     columns = table_columns(specs, space)

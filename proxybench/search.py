@@ -21,12 +21,13 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ProxybenchError
 from .spaces import darts, nb201
 
 ScoreFn = Callable[[Sequence[Any]], dict[Any, float]]
 
 
-class SearchError(ValueError):
+class SearchError(ProxybenchError):
     """Bad search settings; the message says which and what is valid."""
 
 

@@ -31,6 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import data as D
+from .errors import ProxybenchError
 from .nets import NB201Net, evaluate, extract_subnet, recalibrate_bn
 from .presets import Preset, preset_from_dict
 from .runio import (
@@ -43,7 +44,7 @@ from .runio import (
 from .spaces import SPACES, canonical_cell, darts, nb201
 
 
-class TrainError(ValueError):
+class TrainError(ProxybenchError):
     """A training run cannot start or continue; the message says why and what to do."""
 
 

@@ -20,11 +20,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ..errors import ProxybenchError
 from ..nets import NB201Net
 from ..presets import Preset
 
 
-class ProxyError(ValueError):
+class ProxyError(ProxybenchError):
     """Unknown proxy or bad proxy option; the message lists what is valid."""
 
 
@@ -43,6 +44,10 @@ class ScoreContext:
     init_supernet: NB201Net | nn.Module | None = None
     bn_batch: tuple[Tensor, Tensor] | None = None
     val_batch: tuple[Tensor, Tensor] | None = None
+    # (proxy name, its options) of every proxy scored in the same run: proxies that can share
+    # one pass over a network (e.g. snip, fisher, jacov on the same init network and batch)
+    # compute it once, with what all of them need (set by the engine; empty = alone)
+    together: tuple[tuple[str, tuple], ...] = ()
     # results that depend only on (context, cell), kept for the cell being scored so that
     # proxies of one cell share the BN-recalibrated path and its clean evaluation
     memo: dict = field(default_factory=dict, repr=False, compare=False)

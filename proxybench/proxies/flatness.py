@@ -14,8 +14,11 @@ iteration, ``hessian_iters`` steps), scaled to the norm of the Gaussian noise.
 ``crn=true`` (common random numbers) seeds the noise by (run seed, parameter name) only,
 so every cell that uses a weight gets the same noise on it: score differences between cells
 then come from the cells, not from their noise draws. ``alpha=0`` is Eq. (3) with absolute
-slopes. ``position=cells`` perturbs only the searched cells' weights (paper Table 7), not
-the stem, reduction blocks or head. In the DARTS space (the cell is a genotype, its path a
+slopes. ``noise_seed=K`` draws the noise from seed K instead of the scoring seed (which also
+picks the BN and validation images), so the two sources of variance can be varied apart
+(``proxybench ablate variance``); -1, the default, uses the scoring seed.
+``position=cells`` perturbs only the searched cells' weights (paper Table 7),
+not the stem, reduction blocks or head. In the DARTS space (the cell is a genotype, its path a
 ``DartsNet``) the paper uses ``sigmas=1e-5/5e-5/1e-4`` on CIFAR-10 and ``1e-3/3e-3/6e-3``
 on CIFAR-100.
 
@@ -148,6 +151,9 @@ def hessian_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Parame
 
 def _check(options: dict) -> None:
     sigmas = options["sigmas"]
+    if not all(math.isfinite(v) for v in (*sigmas, options["alpha"])):
+        raise ProxyError(f"flatness: sigmas and alpha must be finite numbers, got sigmas="
+                         f"{sigmas}, alpha={options['alpha']}")
     if len(sigmas) < 2 or any(s <= 0 for s in sigmas) or list(sigmas) != sorted(set(sigmas)):
         raise ProxyError(f"flatness: sigmas must be >= 2 positive, strictly increasing values "
                          f"(e.g. sigmas=2e-3/1e-2/2e-2), got {sigmas}")
@@ -169,13 +175,14 @@ def _check(options: dict) -> None:
           description="GeNAS Eq. (4): inverse of the loss slope under growing weight noise plus "
                       "alpha times the loss depth at the smallest sigma",
           sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all",
-          direction="random", draws=1, hessian_iters=20, crn=False)
+          direction="random", draws=1, hessian_iters=20, crn=False, noise_seed=-1)
 def flatness(ctx: ScoreContext, cell: Cell, *, sigmas: tuple[float, ...], alpha: float,
              noise: str, position: str, direction: str, draws: int,
-             hessian_iters: int, crn: bool) -> dict:
+             hessian_iters: int, crn: bool, noise_seed: int) -> dict:
     net = prepared_subnet(ctx, cell)
     params = perturbable(net, position)
-    seed = ctx.seed if crn else cell_seed(ctx.seed, cell)
+    base = ctx.seed if noise_seed < 0 else noise_seed
+    seed = base if crn else cell_seed(base, cell)
     if direction == "hessian":
         losses = hessian_losses(net, params, sigmas, *ctx.val_batch, ctx.preset.chunk, seed,
                                 hessian_iters)

@@ -26,7 +26,7 @@ def cell_seed(seed: int, cell: Cell) -> int:
     return seed_from(f"{seed}|{cell_text(cell)}")
 
 
-def _memo(ctx: ScoreContext, cell: Cell) -> dict:
+def memo_of(ctx: ScoreContext, cell: Cell) -> dict:
     """The memo of ``cell``; scoring another cell drops the previous one's entries."""
     if ctx.memo.get("cell") != cell:
         ctx.memo.clear()
@@ -42,7 +42,7 @@ def prepared_subnet(ctx: ScoreContext, cell: Cell) -> nn.Module:
     """
     if ctx.supernet is None or ctx.bn_batch is None:
         raise ValueError("this proxy needs a trained supernet and data (pass --run)")
-    memo = _memo(ctx, cell)
+    memo = memo_of(ctx, cell)
     if "subnet" not in memo:
         net = extract_subnet(ctx.supernet, cell)
         recalibrate_bn(net, ctx.bn_batch[0], ctx.preset.chunk)
@@ -52,7 +52,7 @@ def prepared_subnet(ctx: ScoreContext, cell: Cell) -> nn.Module:
 
 def clean_evaluation(ctx: ScoreContext, cell: Cell) -> tuple[float, float]:
     """(validation loss, accuracy %) of the recalibrated path, computed once per cell."""
-    memo = _memo(ctx, cell)
+    memo = memo_of(ctx, cell)
     if "eval" not in memo:
         memo["eval"] = evaluate(prepared_subnet(ctx, cell), *ctx.val_batch, ctx.preset.chunk)
     return memo["eval"]

@@ -78,6 +78,7 @@ from . import ProxyError, ScoreContext, register
 from .performance import cell_seed
 
 JACOV_K = 1e-5
+EPE_K = 1e-5
 ZEN_GAMMA = 1e-2
 _BN = nn.modules.batchnorm._BatchNorm
 
@@ -89,10 +90,12 @@ def prunable_weights(model: nn.Module) -> list[Tensor]:
     return [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def _grads(loss: Tensor, weights: list[Tensor], create_graph: bool = False) -> list[Tensor]:
+def _grads(loss: Tensor, weights: list[Tensor], create_graph: bool = False,
+           retain_graph: bool = False) -> list[Tensor]:
     """d loss / d w for each weight; zeros for weights the loss does not depend on."""
     need = [w for w in weights if w.requires_grad]
-    got = torch.autograd.grad(loss, need, allow_unused=True, create_graph=create_graph) \
+    got = torch.autograd.grad(loss, need, allow_unused=True, create_graph=create_graph,
+                              retain_graph=retain_graph or create_graph) \
         if loss.requires_grad and need else [None] * len(need)
     by_id = {id(w): g for w, g in zip(need, got, strict=True)}
     return [torch.zeros_like(w) if by_id.get(id(w)) is None else by_id[id(w)] for w in weights]
@@ -105,21 +108,30 @@ def weight_grads(model: nn.Module, inputs: Tensor, targets: Tensor) -> tuple[lis
     return weights, [g.detach() for g in _grads(loss, weights)]
 
 
-def grad_norm_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
-    _, grads = weight_grads(model, inputs, targets)
+def grad_norm_from(grads: list[Tensor]) -> float:
     return sum(float(g.double().norm()) for g in grads)
 
 
-def plain_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
-    weights, grads = weight_grads(model, inputs, targets)
+def plain_from(weights: list[Tensor], grads: list[Tensor]) -> float:
     return sum(float((g.double() * w.detach().double()).sum())
                for w, g in zip(weights, grads, strict=True))
 
 
-def snip_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
-    weights, grads = weight_grads(model, inputs, targets)
+def snip_from(weights: list[Tensor], grads: list[Tensor]) -> float:
     return sum(float((g.double() * w.detach().double()).abs().sum())
                for w, g in zip(weights, grads, strict=True))
+
+
+def grad_norm_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
+    return grad_norm_from(weight_grads(model, inputs, targets)[1])
+
+
+def plain_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
+    return plain_from(*weight_grads(model, inputs, targets))
+
+
+def snip_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
+    return snip_from(*weight_grads(model, inputs, targets))
 
 
 def grasp_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
@@ -149,7 +161,11 @@ def fisher_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
     finally:
         for h in handles:
             h.remove()
-    grads = _grads(loss, acts)
+    return fisher_from(acts, _grads(loss, acts))
+
+
+def fisher_from(acts: list[Tensor], grads: list[Tensor]) -> float:
+    """Sum over layers and channels of 0.5 * mean_n (sum_hw a * dL/da)^2."""
     total = 0.0
     for a, g in zip(acts, grads, strict=True):
         prod = (a.detach() * g).double()
@@ -356,25 +372,124 @@ def _data_net(ctx: ScoreContext, cell: Cell, name: str,
     return net, x, y
 
 
+# What each proxy reads from the shared pass over the init network (``init_pass``).
+TAPS = {"grad_norm": "weight_grads", "plain": "weight_grads", "snip": "weight_grads",
+        "fisher": "act_grads", "jacov": "input_jacobian", "epe_nas": "input_jacobian",
+        "nwot": "relu_codes"}
+
+
+def init_pass(ctx: ScoreContext, cell: Cell, name: str, batch_size: int) -> dict:
+    """What proxy ``name`` needs from one forward (+ backward) pass of the cell's init network
+    on the first ``batch_size`` images, shared by the proxies scored together.
+
+    Why: grad_norm, plain, snip, fisher, jacov, epe_nas and nwot all read the same network at
+    the same initialisation on the same batch; scored together (``ctx.together``) they get
+    one network, one forward and at most two backward passes per cell instead of one network
+    and one pass each. Each quantity is computed exactly as the proxy alone computes it.
+    """
+    from .performance import memo_of
+    taps = {TAPS[name]} | {TAPS[n] for n, opts in ctx.together
+                           if n in TAPS and dict(opts).get("batch_size") == batch_size}
+    memo = memo_of(ctx, cell)
+    key = ("init_pass", batch_size)
+    if key not in memo or not taps <= memo[key]["taps"]:
+        memo[key] = _run_init_pass(ctx, cell, name, batch_size, taps)
+    return memo[key]
+
+
+def _run_init_pass(ctx: ScoreContext, cell: Cell, name: str, batch_size: int,
+                   taps: set[str]) -> dict:
+    x, y = _batch(ctx, name, batch_size)
+    net, _ = build_net(ctx, cell)
+    acts: list[Tensor] = []
+    codes: list[Tensor] = []
+    handles = []
+    if "act_grads" in taps:
+        handles += [m.register_forward_hook(lambda _m, _i, out: acts.append(out))
+                    for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if "relu_codes" in taps:
+        handles += [m.register_forward_pre_hook(lambda _m, inp: codes.append(inp[0].detach() > 0))
+                    for m in net.modules() if isinstance(m, nn.ReLU)]
+    if "input_jacobian" in taps:
+        x = x.detach().clone().requires_grad_(True)
+    grad_taps = taps & {"weight_grads", "act_grads", "input_jacobian"}
+    try:
+        with torch.set_grad_enabled(bool(grad_taps)):
+            logits = net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    out: dict = {"taps": frozenset(taps), "labels": y}
+    if "relu_codes" in taps:
+        out["relu_codes"] = codes
+    if "input_jacobian" in taps:
+        (jac,) = torch.autograd.grad(logits, x, torch.ones_like(logits), allow_unused=True,
+                                     retain_graph=bool(taps & {"weight_grads", "act_grads"}))
+        out["input_jacobian"] = None if jac is None else jac.reshape(len(x), -1)
+    if taps & {"weight_grads", "act_grads"}:
+        weights = prunable_weights(net) if "weight_grads" in taps else []
+        loss = F.cross_entropy(logits, y)
+        grads = [g.detach() for g in _grads(loss, weights + acts)]
+        out["weights"], out["weight_grads"] = weights, grads[:len(weights)]
+        out["acts"], out["act_grads"] = acts, grads[len(weights):]
+    return out
+
+
+def _jacobian(p: dict, name: str) -> Tensor:
+    if p["input_jacobian"] is None:
+        raise ValueError(f"{name}: the network's output does not depend on its input")
+    return p["input_jacobian"]
+
+
+def epe_nas_from(jac: Tensor, labels: Tensor, num_classes: int) -> float:
+    """EPE-NAS (Lopes et al. 2021, as in NAS-Bench-Suite-Zero): per class c, the correlation
+    matrix R_c of the flattened input Jacobians of the batch's images of class c and
+    s_c = sum_ij log(|R_c|_ij + 1e-5) (divided by the size of R_c when there are more than
+    100 classes); score = sum_c |s_c| for up to 100 classes, else
+    sum_{c, c'} |s_c - s_c'| / (number of classes present). Classes with one image give
+    R_c = [1] and s_c ~ 0; higher is better."""
+    j = jac.detach().double()
+    per_class = []
+    for c in torch.unique(labels).tolist():
+        rows = j[labels == c]
+        if len(rows) < 2:
+            per_class.append(math.log(1.0 + EPE_K))
+            continue
+        r = rows - rows.mean(1, keepdim=True)
+        norms = r.norm(dim=1)
+        if bool((norms == 0).any()):
+            raise ValueError("epe_nas: an input Jacobian is constant, so its correlation is "
+                             "undefined")
+        r = r / norms[:, None]
+        corr = (r @ r.T).clamp(-1.0, 1.0)
+        value = float(torch.log(corr.abs() + EPE_K).sum())
+        per_class.append(value / len(corr) if num_classes > 100 else value)
+    if num_classes <= 100:
+        return float(sum(abs(v) for v in per_class))
+    return float(sum(abs(a - b) for a in per_class for b in per_class) / len(per_class))
+
+
 @register("grad_norm", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
           description="sum of per-layer L2 norms of the CE-loss gradient at init "
                       "(Abdelfattah et al. 2021)")
 def grad_norm(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return grad_norm_score(*_data_net(ctx, cell, "grad_norm", batch_size))
+    return grad_norm_from(init_pass(ctx, cell, "grad_norm", batch_size)["weight_grads"])
 
 
 @register("plain", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
           description="sum of gradient x weight at init, first-order saliency "
                       "(Abdelfattah et al. 2021)")
 def plain(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return plain_score(*_data_net(ctx, cell, "plain", batch_size))
+    p = init_pass(ctx, cell, "plain", batch_size)
+    return plain_from(p["weights"], p["weight_grads"])
 
 
 @register("snip", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
           description="sum of |gradient x weight| at init, SNIP saliency (Lee et al. 2019; "
                       "Abdelfattah et al. 2021)")
 def snip(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return snip_score(*_data_net(ctx, cell, "snip", batch_size))
+    p = init_pass(ctx, cell, "snip", batch_size)
+    return snip_from(p["weights"], p["weight_grads"])
 
 
 @register("grasp", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
@@ -388,26 +503,37 @@ def grasp(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
           description="sum over conv/linear outputs of 0.5 mean_n (sum_hw act x grad)^2 at "
                       "init, Fisher saliency (Theis et al. 2018; Abdelfattah et al. 2021)")
 def fisher(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return fisher_score(*_data_net(ctx, cell, "fisher", batch_size))
+    p = init_pass(ctx, cell, "fisher", batch_size)
+    return fisher_from(p["acts"], p["act_grads"])
 
 
 @register("jacov", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
           description="-sum(log(l+k)+1/(l+k)) over eigenvalues l of the correlation of "
                       "per-image input Jacobians at init (Mellor et al. 2021, v1)")
 def jacov(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    net, x, _ = _data_net(ctx, cell, "jacov", batch_size)
-    return jacov_score(net, x)
+    return jacov_from_jacobians(_jacobian(init_pass(ctx, cell, "jacov", batch_size), "jacov"))
+
+
+@register("epe_nas", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          description="sum over classes of |sum log(|corr| + 1e-5)| of the correlation of "
+                      "the input Jacobians of each class's images at init (EPE-NAS, Lopes "
+                      "et al. 2021)")
+def epe_nas(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
+    p = init_pass(ctx, cell, "epe_nas", batch_size)
+    return epe_nas_from(_jacobian(p, "epe_nas"), p["labels"], ctx.num_classes)
 
 
 @register("nwot", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
           description="log|det K| of the kernel of ReLU binary codes of a batch at init "
                       "(NASWOT, Mellor et al. 2021)")
 def nwot(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    net, x, _ = _data_net(ctx, cell, "nwot", batch_size)
-    return nwot_score(net, x)
+    codes = init_pass(ctx, cell, "nwot", batch_size)["relu_codes"]
+    if not codes:
+        raise ValueError("nwot: the network has no ReLU")
+    return nwot_from_codes(codes)
 
 
-for _fn in (grad_norm, plain, snip, grasp, fisher, jacov, nwot):
+for _fn in (grad_norm, plain, snip, grasp, fisher, jacov, epe_nas, nwot):
     _fn.check_options = _check_batch
 
 
@@ -450,8 +576,8 @@ def zen(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 zen.check_options = _check_batch
 
-ZERO_COST = ("grad_norm", "plain", "snip", "grasp", "fisher", "jacov", "nwot", "l2_norm",
-             "synflow", "zen")
+ZERO_COST = ("grad_norm", "plain", "snip", "grasp", "fisher", "jacov", "epe_nas", "nwot",
+             "l2_norm", "synflow", "zen")
 
 
 def _timings(channels: int = 8, layers: int = 1, batch: int = 64, repeats: int = 3) -> None:

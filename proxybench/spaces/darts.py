@@ -29,6 +29,8 @@ import random
 from collections import namedtuple
 from collections.abc import Sequence
 
+from ..errors import ProxybenchError
+
 OPS: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
                         "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 PATH_OPS: tuple[str, ...] = OPS[1:]   # what a genotype (and an SPOS path) may use
@@ -43,7 +45,7 @@ Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 Pairs = tuple[tuple[str, int], ...]
 
 
-class GenotypeError(ValueError):
+class GenotypeError(ProxybenchError):
     """A malformed or unknown DARTS genotype; the message names the problem and the fix."""
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
+from ..errors import ProxybenchError
+
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_NODES = 4
@@ -26,7 +28,7 @@ NONE = 0
 Cell = tuple[int, ...]
 
 
-class ArchError(ValueError):
+class ArchError(ProxybenchError):
     """A malformed architecture string or cell; the message says what a valid one looks like."""
 
 

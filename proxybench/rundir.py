@@ -1,0 +1,73 @@
+"""Run directories and seed groups: one owner for their names.
+
+A run directory (``proxybench train --out RUN``) holds ``run.json``, ``metrics.csv``,
+``epoch-0.pt``, ``epoch-K.pt``, ``final.pt`` and ``checkpoint.pt``. A *seed group*
+(``proxybench train --seeds 0-4 --out GROUP``) is a folder of run directories
+``GROUP/seed-K``, one per training seed, identical but for the seed: the unit over which a
+supernet proxy's tau gets its training-seed spread.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import ProxybenchError
+
+RUN_JSON = "run.json"
+METRICS = "metrics.csv"
+INITIAL = "epoch-0.pt"
+FINAL = "final.pt"
+CHECKPOINT = "checkpoint.pt"
+_SEED_DIR = re.compile(r"^seed-(\d+)$")
+
+
+class SeedsError(ProxybenchError):
+    """A malformed seed list or an empty seed group."""
+
+
+def epoch_checkpoint(epoch: int) -> str:
+    return f"epoch-{epoch}.pt"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7"`` and mixes like ``"0-2,9"`` too."""
+    seeds: list[int] = []
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            raise SeedsError(f"bad seed list {text!r}: use non-negative integers and ranges, "
+                             f"e.g. 0-4 or 0,2,7")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        seeds += range(lo, hi + 1)
+    if not seeds:
+        raise SeedsError(f"bad seed list {text!r}: it names no seed (e.g. 0-4)")
+    if len(set(seeds)) != len(seeds):
+        raise SeedsError(f"seed list {text!r} names a seed twice")
+    return seeds
+
+
+def seed_dir(group: str | Path, seed: int) -> Path:
+    return Path(group) / f"seed-{seed}"
+
+
+def group_runs(path: str | Path) -> list[Path]:
+    """The run directories of a seed group, by seed; [] when ``path`` is not a group."""
+    path = Path(path)
+    if not path.is_dir() or (path / RUN_JSON).is_file():
+        return []
+    runs = [(int(m.group(1)), p) for p in path.iterdir()
+            if p.is_dir() and (m := _SEED_DIR.match(p.name)) and (p / RUN_JSON).is_file()]
+    return [p for _, p in sorted(runs)]
+
+
+def is_group(path: str | Path) -> bool:
+    return bool(group_runs(path))
+
+
+def replicate_table(out: str | Path, run: Path) -> Path:
+    """Where ``score --run GROUP --out OUT`` writes the table of one run of the group:
+    ``OUT`` with ``.seed-K`` before its suffix (flatness.csv -> flatness.seed-3.csv)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.{run.name}{out.suffix or '.csv'}")
