@@ -19,20 +19,27 @@ over the scored cells, and the report says so.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .groundtruth import join_scores, load_ground_truth
 from .metrics import combine_linear, correlate, kendall_tau
 from .proxies import parse_specs
 from .proxies.flatness import EPS
+from .rundir import METRICS, RUN_JSON, group_runs
 from .runio import atomic_write_bytes
 from .score import ScoreError, context_from_run, score_cells
 
-ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs")
+ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget")
+# the supernet proxies every replicate is scored with (one recalibrated pass shared)
+SUPERNET_PROXIES = "flatness;val_acc;val_loss;angle"
+SUPERNET_COLUMNS = (("flatness", True), ("val_acc", True), ("val_loss", False),
+                    ("angle", True))
 SIGMA_SETS = ("1e-6/5e-6/1e-5", "5e-4/1e-3/2e-3", "2e-3/1e-2/2e-2", "2e-3/2e-2/4e-2")
 ALPHAS = (0.0, 0.1, 0.5, 1.0, 4.0, 16.0)
 # the paper's Kendall tau on NB201 CIFAR-10 (Tables 5, 6, 7), printed beside ours
@@ -64,30 +71,46 @@ def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
             "spearman_rho": r.loc["spearman_rho", "value"], "n": int(tau["n"])}
 
 
-def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path,
-                 ground_truth: str | None, dataset: str, n_boot: int = 200,
-                 echo: Callable[[str], None] = print,
-                 retry_errors: bool = False) -> pd.DataFrame:
-    """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it."""
+def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
+                 out: str | Path, ground_truth: str | None, dataset: str, n_boot: int = 200,
+                 echo: Callable[[str], None] = print, retry_errors: bool = False,
+                 levels: int = 4) -> pd.DataFrame:
+    """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
+
+    ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
+    ``budget`` one seed group per training budget (several)."""
     if name not in ABLATIONS:
         raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
+    run_dirs = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
+    if name != "budget" and len(run_dirs) != 1:
+        raise ScoreError(f"ablate {name} takes one --run (only budget takes several)")
     truth = load_ground_truth(ground_truth)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
 
-    def scored(text: str, checkpoint: str | None = None, tag: str | None = None) -> tuple:
+    def scored(text: str, checkpoint: str | None = None, tag: str | None = None,
+               run: str | Path | None = None, seed: int | None = None) -> tuple:
         specs = parse_specs(text)
-        ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint)
+        ctx, info = context_from_run(run or run_dirs[0], specs, checkpoint=checkpoint,
+                                     seed=seed)
         safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", tag or text)
         echo(f"[{name}] scoring {text} on {len(indices)} cells"
-             + (f" ({checkpoint})" if checkpoint else ""))
+             + (f" ({checkpoint})" if checkpoint else "") + (f" of {run}" if run else "")
+             + (f", seed {seed}" if seed is not None else ""))
         table = score_cells(specs, ctx, indices, folder / f"{safe}.csv", resume=True,
                             progress=True, meta={**info, "command": f"proxybench ablate {name}"},
                             retry_errors=retry_errors)
         return table.set_index("arch_index"), specs
 
+    def tau(values: pd.Series, higher: bool) -> float:
+        return _tau_row(values, truth, dataset, higher, 0)["kendall_tau"]
+
     rows: list[dict] = []
-    if name == "sigma":
+    if name == "variance":
+        rows = _variance(run_dirs[0], scored, tau, truth, dataset, n_boot, levels)
+    elif name == "budget":
+        rows = _budget(run_dirs, scored, tau)
+    elif name == "sigma":
         for sig, paper in zip(SIGMA_SETS, PAPER_SIGMA_TAU, strict=True):
             t, specs = scored(f"flatness:sigmas={sig}")
             rows.append({"sigmas": sig.replace("/", ", "),
@@ -154,6 +177,104 @@ def run_ablation(name: str, *, run_dir: str, indices: list[int], out: str | Path
     table = pd.DataFrame(rows)
     atomic_write_bytes(Path(out) / f"{name}.csv", table.to_csv(index=False).encode())
     return table
+
+
+def _group(path: str | Path) -> list[Path]:
+    runs = group_runs(path)
+    if len(runs) < 2:
+        raise ScoreError(f"{path} is not a seed group of at least 2 runs; train one with "
+                         f"`proxybench train --seeds 0-4 --out {path}`")
+    return runs
+
+
+def _run_seed(run: Path) -> int:
+    return int(json.loads((run / RUN_JSON).read_text())["config"]["seed"])
+
+
+def _spread(proxy: str, factor: str, taus: list[float], note: str) -> dict:
+    arr = np.array(taus, dtype=float)
+    return {"proxy": proxy, "factor": factor, "levels": len(arr),
+            "tau_mean": float(arr.mean()), "tau_sd": float(arr.std(ddof=1)),
+            "tau_min": float(arr.min()), "tau_max": float(arr.max()),
+            "taus": " ".join(f"{v:+.4f}" for v in arr), "note": note}
+
+
+def _variance(group: str | Path, scored: Callable, tau: Callable, truth: pd.DataFrame,
+              dataset: str, n_boot: int, levels: int) -> list[dict]:
+    """Where a supernet proxy's tau varies: one factor at a time around the group's first
+    supernet (main effects), each as the sd of tau over its levels.
+
+    - training seed: each supernet of the group, scored with its own seed (which also draws
+      its noise, images and train/valid split), so this sd includes the others;
+    - noise seed (flatness): the first supernet, images fixed, ``noise_seed`` varied;
+    - images: the first supernet, noise fixed, the BN/validation image sample varied
+      (``--seed``, the split unchanged);
+    - cells: a bootstrap over the scored cells of the first supernet.
+    """
+    runs = _group(group)
+    base = runs[0]
+    s0 = _run_seed(base)
+    extra = [s0 + 1 + i for i in range(levels - 1)]
+    per_run = [scored(SUPERNET_PROXIES, run=r, tag=f"train-{r.name}")[0] for r in runs]
+    noise = [scored(f"flatness:noise_seed={k}", run=base, tag=f"noise-{k}") for k in extra]
+    images = [scored(f"flatness:noise_seed={s0};val_acc;val_loss", run=base, seed=k,
+                     tag=f"images-{k}") for k in extra]
+    rows: list[dict] = []
+    for col, higher in SUPERNET_COLUMNS:
+        rows.append(_spread(col, "training seed", [tau(t[col], higher) for t in per_run],
+                            f"{len(runs)} supernets ({', '.join(r.name for r in runs)}); each "
+                            f"also redraws noise, images and split"))
+        if col == "flatness":
+            rows.append(_spread(col, "noise seed", [tau(per_run[0][col], higher)] + [
+                tau(t[specs[0].column], higher) for t, specs in noise],
+                f"{base.name}, noise seeds {s0}, {', '.join(map(str, extra))}"))
+        if col != "angle":
+            img_col = {"flatness": f"flatness[noise_seed={s0}]"}.get(col, col)
+            rows.append(_spread(col, "BN/validation images", [tau(per_run[0][col], higher)] + [
+                tau(t[img_col], higher) for t, _ in images],
+                f"{base.name}, image seeds {s0}, {', '.join(map(str, extra))}"))
+        base_vals = per_run[0][col]
+        frame = pd.DataFrame({"arch_index": base_vals.index, "v": base_vals.to_numpy()})
+        joined = join_scores(frame, truth, dataset).dropna(subset=["v"])
+        boot = correlate(joined["v"].to_numpy(), joined["truth"].to_numpy(), n_boot=n_boot,
+                         higher_is_better=higher)
+        point = boot.loc["kendall_tau", "value"]
+        width = boot.loc["kendall_tau", "ci_high"] - boot.loc["kendall_tau", "ci_low"]
+        rows.append({"proxy": col, "factor": "cell sample", "levels": n_boot,
+                     "tau_mean": point, "tau_sd": width / (2 * 1.96), "tau_min": np.nan,
+                     "tau_max": np.nan, "taus": "",
+                     "note": f"{base.name}, bootstrap over {len(joined)} cells (sd from the "
+                             f"95% CI width)"})
+    table = pd.DataFrame(rows)
+    var = table["tau_sd"] ** 2
+    table["variance_share_percent"] = 100 * var / var.groupby(table["proxy"]).transform("sum")
+    return table.to_dict("records")
+
+
+def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> list[dict]:
+    """tau of every supernet proxy vs training budget, with its spread over training seeds,
+    and the budget's cost: training wall time per supernet (metrics.csv) and scoring time
+    per cell (the tables' timings)."""
+    rows: list[dict] = []
+    for g in groups:
+        runs = _group(g)
+        epochs = {int(json.loads((r / RUN_JSON).read_text())["config"]["preset"]["epochs"])
+                  for r in runs}
+        if len(epochs) != 1:
+            raise ScoreError(f"the runs of {g} were trained for different epochs {epochs}; a "
+                             f"budget group holds one setting")
+        ep = epochs.pop()
+        tables = [scored(SUPERNET_PROXIES, run=r, tag=f"e{ep}-{r.name}")[0] for r in runs]
+        minutes = [pd.read_csv(r / METRICS)["seconds"].sum() / 60 for r in runs]
+        for col, higher in SUPERNET_COLUMNS:
+            row = _spread(col, "training seed", [tau(t[col], higher) for t in tables],
+                          f"{g}: {', '.join(r.name for r in runs)}")
+            rows.append({"epochs": ep, **row,
+                         "train_minutes": float(np.mean(minutes)),
+                         "score_seconds_per_cell": float(np.mean(
+                             [t[f"{c}_seconds"].mean() for t in tables
+                              for c, _ in SUPERNET_COLUMNS]) * len(SUPERNET_COLUMNS))})
+    return rows
 
 
 def _ckpt_epoch(path: Path) -> int:

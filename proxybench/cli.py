@@ -718,12 +718,17 @@ def genotype(spec, target_mflops, draw) -> None:
 # --------------------------------------------------------------------------- ablate
 @main.command()
 @click.argument("name", type=click.Choice(["sigma", "alpha", "position", "direction", "gamma",
-                                           "epochs"]))
-@click.option("--run", "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Training run (for epochs: trained with --save-every).")
+                                           "epochs", "variance", "budget"]))
+@click.option("--run", "--run-dir", "run_dirs", required=True, multiple=True,
+              type=click.Path(file_okay=False),
+              help="Training run (epochs: trained with --save-every); variance: a seed group "
+                   "(`train --seeds`); budget: one seed group per budget (repeat --run).")
 @click.option("--cells", "cells_opt", default="1000", show_default=True,
-              help="'all' or N: a seeded sample of N cells (the same for every setting).")
+              help="'all', N (a seeded sample of N cells, the same for every setting) or a "
+                   "file of cell indices.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--levels", type=click.IntRange(min=2), default=4, show_default=True,
+              help="variance: levels of the noise-seed and image-sample factors.")
 @click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet16-120"]),
               default=DEFAULT_DATASET, show_default=True)
 @click.option("--ground-truth", type=click.Path(dir_okay=False), default=None)
@@ -732,18 +737,23 @@ def genotype(spec, target_mflops, draw) -> None:
               help="Score again the cells whose error column is set in the cached tables.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
-def ablate(name, run_dir, cells_opt, seed, dataset, ground_truth, bootstrap, retry_errors,
-           out) -> None:
-    """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau.
+def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, bootstrap,
+           retry_errors, out) -> None:
+    """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
+    or a trust study: where tau's variance comes from, and tau vs training budget.
 
     \b
     proxybench ablate sigma --run runs/c10 --cells 1000 --out runs/c10/ablate
+    proxybench ablate variance --run runs/c10-seeds --cells 1000 --out runs/ablate
+    proxybench ablate budget --run runs/e15 --run runs/e30 --run runs/e60 --out runs/ablate
     """
     from .ablate import run_ablation
-    table = run_ablation(name, run_dir=run_dir, indices=_cell_selection(cells_opt, seed),
+    table = run_ablation(name, run_dir=list(run_dirs), indices=_cell_selection(cells_opt, seed),
                          out=out, ground_truth=ground_truth, dataset=dataset,
-                         n_boot=bootstrap, echo=click.echo, retry_errors=retry_errors)
-    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+                         n_boot=bootstrap, echo=click.echo, retry_errors=retry_errors,
+                         levels=levels)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")
 
 

@@ -287,7 +287,7 @@ def correlate_replicates(
     summary = pd.DataFrame({
         "mean": point.mean(0), "sd": point.std(0, ddof=1), "min": point.min(0),
         "max": point.max(0), "ci_low": hier_low, "ci_high": hier_high,
-        "cell_sd": np.nanmean(cell_sd, axis=0),
+        "cell_sd": cell_sd.mean(0),
         "ensemble": ensemble["value"].to_numpy(),
         "ensemble_ci_low": ensemble["ci_low"].to_numpy(),
         "ensemble_ci_high": ensemble["ci_high"].to_numpy(),

@@ -210,3 +210,51 @@ def test_zen_linear_and_bn_scale():
     var = float(((z1.var(0) + z2.var(0)) / 2).mean())        # unbiased, both passes
     expected = math.log(diff) + 0.5 * math.log(var)
     assert zc.zen_score(model, x, eps, gamma) == pytest.approx(expected, rel=1e-9)
+
+
+# ---------------------------------------------------------------- shared pass and EPE-NAS
+
+SHARED = ("grad_norm", "plain", "snip", "fisher", "jacov", "epe_nas", "nwot")
+
+
+@pytest.mark.parametrize("cell", [CELL_A, CELL_B, (3,) * 6])
+def test_shared_pass_gives_the_scores_of_each_proxy_alone(ctx, cell):
+    from dataclasses import replace
+    alone = {n: _score(replace(ctx, memo={}), n, cell) for n in SHARED}
+    specs = [parse_spec(n) for n in SHARED]
+    together = replace(ctx, memo={}, together=tuple(
+        (s.proxy.name, tuple(sorted(s.options.items()))) for s in specs))
+    shared = {n: _score(together, n, cell) for n in SHARED}
+    assert shared == alone                                    # bit for bit
+    # one network and one pass served all seven: a single memo entry holds every tap
+    (entry,) = [v for k, v in together.memo.items() if k != "cell"]
+    assert entry["taps"] == {"weight_grads", "act_grads", "input_jacobian", "relu_codes"}
+
+
+def test_shared_pass_respects_batch_size(ctx):
+    from dataclasses import replace
+    together = replace(ctx, memo={}, together=(("snip", (("batch_size", 8),)),
+                                               ("fisher", (("batch_size", 16),))))
+    small = PROXIES["snip"].fn(together, CELL_A, batch_size=8)
+    assert small == PROXIES["snip"].fn(replace(ctx, memo={}), CELL_A, batch_size=8)
+    assert small != PROXIES["snip"].fn(replace(ctx, memo={}), CELL_A, batch_size=16)
+
+
+def test_epe_nas_hand_computed():
+    # class 0: two images with Jacobians (1, 2, 3) and (3, 2, 1): correlation -1 off the
+    # diagonal, so s_0 = 2 log(1 + k) + 2 log(1 + k); class 1: one image, s_1 = log(1 + k)
+    jac = torch.tensor([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [0.0, 1.0, 5.0]])
+    labels = torch.tensor([0, 0, 1])
+    k = zc.EPE_K
+    assert zc.epe_nas_from(jac, labels, 10) == pytest.approx(5 * math.log(1 + k), rel=1e-9)
+    # uncorrelated rows: |corr| = 0 off the diagonal gives log(k) there, a large |s_c|
+    jac = torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+    want = abs(2 * math.log(1 + k) + 2 * math.log(k))
+    assert zc.epe_nas_from(jac, torch.tensor([4, 4]), 10) == pytest.approx(want, rel=1e-9)
+    # more than 100 classes: per-class scores divided by their size, then pairwise gaps
+    jac = torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0], [1.0, 2.0, 3.0, 4.0],
+                        [2.0, 4.0, 6.0, 8.0]])
+    s_a = (2 * math.log(1 + k) + 2 * math.log(k)) / 2
+    s_b = 4 * math.log(1 + k) / 2
+    want = 2 * abs(s_a - s_b) / 2
+    assert zc.epe_nas_from(jac, torch.tensor([0, 0, 1, 1]), 120) == pytest.approx(want, rel=1e-9)
