@@ -466,32 +466,46 @@ def _darts_selection(text: str, seed: int) -> list[str]:
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cells", "cell_set", type=click.Choice(["all", "distinct", "unique"]),
+              default="all", show_default=True,
+              help="Cell set: every scored cell, one per pruned form (distinct), or one per "
+                   "isomorphism class (unique, as some papers report).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Output prefix (default: SCORES without .csv + '.correlate'); writes "
                    ".csv and .json.")
 @friendly
-def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, out) -> None:
+def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, cell_set,
+              out) -> None:
     """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth.
+
+    The same proxy in several tables (one per supernet of a seed group, `score --run
+    GROUP`) is treated as replicates: mean ± sd over them, a hierarchical bootstrap CI
+    (replicates, then cells), the seed ensemble's tau, and each replicate's tau.
 
     \b
     proxybench correlate flatness.csv --dataset cifar10
+    proxybench correlate flatness.seed-*.csv --dataset cifar10       # seed replicates
     proxybench correlate flatness.csv angle.csv --between angle flatness   # paper Table 1
     """
-    from .correlation import correlate_table
+    from .correlation import correlate_table, protocol
     from .runio import atomic_write_json
     result = correlate_table(scores, dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=bootstrap,
-                             seed=seed)
+                             seed=seed, cells=cell_set)
     prefix = str(out).removesuffix(".csv") if out else \
         str(Path(scores[0]).with_suffix("")) + (".between" if between else ".correlate")
     csv_path, json_path = Path(prefix + ".csv"), Path(prefix + ".json")
     if any(csv_path.resolve() == Path(s).resolve() for s in scores):
         raise click.ClickException(f"--out {out} would overwrite the score table; pick another")
     result.to_csv(csv_path, index=False)
+    text = protocol(dataset, ground_truth, cell_set)
     atomic_write_json(json_path, {"scores": list(scores), "dataset": dataset,
                                   "between": between, "bootstrap": bootstrap, "seed": seed,
+                                  "cells": cell_set, "protocol": text,
                                   "rows": result.to_dict("records")})
     click.echo(_format_correlation(result))
+    if not between:
+        click.echo(f"Protocol: {text}.")
     click.echo(f"-> {csv_path}, {json_path}")
 
 

@@ -62,7 +62,7 @@ def direction(path: str | Path, column: str) -> bool:
 def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     ground_truth: str | None, columns: Sequence[str] = (),
                     between: Sequence[str] | None = None, n_boot: int = 1000,
-                    seed: int = 0) -> pd.DataFrame:
+                    seed: int = 0, cells: str = "all") -> pd.DataFrame:
     """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column.
 
     Several tables may be given: each column is correlated on the cells of its own table,
@@ -71,7 +71,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     with two noise seeds) can be compared with itself.
     """
     paths = [Path(scores)] if isinstance(scores, (str, Path)) else [Path(p) for p in scores]
-    tables = {p: read_scores(p) for p in paths}
+    tables = {p: _restrict(read_scores(p), cells) for p in paths}
     source = {}
     for p, t in tables.items():
         for c in t.columns:
@@ -127,6 +127,30 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
         res["replicates"] = 1
         frames.append(res)
     return pd.concat(frames, ignore_index=True)
+
+
+def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
+    """The rows of ``table`` in the cell set ``cells`` (all | distinct | unique)."""
+    if cells == "all":
+        return table
+    from .spaces.nb201 import cell_set
+    keep = cell_set(cells, [int(i) for i in table["arch_index"]])
+    return table[table["arch_index"].isin(keep)].reset_index(drop=True)
+
+
+def protocol(dataset: str, ground_truth: str | None, cells: str) -> str:
+    """The protocol behind a tau, in words: ground truth, cell set, statistic, sign."""
+    import os
+
+    from .groundtruth import ENV_VAR
+    source = ground_truth or os.environ.get(ENV_VAR, "?")
+    sets = {"all": "every scored cell", "distinct": "one cell per pruned form (weight-"
+            "sharing-distinct; 9,445 in NB201)", "unique": "one cell per isomorphism class "
+            "(NB201's unique cells; 6,466 in all)"}
+    return (f"ground truth: NB201 {dataset} test accuracy (200 epochs, mean over the "
+            f"benchmark's seeds) from {Path(source).name}; cells: {sets[cells]}; Kendall "
+            f"tau-b (ties counted) and Spearman rho; sign: higher = predicted better "
+            f"(lower-is-better proxies are negated)")
 
 
 def replicate_label(path: Path) -> str:

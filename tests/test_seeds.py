@@ -144,3 +144,26 @@ def test_train_seeds_score_group_and_variance(tmp_path, gt_csv):
     one_line_error(run("ablate", "variance", "--run", group / "seed-0", "--cells", "10",
                        "--ground-truth", gt_csv, "--out", tmp_path / "ab2", ok=False),
                    "not a seed group")
+
+
+def test_cell_sets_follow_the_published_counts():
+    from proxybench.spaces import nb201
+    unique, distinct = nb201.cell_set("unique"), nb201.cell_set("distinct")
+    assert (len(unique), len(distinct)) == (6466, 9445)         # NB201 paper: 6,466 unique
+    assert nb201.cell_set("all", [5, 3]) == [3, 5]
+    # each class is represented by its lowest index, and classes are what the key says
+    keys = {}
+    for i in range(nb201.NUM_CELLS):
+        keys.setdefault(nb201.isomorphism_key(nb201.cell_at(i)), i)
+    assert sorted(keys.values()) == unique
+    # swapping the two inputs of a sum, or a skip for its input, keeps the class
+    a = nb201.parse_arch("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|skip_connect~1|"
+                         "none~2|")
+    b = nb201.parse_arch("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|"
+                         "none~2|")
+    c = nb201.parse_arch("|skip_connect~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|"
+                         "none~2|")
+    assert nb201.isomorphism_key(a) != nb201.isomorphism_key(b)
+    assert nb201.isomorphism_key(c) == "#+#+(0)@nor_conv_3x3"
+    with pytest.raises(nb201.ArchError, match="unknown cell set"):
+        nb201.cell_set("some")

@@ -159,6 +159,48 @@ def sample_cells(n: int, seed: int) -> list[int]:
     return sorted(rng.sample(range(NUM_CELLS), n))
 
 
+def isomorphism_key(cell: Cell) -> str:
+    """NB201's key for isomorphic cells (the rule of the benchmark's own ``to_unique_str``
+    with ``consider_zero=True``): node 0 is ``0``; an edge contributes ``#`` (zero) when its
+    op is ``none`` or its input node is ``#``, its input node's key for ``skip_connect``, and
+    ``(input)@op`` otherwise; a node is its sorted terms joined by ``+``, the cell its
+    output node. 6,466 classes; papers that report tau on "unique" NB201 cells use one cell
+    per class."""
+    check_cell(cell)
+    key = {0: "0"}
+    for node in range(1, NUM_NODES):
+        terms = []
+        for (to, src), op in zip(EDGES, cell, strict=True):
+            if to != node:
+                continue
+            if op == NONE or key[src] == "#":
+                terms.append("#")
+            elif OPS[op] == "skip_connect":
+                terms.append(key[src])
+            else:
+                terms.append(f"({key[src]})@{OPS[op]}")
+        key[node] = "+".join(sorted(terms))
+    return key[NUM_NODES - 1]
+
+
+def cell_set(name: str, indices: list[int] | None = None) -> list[int]:
+    """The NB201 cells a correlation runs on, by protocol: ``all`` (every index given),
+    ``distinct`` (one cell per dead-edge-pruned form: cells that compute the same function
+    in a weight-sharing supernet, 9,445 in all) or ``unique`` (one per isomorphism class,
+    :func:`isomorphism_key`, 6,466). The representative is the lowest index of its class."""
+    indices = sorted(range(NUM_CELLS) if indices is None else indices)
+    if name == "all":
+        return indices
+    key = {"distinct": lambda i: prune(cell_at(i)),
+           "unique": lambda i: isomorphism_key(cell_at(i))}.get(name)
+    if key is None:
+        raise ArchError(f"unknown cell set {name!r}; choose all, distinct or unique")
+    first: dict = {}
+    for i in indices:
+        first.setdefault(key(i), i)
+    return sorted(first.values())
+
+
 @lru_cache(maxsize=1)
 def live_forms() -> int:
     """Number of distinct pruned cells with a path from input to output (9,444)."""
