@@ -775,6 +775,13 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
 @main.command()
 @click.option("--scores", multiple=True, type=click.Path(dir_okay=False),
               help="Score tables (repeat the option).")
+@click.option("--seeds", "seed_tables", multiple=True, type=click.Path(dir_okay=False),
+              help="Score tables of the supernets of one seed group, one per seed, on the "
+                   "same cells (repeat): the leaderboard's cells, with each supernet "
+                   "proxy's spread over seeds.")
+@click.option("--readme", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Also write the leaderboard into this Markdown file, between the lines "
+                   "<!-- leaderboard:begin --> and <!-- leaderboard:end -->.")
 @click.option("--search", "searches", multiple=True, type=click.Path(file_okay=False),
               help="Search output folders (repeat the option).")
 @click.option("--ablation", "ablations", multiple=True, type=click.Path(dir_okay=False),
@@ -791,16 +798,20 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
               help="A text file of the commands behind the results, shown in the header.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
-def report(scores, searches, ablations, retrains, dataset, ground_truth, title, notes,
-           commands, out) -> None:
+def report(scores, seed_tables, readme, searches, ablations, retrains, dataset, ground_truth,
+           title, notes, commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from .groundtruth import default_path
     from .report import build_report
     gt = ground_truth or (str(default_path()) if default_path() else None)
-    folder = build_report(out, scores=scores, searches=searches, ablations=ablations,
-                          retrains=retrains, ground_truth=gt, dataset=dataset,
-                          title=title, notes=notes, commands=commands)
+    folder = build_report(out, scores=scores, seeds=seed_tables, searches=searches,
+                          ablations=ablations, retrains=retrains, ground_truth=gt,
+                          dataset=dataset, title=title, notes=notes, commands=commands)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
+    if readme:
+        from .report import write_readme_block
+        write_readme_block(readme, (folder / "leaderboard.md").read_text())
+        click.echo(f"-> the leaderboard in {readme}")
 
 
 # --------------------------------------------------------------------------- demo

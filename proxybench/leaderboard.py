@@ -1,0 +1,131 @@
+"""The leaderboard: every proxy's rank agreement with NB201 on one cell set, with the
+uncertainty that applies to it, beside the published value.
+
+A supernet proxy scored on several supernets of a seed group (one table each) gets its mean
+over training seeds, their sd and a hierarchical bootstrap CI (seeds, then cells); any other
+column gets a cell-bootstrap CI. All rows use the same cells: those every seed table scored
+(a seeded sample), so rows are comparable. Reads tables only (no torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .correlation import direction, proxy_columns, read_scores
+from .literature import published
+from .metrics import correlate, correlate_replicates
+
+COLUMNS = ("proxy", "kind", "replicates", "cells", "tau", "tau_sd", "tau_ci_low",
+           "tau_ci_high", "tau_cell_sd", "tau_ensemble", "rho", "rho_sd", "rho_ci_low",
+           "rho_ci_high", "top5", "seconds_per_cell", "published_rho", "published_tau",
+           "published_sources")
+
+
+def _kind(column: str) -> str:
+    from .proxies import ProxyError, get_proxy
+    try:
+        proxy = get_proxy(column.split("[")[0])
+    except ProxyError:
+        return "combination"
+    needs = proxy.needs
+    if proxy.fn.__module__.endswith("baselines"):
+        return "free"
+    if "supernet" in needs:
+        return "supernet"
+    return "zero-cost" if needs else "free"
+
+
+def _published(column: str, dataset: str) -> dict:
+    rho = published(column, "spearman_rho", dataset)
+    tau = published(column, "kendall_tau", dataset)
+    return {"published_rho": " / ".join(f"{p.value:+.2f}" for p in rho) or "",
+            "published_tau": " / ".join(f"{p.value:+.3f}" for p in tau) or "",
+            "published_sources": "; ".join(dict.fromkeys(p.source for p in rho + tau))}
+
+
+def _seconds(tables: list[pd.DataFrame], column: str) -> float:
+    vals = [t[f"{column}_seconds"].mean() for t in tables if f"{column}_seconds" in t]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | Path],
+                truth: pd.DataFrame, dataset: str, *, n_boot: int = 1000,
+                seed: int = 0) -> pd.DataFrame:
+    """One row per proxy column, sorted by tau, on the cells all ``seed_tables`` share (or,
+    without seed tables, on the cells of each table)."""
+    seeds = [(Path(p), read_scores(p)) for p in seed_tables]
+    singles = [(Path(p), read_scores(p)) for p in score_tables]
+    cells = None
+    if seeds:
+        cells = set(seeds[0][1]["arch_index"])
+        for _, t in seeds[1:]:
+            cells &= set(t["arch_index"])
+    gt = truth.set_index("arch_index")[dataset]
+    rows: list[dict] = []
+    replicated = list(dict.fromkeys(c for _, t in seeds for c in proxy_columns(t)))
+    for col in replicated:
+        holders = [(p, t) for p, t in seeds if col in t.columns]
+        wide = pd.concat([t.set_index("arch_index")[col].rename(str(i))
+                          for i, (_, t) in enumerate(holders)], axis=1, join="inner")
+        wide = wide.join(gt.rename("truth"), how="inner")
+        higher = direction(holders[0][0], col)
+        if len(holders) == 1:
+            singles.insert(0, holders[0])
+            continue
+        s, _ = correlate_replicates([wide[str(i)] for i in range(len(holders))],
+                                    wide["truth"], n_boot=n_boot, seed=seed,
+                                    higher_is_better=higher)
+        tau, rho = s.loc["kendall_tau"], s.loc["spearman_rho"]
+        rows.append({"proxy": col, "kind": _kind(col), "replicates": len(holders),
+                     "cells": int(tau["n"]), "tau": tau["mean"], "tau_sd": tau["sd"],
+                     "tau_ci_low": tau["ci_low"], "tau_ci_high": tau["ci_high"],
+                     "tau_cell_sd": tau["cell_sd"], "tau_ensemble": tau["ensemble"],
+                     "rho": rho["mean"], "rho_sd": rho["sd"], "rho_ci_low": rho["ci_low"],
+                     "rho_ci_high": rho["ci_high"], "top5": s.loc["top5%", "mean"],
+                     "seconds_per_cell": _seconds([t for _, t in holders], col),
+                     **_published(col, dataset)})
+    done = set(replicated)
+    for path, t in singles:
+        use = t if cells is None else t[t["arch_index"].isin(cells)]
+        use = use.set_index("arch_index").join(gt.rename("truth"), how="inner")
+        for col in proxy_columns(t):
+            if col in done:
+                continue
+            pair = use[[col, "truth"]].dropna()
+            if len(pair) < 3:
+                continue
+            done.add(col)
+            r = correlate(pair[col].to_numpy(), pair["truth"].to_numpy(), n_boot=n_boot,
+                          seed=seed, higher_is_better=direction(path, col))
+            tau, rho = r.loc["kendall_tau"], r.loc["spearman_rho"]
+            width = tau["ci_high"] - tau["ci_low"]
+            rows.append({"proxy": col, "kind": _kind(col), "replicates": 1,
+                         "cells": int(tau["n"]), "tau": tau["value"], "tau_sd": np.nan,
+                         "tau_ci_low": tau["ci_low"], "tau_ci_high": tau["ci_high"],
+                         "tau_cell_sd": width / (2 * 1.96), "tau_ensemble": np.nan,
+                         "rho": rho["value"], "rho_sd": np.nan, "rho_ci_low": rho["ci_low"],
+                         "rho_ci_high": rho["ci_high"], "top5": r.loc["top5%", "value"],
+                         "seconds_per_cell": _seconds([t], col), **_published(col, dataset)})
+    board = pd.DataFrame(rows, columns=list(COLUMNS))
+    return board.sort_values("tau", ascending=False).reset_index(drop=True)
+
+
+def markdown(board: pd.DataFrame) -> str:
+    """The leaderboard as the Markdown table the README and the report both show."""
+    lines = ["| proxy | kind | Kendall τ | 95% CI | Spearman ρ | published ρ | top-5% | "
+             "cells |", "|---|---|---|---|---|---|---|---|"]
+    for r in board.itertuples():
+        if r.replicates > 1:
+            tau = f"{r.tau:+.3f} ± {r.tau_sd:.3f} ({r.replicates} seeds)"
+            rho = f"{r.rho:+.3f} ± {r.rho_sd:.3f}"
+        else:
+            tau, rho = f"{r.tau:+.3f}", f"{r.rho:+.3f}"
+        ci = f"[{r.tau_ci_low:+.3f}, {r.tau_ci_high:+.3f}]" if r.tau_ci_low == r.tau_ci_low \
+            else ""
+        lines.append(f"| {r.proxy} | {r.kind} | {tau} | {ci} | {rho} | "
+                     f"{r.published_rho or '-'} | {r.top5:.3f} | {r.cells:,} |")
+    return "\n".join(lines) + "\n"
