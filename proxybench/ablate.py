@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .correlation import read_scores
 from .groundtruth import join_scores, load_ground_truth
 from .metrics import combine_linear, correlate, kendall_tau
 from .proxies import parse_specs
 from .proxies.flatness import EPS
-from .rundir import METRICS, RUN_JSON, group_runs
-from .runio import atomic_write_bytes
+from .rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
+from .runio import atomic_write_bytes, file_sha256
 from .score import ScoreError, context_from_run, score_cells
 
 ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget")
@@ -89,8 +90,16 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
     folder.mkdir(parents=True, exist_ok=True)
 
     def scored(text: str, checkpoint: str | None = None, tag: str | None = None,
-               run: str | Path | None = None, seed: int | None = None) -> tuple:
+               run: str | Path | None = None, seed: int | None = None,
+               reuse: Path | None = None) -> tuple:
+        """The table of ``text`` on ``indices``: ``reuse`` when it holds those cells (from
+        the same run, as `score` wrote it), else scored into OUT/<name>/<tag>.csv."""
         specs = parse_specs(text)
+        if reuse is not None and reuse.is_file() and _same_run(reuse, Path(run or run_dirs[0])):
+            table = read_scores(reuse).set_index("arch_index")
+            if set(indices) <= set(table.index) and all(s.column in table for s in specs):
+                echo(f"[{name}] reusing {reuse}")
+                return table.loc[sorted(indices)], specs
         ctx, info = context_from_run(run or run_dirs[0], specs, checkpoint=checkpoint,
                                      seed=seed)
         safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", tag or text)
@@ -100,7 +109,7 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         table = score_cells(specs, ctx, indices, folder / f"{safe}.csv", resume=True,
                             progress=True, meta={**info, "command": f"proxybench ablate {name}"},
                             retry_errors=retry_errors)
-        return table.set_index("arch_index"), specs
+        return table.set_index("arch_index").loc[sorted(indices)], specs
 
     def tau(values: pd.Series, higher: bool) -> float:
         return _tau_row(values, truth, dataset, higher, 0)["kendall_tau"]
@@ -179,6 +188,29 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
     return table
 
 
+GROUP_TABLE = "supernet.csv"
+
+
+def _supernet_table(group: str | Path, run: Path, scored: Callable, tag: str) -> pd.DataFrame:
+    """The supernet proxies of one run of a seed group: the group's own table when
+    ``proxybench score --run GROUP --proxy flatness;val_acc;val_loss;angle --out
+    GROUP/supernet.csv`` made it (``GROUP/supernet.seed-K.csv``) with these cells, so the
+    studies reuse what the leaderboard scored; otherwise scored into the ablation's folder."""
+    table, _ = scored(SUPERNET_PROXIES, run=run, tag=tag,
+                      reuse=replicate_table(Path(group) / GROUP_TABLE, run))
+    return table
+
+
+def _same_run(table: Path, run: Path) -> bool:
+    """Whether a score table was computed from the final weights of ``run``, with its seed."""
+    try:
+        meta = json.loads(table.with_suffix(".json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (meta.get("checkpoint_sha256") == file_sha256(run / FINAL)
+            and meta.get("seed") == _run_seed(run))
+
+
 def _group(path: str | Path) -> list[Path]:
     runs = group_runs(path)
     if len(runs) < 2:
@@ -215,7 +247,7 @@ def _variance(group: str | Path, scored: Callable, tau: Callable, truth: pd.Data
     base = runs[0]
     s0 = _run_seed(base)
     extra = [s0 + 1 + i for i in range(levels - 1)]
-    per_run = [scored(SUPERNET_PROXIES, run=r, tag=f"train-{r.name}")[0] for r in runs]
+    per_run = [_supernet_table(group, r, scored, f"train-{r.name}") for r in runs]
     noise = [scored(f"flatness:noise_seed={k}", run=base, tag=f"noise-{k}") for k in extra]
     images = [scored(f"flatness:noise_seed={s0};val_acc;val_loss", run=base, seed=k,
                      tag=f"images-{k}") for k in extra]
@@ -264,7 +296,7 @@ def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> li
             raise ScoreError(f"the runs of {g} were trained for different epochs {epochs}; a "
                              f"budget group holds one setting")
         ep = epochs.pop()
-        tables = [scored(SUPERNET_PROXIES, run=r, tag=f"e{ep}-{r.name}")[0] for r in runs]
+        tables = [_supernet_table(g, r, scored, f"e{ep}-{r.name}") for r in runs]
         minutes = [pd.read_csv(r / METRICS)["seconds"].sum() / 60 for r in runs]
         for col, higher in SUPERNET_COLUMNS:
             row = _spread(col, "training seed", [tau(t[col], higher) for t in tables],

@@ -24,17 +24,24 @@ DEFAULT_DATASET = "cifar10"
 
 def _known_errors() -> tuple[type[Exception], ...]:
     from .errors import ProxybenchError
-    return (ProxybenchError, FileNotFoundError)
+    return (ProxybenchError,)
 
 
 def friendly(fn):
-    """Turn the package's own errors into one clean line (exit code 2)."""
+    """Turn the package's own errors, and file-system errors on the user's paths (an
+    unwritable --out, a file where a folder should be), into one clean line (exit code 2)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from .errors import path_error_line
         try:
             return fn(*args, **kwargs)
         except _known_errors() as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            line = path_error_line(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
         except KeyboardInterrupt:
             click.echo("\nInterrupted: rows written so far are kept; rerun with --resume.",
                        err=True)
@@ -400,6 +407,9 @@ def _cells_from_file(path: Path) -> list[int]:
         if not 0 <= i < nb201.NUM_CELLS:
             raise click.BadParameter(f"{path}:{n}: cell index {i} is outside 0-15624")
         cells.append(i)
+    if not cells:
+        raise click.BadParameter(f"{path} names no cell; put one NB201 index (0-15624) per "
+                                 f"line, or pass --cells all or a number")
     if len(set(cells)) != len(cells):
         raise click.BadParameter(f"{path} names a cell twice")
     return cells
@@ -418,20 +428,11 @@ def merge(parts, out) -> None:
     proxybench merge a.csv b.csv --out scores.csv
     """
     from .runio import atomic_write_json
-    from .score import merge_tables
+    from .score import merge_tables, merged_meta
     table = merge_tables(parts, out)
-    # provenance: the parts' own settings (their .json, when they have one)
-    metas = {}
-    for part in parts:
-        j = Path(part).with_suffix(".json")
-        try:
-            metas[str(part)] = json.loads(j.read_text()) if j.is_file() else None
-        except json.JSONDecodeError:
-            metas[str(part)] = None
-    first = next((m for m in metas.values() if m), {})
+    # provenance: the parts' common settings and fingerprint, and each part's own .json
     atomic_write_json(Path(out).with_suffix(".json"),
-                      {**first, "cells": len(table), "merged_from": metas,
-                       "command": " ".join(sys.argv)})
+                      {**merged_meta(parts, table), "command": " ".join(sys.argv)})
     click.echo(f"merged {len(parts)} tables: {len(table)} cells -> {out}")
 
 
@@ -551,7 +552,8 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
     \b
     proxybench combine angle.csv flatness.csv --terms angle,flatness --gamma 16 --out c.csv
     """
-    from .combine import combine_tables, write_combined
+    from .combine import check_out, combine_tables, write_combined
+    check_out(scores, out)
     table, meta = combine_tables(scores, [t.strip() for t in terms.split(",") if t.strip()],
                                  method=method, gamma=gamma, beta=beta)
     from .runio import environment

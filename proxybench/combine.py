@@ -40,6 +40,17 @@ def sigma1(path: Path, column: str) -> float | None:
     return None
 
 
+def check_out(sources: Sequence[str | Path], out: str | Path) -> None:
+    """Refuse an --out that is one of the inputs (or shares its .json): writing it would
+    destroy an input the combination is computed from."""
+    out = Path(out)
+    for src in map(Path, sources):
+        if out.resolve() == src.resolve() or (
+                out.with_suffix(".json").resolve() == src.with_suffix(".json").resolve()):
+            raise ScoreError(f"--out {out} would overwrite the input {src}; choose another "
+                             f"--out")
+
+
 def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, method: str,
                    gamma: float = 1.0, beta: float | None = None) -> tuple[pd.DataFrame, dict]:
     """Join the sources on arch_index and add the combined column; returns (table, meta)."""
@@ -102,5 +113,6 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
 
 def write_combined(table: pd.DataFrame, meta: dict, out: str | Path) -> None:
     out = Path(out)
+    check_out(meta.get("sources", []), out)
     atomic_write_bytes(out, table.to_csv(index=False).encode())
     atomic_write_json(out.with_suffix(".json"), meta)

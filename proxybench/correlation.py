@@ -28,7 +28,27 @@ def read_scores(path: str | Path) -> pd.DataFrame:
         raise ScoreError(f"{path} is not a readable CSV score table ({exc})") from exc
     if "arch_index" not in table.columns:
         raise ScoreError(f"{path} has no arch_index column: not a proxybench score table")
+    if table.empty:
+        raise ScoreError(f"{path} has no rows; score some cells into it first")
+    dup = table["arch_index"][table["arch_index"].duplicated()]
+    if len(dup):
+        # each duplicate would count as a cell of its own: CIs too narrow, ranks mixed
+        raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. arch_index "
+                         f"{dup.iloc[0]}; it mixes two runs or two writers: score it again "
+                         f"into a new --out")
     return table
+
+
+def require_ranking(values: pd.Series, column: str, path: str | Path | None = None) -> None:
+    """A column whose values are all equal ranks nothing: tau is undefined (NaN) and top-k
+    precision would come from tie order, so say so instead of printing numbers."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    finite = numbers[np.isfinite(numbers.to_numpy(dtype=float))]
+    if len(finite) > 1 and finite.nunique() == 1:
+        where = f" in {path}" if path is not None else ""
+        raise ScoreError(f"column {column}{where} is constant over {len(finite)} cells "
+                         f"({finite.iloc[0]:g}): it does not rank the cells; check the "
+                         f"proxy's options and the table's error column")
 
 
 def _is_extra(column: str) -> bool:
@@ -98,6 +118,8 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                          axis=1, join="inner").dropna()
         if len(both) < 3:
             raise ScoreError(f"fewer than 3 cells have both {a} and {b}")
+        for c in (a, b):
+            require_ranking(both[c], c, source[c])
         x, y = both[a].to_numpy(), both[b].to_numpy()
         rows = []
         for name, fn in (("kendall_tau", kendall_tau), ("spearman_rho", spearman_rho)):
@@ -113,6 +135,8 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     frames = []
     for c in dict.fromkeys(cols):
         holders = [p for p in paths if c in tables[p].columns] if "@" not in c else [source[c]]
+        for p in holders:
+            require_ranking(tables[p][c], c, p)
         if len(holders) > 1:
             frames.append(_replicate_rows(c, holders, tables, truth, dataset, n_boot, seed))
             continue

@@ -3,6 +3,48 @@ string, a missing or corrupt file, a table from another run) raises a subclass o
 ``ProxybenchError`` whose message names the problem and the fix, so the CLI turns any of
 them into one line and a Python user catches them all with one ``except``."""
 
+from __future__ import annotations
+
+import errno
+
 
 class ProxybenchError(ValueError):
     """A failure the user can fix; the message says what is wrong and what to do."""
+
+
+# errnos that mean "this path cannot be written or read here": the user's to fix
+_PATH_ERRNOS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.EEXIST: "a file of that name is in the way of a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ENOENT: "no such file or folder",
+}
+
+
+def path_error_line(exc: OSError) -> str | None:
+    """One line for a file-system error on a path the user chose (an unwritable --out, a
+    file where a folder should be), or None for an OSError that is not about a path."""
+    if isinstance(exc, ConnectionError | TimeoutError | InterruptedError):
+        return None
+    if exc.errno is None:  # pandas and our own code raise bare OSErrors about paths
+        text = str(exc)
+        return text if "; " in text else f"{text}; check the path" if text else None
+    reason = _PATH_ERRNOS.get(exc.errno)
+    if reason is None:
+        return None
+    path = exc.filename if exc.filename is not None else "the output"
+    if exc.errno == errno.ENOENT:
+        return f"{path} not found ({reason}); check the path"
+    return unwritable(path, exc)
+
+
+def unwritable(path: object, exc: OSError) -> str:
+    """'cannot write PATH: why; what to do' for an output that the file system refuses."""
+    reason = _PATH_ERRNOS.get(exc.errno) or exc.strerror or str(exc)
+    return f"cannot write {path}: {reason}; choose another --out or fix the folder"

@@ -249,7 +249,22 @@ def _normalise(table: pd.DataFrame, path: Path) -> pd.DataFrame:
                 f"expected test accuracy in percent"
             )
         out[dataset] = acc.to_numpy()
-    return out.sort_values("arch_index", kind="stable").reset_index(drop=True)
+    out = out.sort_values("arch_index", kind="stable").reset_index(drop=True)
+    # where it came from and which datasets it really has (absent ones are all-NaN), so a
+    # missing column is reported as missing rather than as cells without ground truth
+    out.attrs.update(source=str(path), datasets=sorted(found))
+    return out
+
+
+def _require_dataset(truth: pd.DataFrame, dataset: str) -> None:
+    """A table without the dataset's accuracies is a missing column, not missing cells."""
+    present = truth.attrs.get("datasets")
+    if (present is not None and dataset not in present) or truth[dataset].isna().all():
+        source = truth.attrs.get("source", "the ground-truth table")
+        spelled = " or ".join(_CSV_COLUMNS[dataset])
+        has = ", ".join(present) if present else "none"
+        raise GroundTruthError(f"{source} has no {dataset} column (its datasets: {has}); pass "
+                               f"a table with a {spelled} column, or --dataset one of {has}")
 
 
 def join_scores(scores: pd.DataFrame, truth: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -269,6 +284,7 @@ def join_scores(scores: pd.DataFrame, truth: pd.DataFrame, dataset: str) -> pd.D
         lacking = [c for c in needed if c not in table.columns]
         if lacking:
             raise GroundTruthError(f"{name} table lacks column(s) {', '.join(lacking)}")
+    _require_dataset(truth, dataset)
     if "truth" in scores.columns:
         raise GroundTruthError("scores already have a 'truth' column; drop or rename it first")
     if truth["arch_index"].duplicated().any():

@@ -7,12 +7,15 @@ mismatched or corrupt file is reported instead of half-loaded.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,53 @@ CHECKPOINT_FORMAT = "proxybench-supernet/1"
 
 class CheckpointError(ProxybenchError):
     """Missing, corrupt or mismatched checkpoint; the message names the file and the fix."""
+
+
+class LockedError(ProxybenchError):
+    """Another process is writing the same file."""
+
+
+def lock_path(target: str | Path) -> Path:
+    target = Path(target)
+    return target.with_name(target.name + ".lock")
+
+
+@contextlib.contextmanager
+def exclusive(target: str | Path) -> Iterator[None]:
+    """Hold ``<target>.lock`` while writing ``target``, so that a second writer is refused
+    instead of appending the same rows twice. It is a ``flock``: the kernel drops it when
+    the holder dies, so a killed run never leaves a stuck lock; the file itself holds the
+    holder's pid for the message and is removed on release."""
+    path = lock_path(target)
+    while True:
+        fh = open(path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            fh.close()
+            who = f"process {holder}" if holder else "another process"
+            raise LockedError(f"{target} is being written by {who}; wait for it to finish, "
+                              f"or choose another --out") from None
+        # the previous holder may have removed the file between our open and flock: then
+        # we hold a lock on a file nobody else will see, so take the new one instead
+        try:
+            same = os.path.samestat(os.fstat(fh.fileno()), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # still under the lock: no one can have taken it
+        fh.close()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -89,6 +139,18 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def weights_sha256(state_dict: dict) -> str:
+    """A hash of a network's weights by value (names, dtypes, shapes, numbers), not of its
+    file: the same weights saved twice can differ in bytes (memory layout), and a score
+    table must match the weights it was computed from, not a file."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def git_commit() -> str | None:
     """The commit of the proxybench source tree, if it is a git checkout."""
     try:
@@ -97,6 +159,12 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def code_version() -> dict:
+    """The code that computed a result: recorded with it, so results can be traced."""
+    from . import __version__
+    return {"proxybench": __version__, "git_commit": git_commit()}
 
 
 def environment() -> dict:

@@ -7,14 +7,20 @@
 - Rows go to the CSV as soon as their group is done (flushed; fsynced every few seconds),
   so a killed run loses at most the group in flight; ``resume`` skips the rows present
   and reuses their values for cells that share a pruned form.
-- A proxy that raises records NaN and the error text for that cell; the run goes on.
+- A proxy that raises, or returns a value that is not finite, records NaN and the error
+  text for that cell; the run goes on, and the summary counts the cell as failed.
+- A table's .json records its fingerprint (checkpoint hash, space, preset, seed, proxies);
+  ``resume`` and ``merge_tables`` refuse tables of other settings, and a lock file refuses
+  a second writer, so a table never mixes rows of two settings or two writers.
 - NB201 rows are keyed by ``arch_index``; DARTS rows (``space="darts"``) by ``arch``, the
   canonical genotype text (``darts.genotype_key``), since the space has no index.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import math
 import os
 import time
@@ -27,9 +33,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .errors import ProxybenchError
+from .errors import ProxybenchError, unwritable
 from .proxies import ProxySpec, ScoreContext
-from .runio import atomic_write_bytes, atomic_write_json
+from .runio import atomic_write_bytes, atomic_write_json, code_version, exclusive
 from .spaces import canonical_cell, darts, nb201
 
 
@@ -91,6 +97,10 @@ def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: nb201.Cell) -> tuple[di
         else:
             values = {spec.column: float(result)}
         error = ""
+        if not math.isfinite(values[spec.column]):
+            # NaN or inf would pass silently into correlations and searches as a "value"
+            error = f"{spec.column}: not finite ({values[spec.column]})"
+            values[spec.column] = math.nan
     except Exception as exc:  # noqa: BLE001 - recorded per cell by design
         values = dict.fromkeys(cols, math.nan)
         error = f"{spec.column}: {type(exc).__name__}: {exc}".replace("\n", " ")[:300]
@@ -112,7 +122,7 @@ def _drop_partial_line(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
 
 
-def _read_existing(path: Path, columns: list[str]) -> pd.DataFrame:
+def _read_existing(path: Path, columns: list[str], keys: TableKeys) -> pd.DataFrame:
     _drop_partial_line(path)
     try:
         existing = pd.read_csv(path)
@@ -122,6 +132,12 @@ def _read_existing(path: Path, columns: list[str]) -> pd.DataFrame:
     if list(existing.columns) != columns:
         raise ScoreError(f"{path} was written with other proxies/options "
                          f"({list(existing.columns)[2:6]}...); use a new --out to score these")
+    key = existing[keys.sort_column]
+    dup = key[key.duplicated()]
+    if len(dup):
+        raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. {keys.sort_column} "
+                         f"{dup.iloc[0]}: two writers or two settings went into it; score "
+                         f"into a new --out")
     return existing
 
 
@@ -136,8 +152,33 @@ def shard_indices(indices: Sequence[int], rank: int, world: int) -> list[int]:
 
 
 def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFrame:
-    """Concatenate shard tables into one, sorted by arch_index (written atomically)."""
-    tables = [pd.read_csv(p) for p in parts]
+    """Concatenate shard tables into one, sorted by arch_index (written atomically).
+
+    The parts must be finished tables of one fingerprint (the same checkpoint, seed, preset
+    and proxies) over disjoint cells, and none of them may be the output."""
+    out_csv = Path(out_csv)
+    for p in parts:
+        if Path(p).resolve() == out_csv.resolve() or (
+                Path(p).with_suffix(".json").resolve() == out_csv.with_suffix(".json").resolve()):
+            raise ScoreError(f"--out {out_csv} would overwrite the part {p}; choose another "
+                             f"--out")
+    metas = part_metas(parts)
+    first = parts[0]
+    for p in parts:
+        m = metas[str(p)]
+        if m is None:
+            raise ScoreError(f"{p} has no .json, so nothing shows it was scored like {first}; "
+                             f"merge tables written by `proxybench score` (with their .json)")
+        if m.get("status") == "running":
+            raise ScoreError(f"{p} is not finished (its .json says running); complete it with "
+                             f"`proxybench score ... --resume` before merging")
+        diff = fingerprint_difference(recorded_fingerprint(m),
+                                      recorded_fingerprint(metas[str(first)]), m,
+                                      metas[str(first)])
+        if diff:
+            raise ScoreError(f"{p} was scored with {diff} ({first}'s); merge tables scored "
+                             f"with the same settings")
+    tables = [_read_part(p) for p in parts]
     for p, t in zip(parts, tables, strict=True):
         if list(t.columns) != list(tables[0].columns):
             raise ScoreError(f"{p} has other columns than {parts[0]}; merge tables of the same "
@@ -148,8 +189,125 @@ def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFra
         raise ScoreError(f"the tables overlap in {len(dup)} cells (e.g. arch_index "
                          f"{int(dup.iloc[0])}); merge tables of disjoint cell sets")
     table = table.sort_values("arch_index").reset_index(drop=True)
-    atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out_csv):
+        atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
     return table
+
+
+def _read_part(path: str | Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"{path} is not a readable score table ({exc}); merge score tables "
+                         f"written by `proxybench score`") from exc
+    if "arch_index" not in table.columns:
+        raise ScoreError(f"{path} has no arch_index column: not an NB201 score table")
+    return table
+
+
+def part_metas(parts: Sequence[str | Path]) -> dict[str, dict | None]:
+    """Each part's .json by path (None where it has none)."""
+    return {str(p): read_meta(p) for p in parts}
+
+
+def merged_meta(parts: Sequence[str | Path], table: pd.DataFrame) -> dict:
+    """The .json of a merge: the parts' common settings and fingerprint, their code
+    versions and cell selections, and each part's own .json."""
+    metas = part_metas(parts)
+    first = metas[str(parts[0])] or {}
+    versions: list = []
+    for m in metas.values():
+        for v in (m or {}).get("code_versions") or []:
+            if v not in versions:
+                versions.append(v)
+    return {**first, "fingerprint": recorded_fingerprint(first), "code_versions": versions,
+            "cells": len(table), "rows": len(table),
+            "errors": count_errors(table) if "error" in table.columns else 0,
+            "status": "done",
+            "cell_selection": [(m or {}).get("cell_selection") for m in metas.values()],
+            "merged_from": metas}
+
+
+# The settings that decide a table's values. A table is continued (``resume``) or merged
+# only with tables of the same ones; the cell selection, run folder, data folder and code
+# version are recorded beside them but not compared: they do not change a cell's value
+# (the weights' hash stands for the run and checkpoint, and a data folder may move). The
+# weights are hashed by value: a run resumed after it finished rewrites final.pt with the
+# same weights in other bytes.
+FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies")
+
+
+def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None,
+                space: str) -> dict:
+    """What a table's values are computed from, as its .json stores it."""
+    meta = meta or {}
+    fp = {"space": space, "dataset": meta.get("dataset"),
+          "weights_sha256": meta.get("weights_sha256"), "seed": ctx.seed,
+          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs]}
+    return json.loads(json.dumps(fp, default=str))  # tuples -> lists, as read back
+
+
+def recorded_fingerprint(meta: dict) -> dict:
+    """The fingerprint in a table's .json; tables written before fingerprints existed keep
+    the same settings at the top level, and those present are what gets checked."""
+    fp = meta.get("fingerprint")
+    if isinstance(fp, dict):
+        return fp
+    return {k: meta[k] for k in FINGERPRINT if k in meta}
+
+
+def fingerprint_difference(old: dict, new: dict, old_meta: dict | None = None,
+                           new_meta: dict | None = None) -> str | None:
+    """'seed 0, not 1': the first setting recorded in both that differs; None if none."""
+    for key in FINGERPRINT:
+        if key in old and key in new and old[key] != new[key]:
+            return _describe(key, old[key], new[key], old_meta or {}, new_meta or {})
+    return None
+
+
+def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
+    if key == "weights_sha256":
+        def name(sha: Any, meta: dict) -> str:
+            if sha is None:
+                return "no checkpoint (no --run)"
+            return (f"the weights of {meta.get('checkpoint') or 'another checkpoint'} (sha256 "
+                    f"{str(sha)[:12]})")
+        return f"{name(a, meta_a)}, not {name(b, meta_b)}"
+    if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return f"preset {k}={a.get(k)}, not {k}={b.get(k)}"
+    if key == "proxies" and isinstance(a, list) and isinstance(b, list):
+        def show(ps: list) -> str:
+            return "; ".join(f"{p.get('proxy')} {p.get('options')}" for p in ps
+                             if isinstance(p, dict))
+        return f"proxies {show(a)}, not {show(b)}"
+    return f"{key} {a}, not {b}"
+
+
+def read_meta(csv_path: str | Path) -> dict | None:
+    """A table's .json (None when it has none); a damaged one is an error, not 'none'."""
+    path = Path(csv_path).with_suffix(".json")
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"{path} is damaged ({exc}); restore it, or score into a new "
+                         f"--out") from exc
+    if not isinstance(meta, dict):
+        raise ScoreError(f"{path} is not a score table's settings file; restore it, or score "
+                         f"into a new --out")
+    return meta
+
+
+def _code_versions(old: dict | None) -> list:
+    """The code versions that wrote a table's rows: a resume with other code is allowed
+    (values are checked by the fingerprint), and recorded."""
+    versions = list((old or {}).get("code_versions") or [])
+    now = code_version()
+    return versions if now in versions else [*versions, now]
 
 
 def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence,
@@ -161,22 +319,55 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     whose ``error`` is set, e.g. after a fix; every other row is kept as it is.
 
     Writes ``out_csv`` row by row and ``<out>.json`` with ``meta`` plus the proxies, cell
-    count, status and wall time. Returns the whole table sorted by its key column.
+    count, status, wall time and the table's fingerprint (what its values are computed
+    from). ``resume`` refuses a table whose fingerprint differs, and ``<out>.lock`` refuses
+    a second writer while this one runs. Returns the whole table sorted by its key column.
     """
+    if not specs:
+        raise ScoreError("no proxy to score; name one with --proxy (`proxybench proxies` "
+                         "lists them)")
     keys = TABLE_KEYS[space]
+    indices = [keys.key(i) for i in indices]
+    if not indices:
+        raise ScoreError("no cells to score; pass --cells all, a number, or a file that names "
+                         "cells")
+    out_csv = Path(out_csv)
+    with contextlib.ExitStack() as stack:
+        try:
+            out_csv.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(exclusive(out_csv))
+        except OSError as exc:
+            raise ScoreError(unwritable(out_csv, exc)) from exc
+        return _score_locked(specs, ctx, indices, out_csv, resume=resume, progress=progress,
+                             meta=meta, space=space, retry_errors=retry_errors)
+
+
+def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
+                  out_csv: Path, *, resume: bool, progress: bool, meta: dict | None,
+                  space: str, retry_errors: bool) -> pd.DataFrame:
+    """``score_cells`` once it holds the table's lock."""
+    keys = TABLE_KEYS[space]
+    fp = fingerprint(specs, ctx, meta, space)
     # proxies scored together may share a pass over the same network (zero-cost proxies)
     ctx = replace(ctx, together=tuple((s.proxy.name, tuple(sorted(s.options.items())))
                                       for s in specs))
-    out_csv = Path(out_csv)
     meta_path = out_csv.with_suffix(".json")
     columns = table_columns(specs, space)
     cached: dict[tuple[str, Any], dict] = {}
     done: set = set()
-    if out_csv.exists():
+    old_meta = None
+    exists = out_csv.exists()
+    if exists:
         if not resume:
             raise ScoreError(f"{out_csv} already exists; pass --resume to continue it, or "
                              f"choose another --out")
-        existing = _read_existing(out_csv, columns)
+        existing = _read_existing(out_csv, columns, keys)
+        old_meta = read_meta(out_csv)
+        if old_meta is not None:
+            diff = fingerprint_difference(recorded_fingerprint(old_meta), fp, old_meta, meta)
+            if diff:
+                raise ScoreError(f"{out_csv} was scored with {diff}; use a new --out or the "
+                                 f"same settings")
         failed = existing["error"].notna() & (existing["error"].astype(str) != "")
         if retry_errors and failed.any():
             existing = existing[~failed]
@@ -189,12 +380,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
                                               and row["error"].startswith(f"{s.column}:")):
                     cols = [s.column, *extra_columns(s), f"{s.column}_seconds"]
                     cached[(s.column, canonical_cell(cell))] = {c: row[c] for c in cols}
-    else:
-        out_csv.parent.mkdir(parents=True, exist_ok=True)
-        with open(out_csv, "w", newline="") as fh:
-            csv.writer(fh).writerow(columns)
 
-    indices = [keys.key(i) for i in indices]
     todo = [i for i in indices if i not in done]
     pruned_of = {i: canonical_cell(keys.cell_of(i)) for i in indices}
     groups: dict[Any, list] = {}
@@ -202,8 +388,13 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
         groups.setdefault(pruned_of[i], []).append(i)
     meta = {**(meta or {}), "proxies": [s.to_dict() for s in specs], "cells": len(indices),
             "distinct_pruned_cells": len(set(pruned_of.values())),
-            "seed": ctx.seed, "preset": ctx.preset.to_dict(), "status": "running"}
+            "seed": ctx.seed, "preset": ctx.preset.to_dict(), "fingerprint": fp,
+            "code_versions": _code_versions(old_meta), "status": "running"}
+    # the settings go first: a table on disk always has the .json that says what it holds
     atomic_write_json(meta_path, meta)
+    if not exists:
+        with open(out_csv, "w", newline="") as fh:
+            csv.writer(fh).writerow(columns)
 
     t_start = time.time()
     # progress counts evaluations: one per distinct pruned cell when every proxy depends on
@@ -280,7 +471,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
 
     from . import data as D
     from .presets import get_preset, preset_from_dict
-    from .runio import file_sha256
+    from .runio import file_sha256, weights_sha256
     from .train import load_search_data, resolve_device, supernet_from_checkpoint
 
     dev = resolve_device(device)
@@ -342,7 +533,11 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if not isinstance(cfg, dict) or any(k not in cfg for k in required):
         raise ScoreError(f"{run_json} lacks the training config ({', '.join(required)}); "
                          f"it is damaged or not from `proxybench train`")
-    preset = preset_from_dict(cfg["preset"])
+    try:
+        preset = preset_from_dict(cfg["preset"])
+    except (KeyError, TypeError) as exc:
+        raise ScoreError(f"{run_json} has a damaged preset ({exc}); retrain the run") from exc
+    _check_checkpoint_matches_run(ckpt_path, ckpt, run_json, cfg, preset)
     preset = get_preset("paper", **{**preset.to_dict(), **overrides})
     seed = cfg["seed"] if seed is None else seed
     supernet = supernet.to(dev).eval()
@@ -365,9 +560,27 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                        input_size=input_size, supernet=supernet, init_supernet=init,
                        bn_batch=bn, val_batch=val)
     info = {"run": str(run_dir), "checkpoint": str(ckpt_path),
-            "checkpoint_sha256": file_sha256(ckpt_path), "checkpoint_epoch": ckpt["epoch"],
+            "checkpoint_sha256": file_sha256(ckpt_path),
+            "weights_sha256": weights_sha256(ckpt["state_dict"]), "checkpoint_epoch": ckpt["epoch"],
             "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"]}
     return ctx, info
+
+
+def _check_checkpoint_matches_run(ckpt_path: Path, ckpt: dict, run_json: Path, cfg: dict,
+                                  preset: Any) -> None:
+    """The weights must be the run's: scoring uses run.json's preset, seed and data, so a
+    checkpoint of other sizes (or another run's) would be recorded under the wrong ones."""
+    from .presets import preset_from_dict
+    theirs = preset_from_dict(ckpt["preset"]).to_dict()
+    ours = preset.to_dict()
+    checks = [(k, theirs[k], ours[k]) for k in ours if theirs[k] != ours[k]]
+    checks += [(k, ckpt.get(k), cfg.get(k)) for k in ("seed", "dataset")
+               if k in ckpt and ckpt.get(k) != cfg.get(k)]
+    if checks:
+        key, have, want = checks[0]
+        raise ScoreError(f"{ckpt_path} has {key}={have} but {run_json} says {key}={want}: the "
+                         f"weights are not this run's; pass the run's own checkpoint, or "
+                         f"retrain the run")
 
 
 def _channels_last(batch: tuple, device: torch.device) -> tuple:

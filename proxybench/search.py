@@ -137,6 +137,7 @@ def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
     finite = {i: s for i, s in scores.items() if s == s}
     if not finite:
         raise SearchError("every evaluated cell scored NaN: check the proxy's errors")
+    _require_ranking(finite)
     best = max(finite, key=finite.get)
     return SearchResult(best, finite[best], len(scores), history, scores)
 
@@ -166,8 +167,17 @@ def random_search(score: ScoreFn, *, evaluations: int, rng: random.Random,
     finite = {i: s for i, s in scores.items() if s == s}
     if not finite:
         raise SearchError("every evaluated cell scored NaN: check the proxy's errors")
+    _require_ranking(finite)
     best = max(finite, key=finite.get)
     return SearchResult(best, finite[best], len(scores), history, scores)
+
+
+def _require_ranking(finite: dict[Any, float]) -> None:
+    """Every evaluated cell scored the same: the "best" would be whichever came first."""
+    if len(finite) > 1 and len(set(finite.values())) == 1:
+        raise SearchError(f"the proxy gave all {len(finite)} evaluated cells the same score: "
+                          f"it does not rank the cells, so any find would be arbitrary; "
+                          f"choose another proxy or check its options")
 
 
 def table_lookup(values: dict[int, float], higher_is_better: bool, name: str) -> ScoreFn:

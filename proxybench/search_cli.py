@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .correlation import direction, read_scores
+from .correlation import direction, read_scores, require_ranking
 from .groundtruth import GT_DATASETS, GroundTruthError, load_ground_truth
 from .runio import atomic_write_bytes, atomic_write_json
 from .search import SearchError, evolution, random_search, rank_of, table_lookup
@@ -23,6 +23,7 @@ def make_score_fn(proxy: str, *, tables: list[str], run_dir: str | None, cache: 
     for t in tables:
         table = read_scores(t)
         if proxy in table.columns:
+            require_ranking(table[proxy], proxy, t)
             values = dict(zip(table["arch_index"].astype(int), table[proxy], strict=True))
             echo(f"using {proxy} from {t} ({len(values)} cells)")
             return table_lookup(values, direction(t, proxy), f"{t}"), direction(t, proxy)
@@ -59,7 +60,9 @@ def run_search(*, proxy: str, tables: list[str], run_dir: str | None, algorithm:
     truth = None
     if ground_truth is not None:
         gt = load_ground_truth(ground_truth).set_index("arch_index")
-        truth = {d: gt[d].dropna().to_dict() for d in GT_DATASETS if d in gt.columns}
+        # only the datasets the table has: a cifar10-only table must not fail on cifar100
+        truth = {d: gt[d].dropna().to_dict() for d in GT_DATASETS
+                 if d in gt.columns and gt[d].notna().any()}
     rows, history = [], []
     for r in range(repeats):
         rng = random.Random(seed + r)

@@ -126,8 +126,11 @@ def test_train_seeds_score_group_and_variance(tmp_path, gt_csv):
     metas = [json.loads((tmp_path / f"s.seed-{i}.json").read_text()) for i in (0, 1)]
     assert metas[0]["checkpoint_sha256"] != metas[1]["checkpoint_sha256"]
     run("train", "--preset", "tiny", "--seeds", "2", "--threads", "1", "--out", group)
+    run("score", "--run", group, "--proxy", "flatness;val_acc;val_loss;angle", "--cells", "24",
+        "--out", group / "supernet.csv")
     res = run("ablate", "variance", "--run", group, "--cells", "24", "--levels", "2",
               "--bootstrap", "20", "--ground-truth", gt_csv, "--out", tmp_path / "ab")
+    assert res.output.count("reusing") == 3        # the group's own tables, not scored again
     table = pd.read_csv(tmp_path / "ab" / "variance.csv")
     flat = table[table["proxy"] == "flatness"].set_index("factor")
     assert set(flat.index) == {"training seed", "noise seed", "BN/validation images",
@@ -137,7 +140,7 @@ def test_train_seeds_score_group_and_variance(tmp_path, gt_csv):
         100.0)
     assert "noise seed" not in set(table[table["proxy"] == "val_loss"]["factor"])
     # the training-seed taus are the taus of each supernet's own table
-    t0 = pd.read_csv(tmp_path / "ab" / "variance" / "train-seed-0.csv")
+    t0 = pd.read_csv(group / "supernet.seed-0.csv")
     gt = pd.read_csv(gt_csv).set_index("index").loc[t0["arch_index"], "cifar10"].to_numpy()
     want = kendall_tau(t0["flatness"], gt)
     assert float(flat.loc["training seed", "taus"].split()[0]) == pytest.approx(want, abs=1e-4)

@@ -14,6 +14,7 @@ registration, and recorded in the run's JSON.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,18 +101,34 @@ def all_proxies() -> dict[str, Proxy]:
 
 
 def _convert(proxy: str, key: str, raw: str, default: Any) -> Any:
+    """An option's text as the type of its default. Float values must be finite: nan or
+    inf would turn every score NaN (or meaningless) without any error."""
     try:
         if isinstance(default, tuple):
-            return tuple(type(default[0])(v) for v in raw.split("/") if v != "")
-        if isinstance(default, bool):
+            value: Any = tuple(type(default[0])(v) for v in raw.split("/") if v != "")
+        elif isinstance(default, bool):
             if raw.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(raw)
-            return raw.lower() in ("true", "1")
-        return type(default)(raw)
+            value = raw.lower() in ("true", "1")
+        else:
+            value = type(default)(raw)
     except ValueError as exc:
         kind = f"a '/'-separated list of {type(default[0]).__name__}" if isinstance(
             default, tuple) else type(default).__name__
         raise ProxyError(f"proxy {proxy}: option {key}={raw!r} should be {kind}") from exc
+    numbers = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+        raise ProxyError(f"proxy {proxy}: option {key}={raw!r} is not a finite number; give "
+                         f"a finite value (default {key}={_show(default)})")
+    if isinstance(default, tuple) and default and not value:
+        raise ProxyError(f"proxy {proxy}: option {key}={raw!r} names no value; give at least "
+                         f"one (default {key}={_show(default)})")
+    return value
+
+
+def _show(value: Any) -> str:
+    return "/".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) \
+        if isinstance(value, tuple) else str(value)
 
 
 @dataclass(frozen=True)
@@ -160,6 +177,9 @@ def parse_specs(text: str) -> list[ProxySpec]:
     if len(parts) == 1 and ":" not in parts[0]:
         parts = [p for p in parts[0].split(",") if p.strip()]
     specs = [parse_spec(p) for p in parts]
+    if not specs:
+        raise ProxyError(f"--proxy {text!r} names no proxy; name one or more, e.g. "
+                         f"'flatness;params' (`proxybench proxies` lists them)")
     columns = [s.column for s in specs]
     if len(set(columns)) != len(columns):
         raise ProxyError(f"proxy list {text!r} names the same proxy twice")
