@@ -95,13 +95,16 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         """The table of ``text`` on ``indices``: ``reuse`` when it holds those cells (from
         the same run, as `score` wrote it), else scored into OUT/<name>/<tag>.csv."""
         specs = parse_specs(text)
-        if reuse is not None and reuse.is_file() and _same_run(reuse, Path(run or run_dirs[0])):
+        this = Path(run or run_dirs[0])
+        if reuse is None and checkpoint is None and seed is None:
+            reuse = replicate_table(this.parent / GROUP_TABLE, this)   # its group's table
+        if reuse is not None and reuse.is_file() and checkpoint is None and seed is None \
+                and _same_run(reuse, this):
             table = read_scores(reuse).set_index("arch_index")
             if set(indices) <= set(table.index) and all(s.column in table for s in specs):
                 echo(f"[{name}] reusing {reuse}")
                 return table.loc[sorted(indices)], specs
-        ctx, info = context_from_run(run or run_dirs[0], specs, checkpoint=checkpoint,
-                                     seed=seed)
+        ctx, info = context_from_run(this, specs, checkpoint=checkpoint, seed=seed)
         safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", tag or text)
         echo(f"[{name}] scoring {text} on {len(indices)} cells"
              + (f" ({checkpoint})" if checkpoint else "") + (f" of {run}" if run else "")

@@ -795,20 +795,23 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
 @click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
               help="NB201 table (default $PROXYBENCH_NB201).")
 @click.option("--title", default="proxybench report", show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Bootstrap resamples for the report's 95% CIs.")
 @click.option("--note", "notes", multiple=True, help="A paragraph for the report's header.")
 @click.option("--commands", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A text file of the commands behind the results, shown in the header.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @friendly
 def report(scores, seed_tables, readme, searches, ablations, retrains, dataset, ground_truth,
-           title, notes, commands, out) -> None:
+           title, bootstrap, notes, commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from .groundtruth import default_path
     from .report import build_report
     gt = ground_truth or (str(default_path()) if default_path() else None)
     folder = build_report(out, scores=scores, seeds=seed_tables, searches=searches,
                           ablations=ablations, retrains=retrains, ground_truth=gt,
-                          dataset=dataset, title=title, notes=notes, commands=commands)
+                          dataset=dataset, title=title, notes=notes, commands=commands,
+                          n_boot=bootstrap)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
     if readme:
         from .report import write_readme_block

@@ -15,8 +15,8 @@ import pandas as pd
 
 from .correlation import direction, read_scores
 from .metrics import combine_linear, combine_rank_average
-from .runio import atomic_write_bytes, atomic_write_json
-from .score import ScoreError
+from .runio import atomic_write_bytes, atomic_write_json, code_version, file_sha256
+from .score import ScoreError, check_out_suffix, read_meta, recorded_fingerprint
 
 
 def _proxy_meta(path: Path) -> list[dict]:
@@ -44,6 +44,7 @@ def check_out(sources: Sequence[str | Path], out: str | Path) -> None:
     """Refuse an --out that is one of the inputs (or shares its .json): writing it would
     destroy an input the combination is computed from."""
     out = Path(out)
+    check_out_suffix(out)
     for src in map(Path, sources):
         if out.resolve() == src.resolve() or (
                 out.with_suffix(".json").resolve() == src.with_suffix(".json").resolve()):
@@ -107,8 +108,18 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
             "proxies": [{"column": t, "higher_is_better": higher[t], "proxy": t.split("[")[0]}
                         for t in terms]
             + [{"column": column, "higher_is_better": True, "proxy": "combine", **extra}],
-            "column": column, **extra}
+            "column": column, **extra,
+            "fingerprint": {"method": method, "terms": list(terms), **extra,
+                            "sources": [_source_print(Path(s)) for s in sources]},
+            "code_versions": [code_version()]}
     return out, meta
+
+
+def _source_print(path: Path) -> dict:
+    """What a combined column was computed from: each source table's bytes and settings."""
+    meta = read_meta(path) or {}
+    return {"path": str(path), "sha256": file_sha256(path),
+            "fingerprint": recorded_fingerprint(meta)}
 
 
 def write_combined(table: pd.DataFrame, meta: dict, out: str | Path) -> None:

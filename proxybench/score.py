@@ -25,7 +25,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,12 +151,21 @@ def shard_indices(indices: Sequence[int], rank: int, world: int) -> list[int]:
     return [int(i) for i in indices if nb201.prune(nb201.cell_at(int(i))) in mine]
 
 
+def check_out_suffix(out: Path) -> None:
+    """A table's settings go to ``<out>.json``: an --out ending in .json would be
+    overwritten by its own settings."""
+    if out.suffix == ".json":
+        raise ScoreError(f"--out {out} ends in .json, where the table's settings go; name the "
+                         f"table .csv")
+
+
 def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFrame:
     """Concatenate shard tables into one, sorted by arch_index (written atomically).
 
     The parts must be finished tables of one fingerprint (the same checkpoint, seed, preset
     and proxies) over disjoint cells, and none of them may be the output."""
     out_csv = Path(out_csv)
+    check_out_suffix(out_csv)
     for p in parts:
         if Path(p).resolve() == out_csv.resolve() or (
                 Path(p).with_suffix(".json").resolve() == out_csv.with_suffix(".json").resolve()):
@@ -275,7 +284,10 @@ def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
                     f"{str(sha)[:12]})")
         return f"{name(a, meta_a)}, not {name(b, meta_b)}"
     if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
+        from .presets import Preset
+        order = [f.name for f in fields(Preset)]  # sizes first: the likeliest cause
+        for k in sorted(set(a) | set(b), key=lambda k: (order.index(k) if k in order
+                                                         else len(order), k)):
             if a.get(k) != b.get(k):
                 return f"preset {k}={a.get(k)}, not {k}={b.get(k)}"
     if key == "proxies" and isinstance(a, list) and isinstance(b, list):
@@ -332,6 +344,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
         raise ScoreError("no cells to score; pass --cells all, a number, or a file that names "
                          "cells")
     out_csv = Path(out_csv)
+    check_out_suffix(out_csv)
     with contextlib.ExitStack() as stack:
         try:
             out_csv.parent.mkdir(parents=True, exist_ok=True)

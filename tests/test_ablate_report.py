@@ -57,7 +57,13 @@ def test_report_from_tables(tiny_run, tmp_path, gt_csv):
     for proxy in ("flatness", "angle", "params"):
         assert f"| {proxy} |" in md
     assert "Table 1" in md and "Fig. 2" in md and "0.4302" in md
-    assert "```\nproxybench train --preset tiny --out r\n```" in md  # the header's commands
+    assert "```\nproxybench train --preset tiny --out r\n```" in md  # the commands ...
     assert "<pre>proxybench train --preset tiny --out r</pre>" in page
-    assert page.count("data:image/png;base64,") == 2  # scatter + Fig. 2, embedded
+    # ... come last; the leaderboard first
+    assert md.index("## Leaderboard") < md.index("Table 1") < md.index("## Commands")
+    assert md.rstrip().endswith("```")
+    assert page.count("data:image/png;base64,") == 3  # leaderboard, scatter, Fig. 2 embedded
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert set(board["proxy"]) == {"flatness", "angle", "params"}
+    assert (board["replicates"] == 1).all() and board["tau"].is_monotonic_decreasing
     assert (out / "fig1.png").is_file()

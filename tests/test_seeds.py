@@ -170,3 +170,42 @@ def test_cell_sets_follow_the_published_counts():
     assert nb201.isomorphism_key(c) == "#+#+(0)@nor_conv_3x3"
     with pytest.raises(nb201.ArchError, match="unknown cell set"):
         nb201.cell_set("some")
+
+
+def test_report_with_seeds_studies_and_readme(tmp_path, gt_csv):
+    group = tmp_path / "g"
+    run("train", "--preset", "tiny", "--seeds", "0-2", "--threads", "1", "--out", group)
+    run("score", "--run", group, "--proxy", "flatness;val_acc;val_loss;angle", "--cells", "30",
+        "--out", group / "supernet.csv")
+    run("cells", "--out", tmp_path / "cells.csv")
+    common = ["--cells", "30", "--levels", "2", "--bootstrap", "20", "--ground-truth", gt_csv,
+              "--out", tmp_path / "ab"]
+    run("ablate", "variance", "--run", group, *common)
+    res = run("ablate", "budget", "--run", group, *common)
+    assert "reusing" in res.output and "scoring" not in res.output
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- leaderboard:begin -->\nold\n<!-- leaderboard:end -->\ntail\n")
+    seeds = [a for i in range(3) for a in ("--seeds", group / f"supernet.seed-{i}.csv")]
+    run("report", *seeds, "--scores", tmp_path / "cells.csv", "--ablation",
+        tmp_path / "ab" / "variance.csv", "--ablation", tmp_path / "ab" / "budget.csv",
+        "--ground-truth", gt_csv, "--bootstrap", "20", "--readme", readme,
+        "--out", tmp_path / "rep")
+    board = pd.read_csv(tmp_path / "rep" / "leaderboard.csv").set_index("proxy")
+    assert board.loc["flatness", "replicates"] == 3 and board.loc["params", "replicates"] == 1
+    assert (board["cells"] == 30).all()                # every row on the seed tables' cells
+    taus = [kendall_tau(pd.read_csv(group / f"supernet.seed-{i}.csv")["flatness"],
+                        pd.read_csv(gt_csv).set_index("index").loc[
+                            pd.read_csv(group / f"supernet.seed-{i}.csv")["arch_index"],
+                            "cifar10"].to_numpy()) for i in range(3)]
+    assert board.loc["flatness", "tau"] == pytest.approx(np.mean(taus))
+    md = (tmp_path / "rep" / "index.md").read_text()
+    for heading in ("## Leaderboard", "## Training-seed uncertainty",
+                    "## Where the uncertainty of tau comes from",
+                    "## Kendall tau vs training budget"):
+        assert heading in md
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("# x\n") and text.endswith("tail\n")
+    assert (tmp_path / "rep" / "leaderboard.md").read_text() in text
+    one_line_error(run("report", "--scores", tmp_path / "cells.csv", "--ground-truth", gt_csv,
+                       "--readme", tmp_path / "cells.csv", "--out", tmp_path / "r2", ok=False),
+                   "leaderboard:begin")

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Rebuilds reports/cifar10-cpu (every table, figure and the report) and the README's
+# leaderboard from a clean checkout and a data folder. Resumable: run it again after a stop;
+# finished steps are kept and stopped ones continue. From the repository root:
+#
+#   python3 ../shared/data/make_cifar10.py DATA       # CIFAR-10 (JPEG copy) -> DATA/cifar-10-batches-py
+#   export PROXYBENCH_NB201=../shared/data/nb201_test_accuracy.csv.gz
+#   bash reports/cifar10-cpu/rebuild.sh DATA [RUNS]   # RUNS: where runs go (default runs/)
+#
+# Cost on the 2-core CPU machine that made this folder (one torch thread per job, two jobs at
+# a time): about 3 hours; README.md in this folder gives each step's measured time.
+set -euo pipefail
+DATA=${1:?usage: rebuild.sh DATA [RUNS]}
+RUNS=${2:-runs}
+: "${PROXYBENCH_NB201:?set PROXYBENCH_NB201 to the NB201 ground-truth table}"
+R=reports/cifar10-cpu
+export OMP_NUM_THREADS=1
+T="--threads 1"
+SN="flatness;val_acc;val_loss;angle"
+ZC="synflow;snip;grasp;fisher;grad_norm;jacov;epe_nas;nwot;l2_norm;plain;zen"
+TRAIN="proxybench train --dataset cifar10 --data-dir $DATA --preset cpu --save-every 5 $T --resume"
+
+# ---- 1. supernets: the cpu preset (30 epochs) with 5 seeds; 15 and 60 epochs with 3 seeds
+$TRAIN --seeds 0-4 --out "$RUNS/c10-e30"
+$TRAIN --epochs 15 --seeds 0-2 --out "$RUNS/c10-e15"
+$TRAIN --epochs 60 --seeds 0-2 --out "$RUNS/c10-e60"
+
+# ---- 2. the supernet proxies of every supernet on the same 1,000 seeded cells
+#         (one table per seed: GROUP/supernet.seed-K.csv; the studies below reuse them)
+for g in c10-e30 c10-e15 c10-e60; do
+  proxybench score --run "$RUNS/$g" --proxy "$SN" --cells 1000 $T --resume \
+    --out "$RUNS/$g/supernet.csv"
+done
+
+# ---- 3. zero-cost proxies on NB201's own network (C=16, N=5), batch 64, the same cells
+proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar10 --preset paper \
+  --cells 1000 $T --resume --out "$RUNS/zero_cost.csv"
+proxybench cells --out "$RUNS/cells.csv"
+
+# ---- 4. all 15,625 cells on the first supernet (two processes; one without torchrun works too)
+torchrun --nproc-per-node=2 -m proxybench score --run-dir "$RUNS/c10-e30/seed-0" --proxy "$SN" \
+  --cells all $T --resume --out "$RUNS/all_cells_seed0.csv"
+
+# ---- 5. studies on the same 1,000 cells: variance of tau, tau vs budget, the paper's ablations
+A="--cells 1000 --seed 0 --bootstrap 1000 --out $RUNS/ablate"
+proxybench ablate variance --run "$RUNS/c10-e30" --levels 3 $A
+proxybench ablate budget --run "$RUNS/c10-e15" --run "$RUNS/c10-e30" --run "$RUNS/c10-e60" $A
+for a in alpha gamma sigma position; do proxybench ablate $a --run "$RUNS/c10-e30/seed-0" $A; done
+
+# ---- 6. the report folder: tables, Eq. (5) combinations and searches on all cells
+mkdir -p $R/seeds $R/ablate
+for s in 0 1 2 3 4; do
+  cp "$RUNS/c10-e30/supernet.seed-$s.csv" $R/seeds/e30-seed-$s.csv
+  cp "$RUNS/c10-e30/supernet.seed-$s.json" $R/seeds/e30-seed-$s.json
+done
+cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/cells.{csv,json} "$RUNS"/all_cells_seed0.{csv,json} $R/
+for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv" $R/ablate/; done
+cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
+cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
+( cd $R
+  proxybench combine all_cells_seed0.csv --terms angle,flatness --gamma 16 --out angle_flatness.csv
+  proxybench combine all_cells_seed0.csv --terms val_acc,flatness --gamma 16 --out valacc_flatness.csv
+  proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --out angle_valacc.csv )
+S="--repeats 5 --out"
+proxybench search --proxy flatness --scores $R/all_cells_seed0.csv $S $R/search/flatness
+proxybench search --proxy angle --scores $R/all_cells_seed0.csv $S $R/search/angle
+proxybench search --proxy val_acc --scores $R/all_cells_seed0.csv $S $R/search/val_acc
+proxybench search --proxy val_loss --scores $R/all_cells_seed0.csv $S $R/search/val_loss
+proxybench search --proxy "angle+flatness[gamma=16]" --scores $R/angle_flatness.csv $S $R/search/angle_flatness
+proxybench search --proxy "rank(angle+val_acc)" --scores $R/angle_valacc.csv $S $R/search/angle_valacc
+proxybench search --proxy flatness --scores $R/all_cells_seed0.csv --algorithm random $S $R/search/random_flatness
+proxybench search --proxy params_live --scores $R/cells.csv $S $R/search/params_live
+
+# ---- 7. the report (leaderboard first; this script last) and the README's leaderboard
+proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu preset, 2-core CPU" \
+  $(for s in 0 1 2 3 4; do echo --seeds $R/seeds/e30-seed-$s.csv; done) \
+  --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/all_cells_seed0.csv \
+  --scores $R/angle_flatness.csv --scores $R/valacc_flatness.csv --scores $R/angle_valacc.csv \
+  $(for s in flatness angle val_acc val_loss angle_flatness angle_valacc random_flatness params_live; do echo --search $R/search/$s; done) \
+  --search $R/darts/s-flatness --search $R/darts/s-angle \
+  --retrain $R/darts/rt-flatness --retrain $R/darts/rt-angle --retrain $R/darts/rt-darts-v2 \
+  $(for a in variance budget alpha gamma sigma position; do echo --ablation $R/ablate/$a.csv; done) \
+  --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
+
+# The DARTS tables in darts/ come from darts.sh (the DARTS pipeline at its cpu presets); it is
+# separate because its cost (about 1.5 hours) does not change with the NB201 results above.

@@ -1,0 +1,599 @@
+"""Result integrity (issue 11): a table never mixes settings or writers, bad values are
+errors, and every bad input or unwritable output is one clear line."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from proxybench import proxies as P
+from proxybench.errors import path_error_line
+from proxybench.proxies import ProxyError, parse_spec, parse_specs
+from proxybench.runio import LockedError, exclusive, lock_path, save_checkpoint, weights_sha256
+from proxybench.score import ScoreError, context_from_run, count_errors, score_cells
+from proxybench.search import SearchError, evolution
+from proxybench.spaces import nb201
+
+from .cli_helpers import one_line_error, run
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _val_loss_args(run_dir: Path, out: Path, *extra: object) -> list:
+    return ["score", "--run", run_dir, "--proxy", "val_loss", "--cells", "8", "--threads", "1",
+            "--out", out, *extra]
+
+
+def _params_args(out: Path, *extra: object) -> list:
+    return ["score", "--proxy", "params", "--cells", "8", "--out", out, *extra]
+
+
+def _copy_table(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
+    return dst
+
+
+def _edit_json(csv_path: Path, edit) -> None:
+    path = csv_path.with_suffix(".json")
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+@pytest.fixture(scope="module")
+def val_loss_table(tiny_run, tmp_path_factory) -> Path:
+    """val_loss of 8 cells on the tiny run: the table the resume cases try to continue."""
+    out = tmp_path_factory.mktemp("tables") / "val_loss.csv"
+    run(*_val_loss_args(tiny_run, out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def params_table(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tables") / "params.csv"
+    run(*_params_args(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def other_run(tiny_run, tmp_path_factory) -> Path:
+    """Another run of the same config: the tiny run with its final weights changed."""
+    other = tmp_path_factory.mktemp("other") / "run"
+    shutil.copytree(tiny_run, other)
+    ckpt = torch.load(other / "final.pt", weights_only=True)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.is_floating_point())
+    ckpt["state_dict"][name] = ckpt["state_dict"][name] + 0.01
+    save_checkpoint(other / "final.pt", ckpt)
+    return other
+
+
+# --------------------------------------------------------------------------- resume
+RUN_SETTINGS = [  # (what changes, extra options, words of the one line)
+    ("seed", ["--seed", "1"], "seed 0, not 1"),
+    ("checkpoint", ["--checkpoint", "epoch-1.pt"], "the weights of"),
+    ("bn_images", ["--bn-images", "16"], "preset bn_images=32, not bn_images=16"),
+    ("val_images", ["--val-images", "32"], "preset val_images=64, not val_images=32"),
+    ("chunk", ["--chunk", "16"], "preset chunk=128, not chunk=16"),
+]
+
+
+@pytest.mark.parametrize("setting,extra,words", RUN_SETTINGS, ids=[c[0] for c in RUN_SETTINGS])
+def test_resume_with_another_run_setting_is_refused(tiny_run, val_loss_table, tmp_path,
+                                                    setting, extra, words):
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+    before = out.read_bytes()
+    res = run(*_val_loss_args(tiny_run, out, "--resume", *extra), ok=False)
+    one_line_error(res, str(out), words, "use a new --out or the same settings")
+    assert out.read_bytes() == before
+
+
+def test_resume_with_another_run_is_refused(other_run, val_loss_table, tmp_path):
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+    res = run(*_val_loss_args(other_run, out, "--resume"), ok=False)
+    one_line_error(res, "was scored with the weights of", str(other_run / "final.pt"))
+
+
+def test_resume_with_another_runs_checkpoint_is_refused(tiny_run, other_run, val_loss_table,
+                                                        tmp_path):
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+    res = run(*_val_loss_args(tiny_run, out, "--resume", "--checkpoint",
+                              other_run / "final.pt"), ok=False)
+    one_line_error(res, "was scored with the weights of")
+
+
+NO_RUN_SETTINGS = [
+    ("preset", ["--preset", "cpu"], "preset channels=16, not channels=8"),
+    ("dataset", ["--dataset", "cifar100"], "dataset cifar10, not cifar100"),
+    ("seed", ["--seed", "3"], "seed 0, not 3"),
+]
+
+
+@pytest.mark.parametrize("setting,extra,words", NO_RUN_SETTINGS,
+                         ids=[c[0] for c in NO_RUN_SETTINGS])
+def test_resume_without_run_with_another_setting_is_refused(params_table, tmp_path, setting,
+                                                            extra, words):
+    out = _copy_table(params_table, tmp_path / "t.csv")
+    one_line_error(run(*_params_args(out, "--resume", *extra), ok=False), words)
+
+
+def test_resume_with_a_run_of_a_table_scored_without_one_is_refused(tiny_run, params_table,
+                                                                     tmp_path):
+    out = _copy_table(params_table, tmp_path / "t.csv")
+    res = run("score", "--run", tiny_run, "--proxy", "params", "--cells", "8", "--out", out,
+              "--resume", ok=False)
+    one_line_error(res, "no checkpoint (no --run), not the weights of")
+
+
+JSON_EDITS = [  # settings the command line cannot change for one column name
+    ("proxy options", lambda fp: fp["proxies"][0]["options"].update(batch_size=7),
+     "proxies val_loss"),
+    ("space", lambda fp: fp.update(space="darts"), "space darts, not nb201"),
+    ("dataset", lambda fp: fp.update(dataset="cifar100"), "dataset cifar100, not cifar10"),
+    ("preset field", lambda fp: fp["preset"].update(channels=99), "channels=99, not"),
+]
+
+
+@pytest.mark.parametrize("what,edit,words", JSON_EDITS, ids=[c[0] for c in JSON_EDITS])
+def test_resume_checks_every_recorded_setting(tiny_run, val_loss_table, tmp_path, what, edit,
+                                              words):
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+    _edit_json(out, lambda meta: edit(meta["fingerprint"]))
+    one_line_error(run(*_val_loss_args(tiny_run, out, "--resume"), ok=False), words)
+
+
+def test_a_table_from_before_fingerprints_is_checked_by_its_top_level_settings(
+        tiny_run, val_loss_table, tmp_path):
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+
+    def legacy(meta):
+        del meta["fingerprint"]
+        meta["seed"] = 5
+    _edit_json(out, legacy)
+    one_line_error(run(*_val_loss_args(tiny_run, out, "--resume"), ok=False), "seed 5, not 0")
+
+
+def test_resume_with_the_same_settings_goes_on_and_records_code_versions(
+        tiny_run, val_loss_table, tmp_path):
+    """Cells and code version are recorded, not compared: neither changes a cell's value."""
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+    old = {"proxybench": "0.0.1", "git_commit": "abc"}
+    _edit_json(out, lambda meta: meta.update(code_versions=[old]))
+    run("score", "--run", tiny_run, "--proxy", "val_loss", "--cells", "10", "--threads", "1",
+        "--out", out, "--resume")
+    table = pd.read_csv(out)
+    assert not table["arch_index"].duplicated().any()
+    assert set(pd.read_csv(val_loss_table)["arch_index"]) <= set(table["arch_index"])
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["code_versions"][0] == old and len(meta["code_versions"]) == 2
+    assert meta["status"] == "done" and meta["fingerprint"]["seed"] == 0
+
+
+def test_the_weights_hash_ignores_memory_layout():
+    w = torch.randn(4, 3, 3, 3)
+    assert weights_sha256({"w": w}) == weights_sha256(
+        {"w": w.to(memory_format=torch.channels_last)})
+    assert weights_sha256({"w": w}) != weights_sha256({"w": w + 1e-6})
+
+
+def test_resume_refuses_a_table_with_duplicate_rows(params_table, tmp_path):
+    out = _copy_table(params_table, tmp_path / "t.csv")
+    table = pd.read_csv(out)
+    pd.concat([table, table.iloc[:2]]).to_csv(out, index=False)
+    one_line_error(run(*_params_args(out, "--resume"), ok=False), "2 duplicate rows",
+                   "new --out")
+
+
+def test_resume_refuses_a_damaged_settings_file(params_table, tmp_path):
+    out = _copy_table(params_table, tmp_path / "t.csv")
+    out.with_suffix(".json").write_text("{not json")
+    one_line_error(run(*_params_args(out, "--resume"), ok=False), "t.json is damaged")
+
+
+def test_a_checkpoint_of_other_sizes_than_run_json_is_refused(tiny_run, tmp_path):
+    bad = tmp_path / "run"
+    shutil.copytree(tiny_run, bad)
+    meta = json.loads((bad / "run.json").read_text())
+    meta["config"]["preset"]["channels"] = 8
+    (bad / "run.json").write_text(json.dumps(meta))
+    res = run(*_val_loss_args(bad, tmp_path / "t.csv"), ok=False)
+    one_line_error(res, "final.pt has channels=4 but", "run.json says channels=8")
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_another_runs_checkpoint_with_another_seed_is_refused(tiny_run, tmp_path):
+    ckpt = torch.load(tiny_run / "final.pt", weights_only=True)
+    save_checkpoint(tmp_path / "other.pt", {**ckpt, "seed": 5})
+    res = run(*_val_loss_args(tiny_run, tmp_path / "t.csv", "--checkpoint",
+                              tmp_path / "other.pt"), ok=False)
+    one_line_error(res, "has seed=5 but", "not this run's")
+
+
+# --------------------------------------------------------------------------- lock
+def test_a_second_writer_is_refused_while_the_first_holds_the_table(tiny_run, tmp_path):
+    """Two real processes on one --out: the second is refused while the first scores; once
+    the first is killed (-9) its lock is gone and --resume continues the table."""
+    out = tmp_path / "t.csv"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "proxybench", "score", "--run", str(tiny_run), "--proxy",
+         "flatness", "--cells", "3000", "--threads", "1", "--out", str(out)],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out.exists() and
+                                               out.read_text().count("\n") > 2):
+            assert first.poll() is None, "the first writer ended early"
+            time.sleep(0.05)
+        assert first.poll() is None
+        second = run("score", "--run", tiny_run, "--proxy", "flatness", "--cells", "3000",
+                     "--threads", "1", "--out", out, "--resume", ok=False)
+        one_line_error(second, "is being written by process", str(first.pid),
+                       "choose another --out")
+        assert first.poll() is None, "the refusal must come while the first one runs"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert lock_path(out).exists()  # left behind by the kill, but not held by anyone
+    rows = pd.read_csv(out)["arch_index"].tolist()
+    run("score", "--run", tiny_run, "--proxy", "flatness", "--cells", "4", "--threads", "1",
+        "--out", out, "--resume")
+    table = pd.read_csv(out)
+    assert not table["arch_index"].duplicated().any()
+    assert set(rows) <= set(table["arch_index"]) and len(table) >= len(rows)
+    assert not lock_path(out).exists()
+
+
+def test_the_lock_refuses_a_second_holder_and_is_removed_after(tmp_path):
+    target = tmp_path / "t.csv"
+    with exclusive(target):
+        assert lock_path(target).read_text().strip() == str(os.getpid())
+        with pytest.raises(LockedError, match="being written by process"):
+            with exclusive(target):
+                pass
+    assert not lock_path(target).exists()
+    with exclusive(target):  # free again
+        pass
+
+
+def test_a_stale_lock_file_does_not_block(tmp_path):
+    out = tmp_path / "t.csv"
+    lock_path(out).write_text("999999\n")  # a dead writer's file, no flock held
+    run(*_params_args(out))
+    assert len(pd.read_csv(out)) == 8 and not lock_path(out).exists()
+
+
+# --------------------------------------------------------------------------- merge
+@pytest.fixture()
+def two_parts(tmp_path) -> tuple[Path, Path]:
+    (tmp_path / "a.txt").write_text("1\n2\n3\n")
+    (tmp_path / "b.txt").write_text("4\n5\n6\n")
+    for name in "ab":
+        run("score", "--proxy", "params", "--cells", tmp_path / f"{name}.txt", "--out",
+            tmp_path / f"{name}.csv")
+    return tmp_path / "a.csv", tmp_path / "b.csv"
+
+
+def test_merge_records_the_common_fingerprint(two_parts, tmp_path):
+    a, b = two_parts
+    run("merge", a, b, "--out", tmp_path / "m.csv")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    part = json.loads(a.with_suffix(".json").read_text())
+    assert meta["fingerprint"] == part["fingerprint"] and meta["cells"] == 6
+    assert meta["status"] == "done" and meta["errors"] == 0 and meta["code_versions"]
+
+
+MERGE_EDITS = [
+    ("seed", lambda fp: fp.update(seed=1), "seed 1, not 0"),
+    ("checkpoint", lambda fp: fp.update(weights_sha256="f" * 64), "the weights of"),
+    ("proxy options", lambda fp: fp["proxies"][0]["options"].update(x=1), "proxies params"),
+    ("preset", lambda fp: fp["preset"].update(bn_images=3), "bn_images=3, not"),
+]
+
+
+@pytest.mark.parametrize("what,edit,words", MERGE_EDITS, ids=[c[0] for c in MERGE_EDITS])
+def test_merge_refuses_parts_of_other_settings(two_parts, tmp_path, what, edit, words):
+    a, b = two_parts
+    _edit_json(b, lambda meta: edit(meta["fingerprint"]))
+    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), str(b), words,
+                   "same settings")
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_merge_refuses_parts_scored_with_other_seeds(tmp_path):
+    (tmp_path / "a.txt").write_text("1\n2\n")
+    (tmp_path / "b.txt").write_text("3\n4\n")
+    run("score", "--proxy", "params", "--cells", tmp_path / "a.txt", "--out", tmp_path / "a.csv")
+    run("score", "--proxy", "params", "--cells", tmp_path / "b.txt", "--seed", "1", "--out",
+        tmp_path / "b.csv")
+    one_line_error(run("merge", tmp_path / "a.csv", tmp_path / "b.csv", "--out",
+                       tmp_path / "m.csv", ok=False), "seed 1, not 0")
+
+
+def test_merge_refuses_an_unfinished_part(two_parts, tmp_path):
+    a, b = two_parts
+    _edit_json(b, lambda meta: meta.update(status="running"))
+    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), "not finished",
+                   "--resume")
+
+
+def test_merge_refuses_a_part_without_settings(two_parts, tmp_path):
+    a, b = two_parts
+    b.with_suffix(".json").unlink()
+    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), "has no .json")
+
+
+def test_merge_out_equal_to_a_part_is_refused(two_parts):
+    a, b = two_parts
+    before = a.read_bytes()
+    one_line_error(run("merge", a, b, "--out", a, ok=False), "would overwrite the part")
+    assert a.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- correlate
+def _table(path: Path, values, column: str = "p") -> Path:
+    idx = list(range(100, 100 + len(values)))
+    pd.DataFrame({"arch_index": idx, "arch": [nb201.format_arch(nb201.cell_at(i)) for i in idx],
+                  column: values, "error": None}).to_csv(path, index=False)
+    return path
+
+
+def test_correlate_refuses_duplicate_rows(tmp_path, gt_csv):
+    t = _table(tmp_path / "t.csv", [float(i) for i in range(10)])
+    table = pd.read_csv(t)
+    pd.concat([table, table.iloc[[3]]]).to_csv(t, index=False)
+    one_line_error(run("correlate", t, "--ground-truth", gt_csv, ok=False),
+                   "has 1 duplicate rows, e.g. arch_index 103")
+
+
+def test_correlate_says_a_constant_column_does_not_rank(tmp_path, gt_csv):
+    t = _table(tmp_path / "t.csv", [2.0] * 10)
+    res = run("correlate", t, "--ground-truth", gt_csv, "--bootstrap", "0", ok=False)
+    one_line_error(res, "column p", "is constant over 10 cells", "does not rank the cells")
+    assert "nan" not in res.output and not (tmp_path / "t.correlate.csv").exists()
+
+
+def test_correlate_between_a_constant_column_is_refused(tmp_path):
+    a = _table(tmp_path / "a.csv", [float(i) for i in range(10)], "x")
+    b = _table(tmp_path / "b.csv", [1.0] * 10, "y")
+    one_line_error(run("correlate", a, b, "--between", "x", "y", "--bootstrap", "0", ok=False),
+                   "column y", "is constant")
+
+
+def test_correlate_a_constant_replicate_is_refused(tmp_path, gt_csv):
+    a = _table(tmp_path / "a.csv", [float(i) for i in range(10)])
+    b = _table(tmp_path / "b.csv", [0.5] * 10)
+    one_line_error(run("correlate", a, b, "--ground-truth", gt_csv, "--bootstrap", "0",
+                       ok=False), "is constant over 10 cells")
+
+
+def test_correlate_an_empty_table_is_refused(tmp_path, gt_csv):
+    (tmp_path / "t.csv").write_text("arch_index,arch,p,error\n")
+    one_line_error(run("correlate", tmp_path / "t.csv", "--ground-truth", gt_csv, ok=False),
+                   "has no rows")
+
+
+def test_ground_truth_without_the_datasets_column_says_so(tmp_path, gt_csv):
+    t = _table(tmp_path / "t.csv", [float(i) for i in range(10)])
+    gt = pd.read_csv(gt_csv).drop(columns=["cifar100"])
+    gt.to_csv(tmp_path / "gt.csv", index=False)
+    res = run("correlate", t, "--ground-truth", tmp_path / "gt.csv", "--dataset", "cifar100",
+              "--bootstrap", "0", ok=False)
+    one_line_error(res, "gt.csv has no cifar100 column", "pass a table with a cifar100 column")
+    assert "no cifar100 ground truth" not in res.output
+
+
+# --------------------------------------------------------------------------- bad values
+def _register(monkeypatch, name: str, fn, **defaults) -> None:
+    monkeypatch.setitem(P.PROXIES, name, P.Proxy(name, fn, True, frozenset(), "test", True,
+                                                 dict(defaults)))
+
+
+@pytest.mark.parametrize("text", ["flatness:alpha=nan", "flatness:alpha=inf",
+                                  "flatness:sigmas=1e-3/nan", "scaled:scale=nan",
+                                  "scaled:scale=-inf", "scaled:scales=1/inf"])
+def test_an_option_that_is_not_finite_is_refused(monkeypatch, text):
+    _register(monkeypatch, "scaled", lambda ctx, cell, scale, scales: scale, scale=1.0,
+              scales=(1.0, 2.0))
+    with pytest.raises(ProxyError, match="finite"):
+        parse_spec(text)
+
+
+def test_an_option_that_is_not_finite_is_one_line_on_the_command_line(tmp_path):
+    one_line_error(run("score", "--proxy", "flatness:alpha=nan", "--out", tmp_path / "x.csv",
+                       ok=False), "finite")
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, {"score": math.nan, "a": 1.0}])
+def test_a_value_that_is_not_finite_is_an_error_of_its_cell(monkeypatch, tmp_path, value):
+    def fn(ctx, cell):
+        if cell == nb201.prune(nb201.cell_at(7)):
+            return dict(value) if isinstance(value, dict) else value
+        return 1.0 + cell[0]
+    _register(monkeypatch, "shaky", fn)
+    specs = parse_specs("shaky")
+    ctx, _ = context_from_run(None, specs)
+    table = score_cells(specs, ctx, [5, 6, 7, 8], tmp_path / "f.csv", progress=False)
+    bad = table.set_index("arch_index").loc[7]
+    assert math.isnan(bad["shaky"]) and "shaky: not finite" in bad["error"]
+    assert count_errors(table) == 1
+    assert json.loads((tmp_path / "f.json").read_text())["errors"] == 1
+
+
+def test_the_run_summary_counts_cells_that_are_not_finite(monkeypatch, tmp_path):
+    _register(monkeypatch, "nanny", lambda ctx, cell: math.nan)
+    res = run("score", "--proxy", "nanny", "--cells", "8", "--out", tmp_path / "x.csv")
+    assert "8 cells failed" in res.output
+
+
+def test_flatness_sigmas_that_make_every_loss_nan_are_errors_not_values(tiny_run, tmp_path):
+    res = run("score", "--run", tiny_run, "--proxy", "flatness:sigmas=1e30/2e30", "--cells",
+              "3", "--threads", "1", "--out", tmp_path / "x.csv")
+    assert "3 cells failed" in res.output
+    assert json.loads((tmp_path / "x.json").read_text())["errors"] == 3
+
+
+# --------------------------------------------------------------------------- empty input
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_a_cells_file_that_names_no_cell_is_refused(tmp_path, content):
+    (tmp_path / "cells.txt").write_text(content)
+    one_line_error(run("score", "--proxy", "params", "--cells", tmp_path / "cells.txt",
+                       "--out", tmp_path / "x.csv", ok=False), "names no cell")
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("text", ["", " ", ";", " ; ;"])
+def test_a_proxy_list_that_names_no_proxy_is_refused(tmp_path, text):
+    one_line_error(run("score", "--proxy", text, "--cells", "8", "--out", tmp_path / "x.csv",
+                       ok=False), "names no proxy")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_scoring_no_cells_or_no_proxies_is_refused_in_python(tmp_path):
+    specs = parse_specs("params")
+    ctx, _ = context_from_run(None, specs)
+    with pytest.raises(ScoreError, match="no cells"):
+        score_cells(specs, ctx, [], tmp_path / "x.csv", progress=False)
+    with pytest.raises(ScoreError, match="no proxy"):
+        score_cells([], ctx, [1], tmp_path / "x.csv", progress=False)
+    assert not (tmp_path / "x.csv").exists()
+
+
+# --------------------------------------------------------------------------- combine, search
+def test_combine_out_equal_to_an_input_is_refused(tmp_path):
+    a = _table(tmp_path / "a.csv", [float(i) for i in range(10)], "x")
+    b = _table(tmp_path / "b.csv", [float(-i) for i in range(10)], "y")
+    before = a.read_bytes()
+    one_line_error(run("combine", a, b, "--terms", "x,y", "--method", "rank", "--out", a,
+                       ok=False), "would overwrite the input")
+    one_line_error(run("combine", a, b, "--terms", "x,y", "--method", "rank", "--out",
+                       tmp_path / "a.tsv", ok=False), "would overwrite the input")
+    assert a.read_bytes() == before
+
+
+def test_combine_refuses_an_input_with_duplicate_rows(tmp_path):
+    a = _table(tmp_path / "a.csv", [float(i) for i in range(10)], "x")
+    b = _table(tmp_path / "b.csv", [float(-i) for i in range(10)], "y")
+    table = pd.read_csv(b)
+    pd.concat([table, table.iloc[[0]]]).to_csv(b, index=False)
+    one_line_error(run("combine", a, b, "--terms", "x,y", "--method", "rank", "--out",
+                       tmp_path / "c.csv", ok=False), "duplicate rows")
+
+
+def test_search_on_a_constant_column_is_refused(tmp_path):
+    t = _table(tmp_path / "t.csv", [1.0] * 10, "flat")
+    one_line_error(run("search", "--proxy", "flat", "--scores", t, "--out", tmp_path / "s",
+                       ok=False), "is constant over 10 cells", "does not rank")
+    assert not (tmp_path / "s" / "search.csv").exists()
+
+
+def test_evolution_with_a_constant_score_is_refused():
+    import random
+    with pytest.raises(SearchError, match="does not rank the cells"):
+        evolution(lambda ids: dict.fromkeys(ids, 0.5), population=10, iterations=2,
+                  rng=random.Random(0))
+
+
+# --------------------------------------------------------------------------- outputs
+@pytest.fixture()
+def blocker(tmp_path) -> Path:
+    """A regular file where an output folder should be: writes below it fail on any user."""
+    path = tmp_path / "file"
+    path.write_text("not a folder\n")
+    return path
+
+
+def _commands(tmp: Path, blocker: Path, gt: Path, table: Path) -> dict[str, list]:
+    out = blocker / "sub"
+    return {
+        "score": ["score", "--proxy", "params", "--cells", "8", "--out", out / "x.csv"],
+        "train": ["train", "--preset", "tiny", "--epochs", "1", "--train-images", "256",
+                  "--out", out / "run"],
+        "correlate": ["correlate", table, "--ground-truth", gt, "--bootstrap", "0", "--out",
+                      out / "c"],
+        "report": ["report", "--scores", table, "--ground-truth", gt, "--out", out / "rep"],
+        "search": ["search", "--proxy", "p", "--scores", table, "--out", out / "s"],
+        "cells": ["cells", "--out", out / "cells.csv"],
+        "merge": ["merge", table, "--out", out / "m.csv"],
+        "combine": ["combine", table, "--terms", "p,params", "--method", "rank", "--out",
+                    out / "c.csv"],
+    }
+
+
+@pytest.mark.parametrize("command", ["score", "train", "correlate", "report", "search", "cells",
+                                     "merge", "combine"])
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, blocker, gt_csv, params_table,
+                                                      command):
+    table = _copy_table(params_table, tmp_path / "t.csv")
+    frame = pd.read_csv(table)
+    frame["p"] = range(len(frame))
+    frame.to_csv(table, index=False)
+    before = table.read_bytes()
+    res = run(*_commands(tmp_path, blocker, gt_csv, table)[command], ok=False)
+    one_line_error(res, str(blocker))
+    assert "cannot write" in res.output or "non-existent directory" in res.output
+    assert table.read_bytes() == before and blocker.read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize("command", ["cells", "merge", "combine"])
+def test_a_read_only_folder_keeps_the_previous_output(tmp_path, monkeypatch, params_table,
+                                                      command):
+    """As if the folder were read-only (tests run as root, where chmod does not stop
+    writes): the atomic write fails before replacing anything."""
+    table = _copy_table(params_table, tmp_path / "t.csv")
+    frame = pd.read_csv(table)
+    frame["p"] = range(len(frame))
+    frame.to_csv(table, index=False)
+    out = tmp_path / "out" / "o.csv"
+    out.parent.mkdir()
+    out.write_text("previous\n")
+    args = {"cells": ["cells", "--out", out],
+            "merge": ["merge", table, "--out", out],
+            "combine": ["combine", table, "--terms", "p,params", "--method", "rank", "--out",
+                        out]}[command]
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(kwargs["dir"]))
+    monkeypatch.setattr("proxybench.runio.tempfile.mkstemp", refuse)
+    one_line_error(run(*args, ok=False), f"cannot write {out.parent}: permission denied")
+    assert out.read_text() == "previous\n"
+
+
+def test_a_table_in_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
+    def refuse(target):
+        raise PermissionError(errno.EROFS, "Read-only file system", str(target) + ".lock")
+    monkeypatch.setattr("proxybench.score.exclusive", refuse)
+    one_line_error(run(*_params_args(tmp_path / "x.csv"), ok=False),
+                   f"cannot write {tmp_path / 'x.csv'}: read-only file system")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_chmod_read_only_folder_is_one_line(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        one_line_error(run(*_params_args(folder / "x.csv"), ok=False), "cannot write",
+                       "permission denied")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_file_system_errors_map_to_one_line_only_for_paths():
+    assert "cannot write /x: read-only file system" in path_error_line(
+        OSError(errno.EROFS, "Read-only file system", "/x"))
+    assert "no space left" in path_error_line(OSError(errno.ENOSPC, "No space", "/x"))
+    assert path_error_line(ConnectionResetError(errno.ECONNRESET, "reset")) is None
+    assert path_error_line(OSError(errno.EIO, "I/O error")) is None
