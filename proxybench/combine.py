@@ -117,7 +117,10 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
 
 def _source_print(path: Path) -> dict:
     """What a combined column was computed from: each source table's bytes and settings."""
-    meta = read_meta(path) or {}
+    try:
+        meta = read_meta(path) or {}
+    except ScoreError:  # a damaged .json: the table's bytes still say what was combined
+        meta = {}
     return {"path": str(path), "sha256": file_sha256(path),
             "fingerprint": recorded_fingerprint(meta)}
 

@@ -483,6 +483,32 @@ def test_combine_out_equal_to_an_input_is_refused(tmp_path):
     assert a.read_bytes() == before
 
 
+def test_a_combined_table_records_what_it_was_computed_from(params_table, tmp_path):
+    table = _copy_table(params_table, tmp_path / "t.csv")
+    frame = pd.read_csv(table)
+    frame["p"] = range(len(frame))
+    frame.to_csv(table, index=False)
+    run("combine", table, "--terms", "p,params", "--method", "rank", "--out", tmp_path / "c.csv")
+    fp = json.loads((tmp_path / "c.json").read_text())["fingerprint"]
+    source = json.loads(table.with_suffix(".json").read_text())
+    assert fp["method"] == "rank" and fp["terms"] == ["p", "params"]
+    assert fp["sources"][0]["fingerprint"] == source["fingerprint"]
+    assert len(fp["sources"][0]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("command", ["score", "merge", "combine"])
+def test_an_out_named_json_is_refused(params_table, tmp_path, command):
+    """The settings go to <out>.json: a .json table would be overwritten by them."""
+    table = _copy_table(params_table, tmp_path / "t.csv")
+    out = tmp_path / "x.json"
+    args = {"score": _params_args(out),
+            "merge": ["merge", table, "--out", out],
+            "combine": ["combine", table, table, "--terms", "params,params", "--method",
+                        "rank", "--out", out]}[command]
+    one_line_error(run(*args, ok=False), "ends in .json")
+    assert not out.exists()
+
+
 def test_combine_refuses_an_input_with_duplicate_rows(tmp_path):
     a = _table(tmp_path / "a.csv", [float(i) for i in range(10)], "x")
     b = _table(tmp_path / "b.csv", [float(-i) for i in range(10)], "y")
