@@ -59,7 +59,9 @@ IMAGENET16_MEAN: Stats = (0.4811, 0.4575, 0.4078)
 IMAGENET16_STD: Stats = (0.2605, 0.2533, 0.2683)
 IMAGENET16_CLASSES = 120
 
-_CIFAR10_FIX = "`python3 ../shared/data/make_cifar10.py {root}` writes it"
+_CIFAR10_FIX = ("download cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) "
+                "and extract it into {root}, or point --data-dir at the folder holding "
+                "cifar-10-batches-py/")
 _CIFAR10_DIR_FIX = "point --data-dir at the folder holding cifar-10-batches-py/"
 _CIFAR100_FIX = (
     "download cifar-100-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) and "

@@ -259,12 +259,13 @@ def _normalise(table: pd.DataFrame, path: Path) -> pd.DataFrame:
 def _require_dataset(truth: pd.DataFrame, dataset: str) -> None:
     """A table without the dataset's accuracies is a missing column, not missing cells."""
     present = truth.attrs.get("datasets")
-    if (present is not None and dataset not in present) or truth[dataset].isna().all():
-        source = truth.attrs.get("source", "the ground-truth table")
-        spelled = " or ".join(_CSV_COLUMNS[dataset])
-        has = ", ".join(present) if present else "none"
-        raise GroundTruthError(f"{source} has no {dataset} column (its datasets: {has}); pass "
-                               f"a table with a {spelled} column, or --dataset one of {has}")
+    if (present is None or dataset in present) and truth[dataset].notna().any():
+        return
+    source = truth.attrs.get("source", "the ground-truth table")
+    spelled = " or ".join(_CSV_COLUMNS[dataset])
+    others = f", or --dataset {' or '.join(present)}" if present else ""
+    raise GroundTruthError(f"{source} has no {dataset} accuracies (no {spelled} column, or "
+                           f"it is empty); pass a table that has them{others}")
 
 
 def join_scores(scores: pd.DataFrame, truth: pd.DataFrame, dataset: str) -> pd.DataFrame:

@@ -574,7 +574,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                        bn_batch=bn, val_batch=val)
     info = {"run": str(run_dir), "checkpoint": str(ckpt_path),
             "checkpoint_sha256": file_sha256(ckpt_path),
-            "weights_sha256": weights_sha256(ckpt["state_dict"]), "checkpoint_epoch": ckpt["epoch"],
+            "weights_sha256": weights_sha256(ckpt["state_dict"]),
+            "checkpoint_epoch": ckpt["epoch"],
             "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"]}
     return ctx, info
 

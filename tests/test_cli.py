@@ -72,7 +72,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, gt_csv):
     one_line_error(run("arch", "|conv9~0|+|none~0|none~1|+|none~0|none~1|none~2|", ok=False),
                    "unknown op")
     one_line_error(run("train", "--data-dir", tmp_path / "nope", "--out", tmp_path / "r",
-                       ok=False), "does not exist", "make_cifar10.py")
+                       ok=False), "does not exist", "cifar-10-batches-py")
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(run("train", "--data-dir", empty, "--out", tmp_path / "r", ok=False),

@@ -96,13 +96,13 @@ def test_cifar10_shapes_labels_and_pixels(tmp_path: Path) -> None:
 
 
 def test_cifar10_missing_dir_and_file_name_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="make_cifar10.py"):
+    with pytest.raises(DataError, match="cifar-10-python.tar.gz"):
         load_dataset("cifar10", tmp_path / "nope")
     with pytest.raises(DataError, match="cifar-10-batches-py"):
         load_dataset("cifar10", tmp_path)
     make_cifar10(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
-    with pytest.raises(DataError, match="test_batch.*make_cifar10.py"):
+    with pytest.raises(DataError, match="test_batch.*cifar-10-python.tar.gz"):
         load_dataset("cifar10", tmp_path)
 
 

@@ -237,7 +237,8 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_table(tiny_run, tm
             assert first.poll() is None, "the first writer ended early"
             time.sleep(0.05)
         assert first.poll() is None
-        second = run("score", "--run", tiny_run, "--proxy", "flatness", "--cells", "3000",
+        # few cells, so that a broken lock fails fast instead of scoring 3000 cells
+        second = run("score", "--run", tiny_run, "--proxy", "flatness", "--cells", "4",
                      "--threads", "1", "--out", out, "--resume", ok=False)
         one_line_error(second, "is being written by process", str(first.pid),
                        "choose another --out")
@@ -390,7 +391,8 @@ def test_ground_truth_without_the_datasets_column_says_so(tmp_path, gt_csv):
     gt.to_csv(tmp_path / "gt.csv", index=False)
     res = run("correlate", t, "--ground-truth", tmp_path / "gt.csv", "--dataset", "cifar100",
               "--bootstrap", "0", ok=False)
-    one_line_error(res, "gt.csv has no cifar100 column", "pass a table with a cifar100 column")
+    one_line_error(res, "gt.csv has no cifar100 accuracies (no cifar100 column",
+                   "--dataset cifar10")
     assert "no cifar100 ground truth" not in res.output
 
 
