@@ -71,6 +71,7 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
     missing = [t for t in terms if t not in found]
     if missing:
         raise ScoreError(f"column(s) {missing} are in none of {', '.join(map(str, sources))}")
+    _one_supernet([src for src, _ in found.values()])
     joined = pd.concat({t: s for t, (_, s) in found.items()}, axis=1, join="inner")
     if joined.empty:
         raise ScoreError("the score tables share no arch_index: score the same cells first")
@@ -115,14 +116,33 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
     return out, meta
 
 
+def _meta(path: Path) -> dict:
+    try:
+        return read_meta(path) or {}
+    except ScoreError:  # a damaged .json: the table's bytes still say what was combined
+        return {}
+
+
 def _source_print(path: Path) -> dict:
     """What a combined column was computed from: each source table's bytes and settings."""
-    try:
-        meta = read_meta(path) or {}
-    except ScoreError:  # a damaged .json: the table's bytes still say what was combined
-        meta = {}
     return {"path": str(path), "sha256": file_sha256(path),
-            "fingerprint": recorded_fingerprint(meta)}
+            "fingerprint": recorded_fingerprint(_meta(path))}
+
+
+def _one_supernet(paths: Sequence[Path]) -> None:
+    """Terms scored on two different supernets (two runs, or two checkpoints of one) would
+    be mixed into one proxy; terms without a supernet (params, zero-cost) fit any."""
+    seen: list[tuple[Path, str, str]] = []  # (table, weights hash, checkpoint)
+    for path in dict.fromkeys(paths):
+        meta = _meta(path)
+        sha = recorded_fingerprint(meta).get("weights_sha256")
+        if sha:
+            seen.append((path, sha, meta.get("checkpoint", "?")))
+    for path, sha, ckpt in seen[1:]:
+        first, first_sha, first_ckpt = seen[0]
+        if sha != first_sha:
+            raise ScoreError(f"{path} was scored on the weights of {ckpt}, {first} on those "
+                             f"of {first_ckpt}; combine columns scored on one supernet")
 
 
 def write_combined(table: pd.DataFrame, meta: dict, out: str | Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import ScoreError
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
 from .metrics import correlate, correlate_replicates, kendall_tau, spearman_rho
-from .score import ScoreError
 
 KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error"}
 

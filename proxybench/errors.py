@@ -48,3 +48,8 @@ def unwritable(path: object, exc: OSError) -> str:
     """'cannot write PATH: why; what to do' for an output that the file system refuses."""
     reason = _PATH_ERRNOS.get(exc.errno) or exc.strerror or str(exc)
     return f"cannot write {path}: {reason}; choose another --out or fix the folder"
+
+
+class ScoreError(ProxybenchError):
+    """A score table cannot be made, read or continued; the message says why and what to
+    do. (Here, not in the engine, so table readers need not load torch.)"""

@@ -130,6 +130,10 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     tables and figures from ``scores`` (e.g. all cells of one supernet), searches,
     ablations; provenance and the ``commands`` file (the script that made the results)
     last. ``seeds`` are score tables of the supernets of one seed group (one per seed)."""
+    if not (scores or seeds or searches or ablations or retrains):
+        from .errors import ProxybenchError
+        raise ProxybenchError("nothing to report: pass --scores, --seeds, --search, "
+                              "--ablation or --retrain")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = _Doc(out)

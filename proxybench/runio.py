@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .errors import ProxybenchError
 
 CHECKPOINT_FORMAT = "proxybench-supernet/1"
@@ -100,6 +98,7 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 def save_checkpoint(path: str | Path, obj: dict) -> None:
     """torch.save to a temp file, then rename."""
+    import torch
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -113,6 +112,7 @@ def save_checkpoint(path: str | Path, obj: dict) -> None:
 
 
 def load_checkpoint(path: str | Path, space: str = "nb201") -> dict:
+    import torch
     """Load a proxybench checkpoint safely and check it belongs to ``space``."""
     path = Path(path)
     if not path.is_file():
@@ -143,6 +143,7 @@ def weights_sha256(state_dict: dict) -> str:
     """A hash of a network's weights by value (names, dtypes, shapes, numbers), not of its
     file: the same weights saved twice can differ in bytes (memory layout), and a score
     table must match the weights it was computed from, not a file."""
+    import torch
     h = hashlib.sha256()
     for name in sorted(state_dict):
         t = state_dict[name].detach().cpu().contiguous()
@@ -170,6 +171,7 @@ def code_version() -> dict:
 def environment() -> dict:
     """Versions and machine facts recorded in every run.json."""
     import numpy
+    import torch
 
     from . import __version__
     return {"proxybench": __version__, "torch": torch.__version__, "numpy": numpy.__version__,

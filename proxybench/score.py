@@ -33,14 +33,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .errors import ProxybenchError, unwritable
+from .errors import ScoreError, unwritable  # ScoreError is re-exported here
 from .proxies import ProxySpec, ScoreContext
 from .runio import atomic_write_bytes, atomic_write_json, code_version, exclusive
 from .spaces import canonical_cell, darts, nb201
-
-
-class ScoreError(ProxybenchError):
-    """The scoring run cannot start; the message says why and what to do."""
 
 
 def extra_columns(spec: ProxySpec) -> list[str]:

@@ -181,6 +181,15 @@ def test_resume_with_the_same_settings_goes_on_and_records_code_versions(
     assert meta["status"] == "done" and meta["fingerprint"]["seed"] == 0
 
 
+def test_a_moved_run_continues_its_tables(tiny_run, val_loss_table, tmp_path):
+    """The weights' hash, not the run's path, says which run a table belongs to."""
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_run, moved)
+    out = _copy_table(val_loss_table, tmp_path / "t.csv")
+    run(*_val_loss_args(moved, out, "--resume"))
+    assert len(pd.read_csv(out)) == 8
+
+
 def test_the_weights_hash_ignores_memory_layout():
     w = torch.randn(4, 3, 3, 3)
     assert weights_sha256({"w": w}) == weights_sha256(
@@ -511,6 +520,17 @@ def test_an_out_named_json_is_refused(params_table, tmp_path, command):
     assert not out.exists()
 
 
+def test_combine_refuses_terms_of_two_supernets(tiny_run, other_run, val_loss_table, tmp_path):
+    for name, run_dir in (("same", tiny_run), ("other", other_run)):
+        run("score", "--run", run_dir, "--proxy", "val_acc", "--cells", "8", "--threads", "1",
+            "--out", tmp_path / f"{name}.csv")
+    args = ["--terms", "val_loss,val_acc", "--method", "rank", "--out"]
+    one_line_error(run("combine", val_loss_table, tmp_path / "other.csv", *args,
+                       tmp_path / "c.csv", ok=False), "combine columns scored on one supernet",
+                   str(other_run / "final.pt"))
+    run("combine", val_loss_table, tmp_path / "same.csv", *args, tmp_path / "c.csv")
+
+
 def test_combine_refuses_an_input_with_duplicate_rows(tmp_path):
     a = _table(tmp_path / "a.csv", [float(i) for i in range(10)], "x")
     b = _table(tmp_path / "b.csv", [float(-i) for i in range(10)], "y")
@@ -625,3 +645,8 @@ def test_file_system_errors_map_to_one_line_only_for_paths():
     assert "no space left" in path_error_line(OSError(errno.ENOSPC, "No space", "/x"))
     assert path_error_line(ConnectionResetError(errno.ECONNRESET, "reset")) is None
     assert path_error_line(OSError(errno.EIO, "I/O error")) is None
+
+
+def test_report_with_no_inputs_is_one_line(tmp_path):
+    one_line_error(run("report", "--out", tmp_path / "r", ok=False), "nothing to report")
+    assert not (tmp_path / "r").exists()

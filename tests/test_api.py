@@ -1,0 +1,52 @@
+"""The README's Python API example runs as written, and the API's results are the CLI's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import proxybench
+from proxybench import api as pb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_api_example_runs(tmp_path, monkeypatch, gt_csv, capsys):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROXYBENCH_NB201", str(gt_csv))
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "flatness[sigmas=0.002/0.01]" in out and "val_loss" in out
+    assert (tmp_path / "runs" / "api" / "seed-1" / "final.pt").is_file()
+
+
+def test_api_matches_the_engine_and_raises_package_errors(tiny_run, gt_csv):
+    table = pb.score(tiny_run, ["val_loss", "angle"], cells=[3, 5, 8, 13, 21, 34])
+    assert list(table["arch_index"]) == [3, 5, 8, 13, 21, 34]
+    again = pb.score(tiny_run, ["val_loss"], cells=[3, 5, 8, 13, 21, 34])
+    assert table["val_loss"].tolist() == again["val_loss"].tolist()
+    res = pb.correlate(table, ground_truth=str(gt_csv), n_boot=0)
+    assert set(res["proxy"]) == {"val_loss", "angle"}
+    assert (res["replicates"] == 1).all()
+    two = pb.correlate([table, table.assign(val_loss=table["val_loss"][::-1].to_numpy())],
+                       ground_truth=str(gt_csv), n_boot=0, columns=["val_loss"])
+    assert two.loc[two.metric == "kendall_tau", "replicates"].item() == 2
+    with pytest.raises(proxybench.ProxybenchError, match="unknown proxy"):
+        pb.score(tiny_run, ["nope"], cells=3)
+    assert isinstance(pb.list_proxies(), pd.DataFrame)
+
+
+def test_import_proxybench_and_report_load_no_torch():
+    import subprocess
+    import sys
+    code = ("import sys, proxybench, proxybench.report, proxybench.leaderboard; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.strip()
+    assert out == "False"
