@@ -71,7 +71,9 @@ class _Doc:
         lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
                   for row in df.itertuples(False)]
         self.md.append("\n".join(lines) + "\n")
-        self.html.append(df.to_html(index=False, escape=True, border=0, classes="t"))
+        self.html.append('<div class="scroll">'
+                         + df.to_html(index=False, escape=True, border=0, classes="t")
+                         + "</div>")
 
     def figure(self, fig: plt.Figure, caption: str) -> None:
         buf = io.BytesIO()
@@ -93,8 +95,10 @@ class _Doc:
     def write(self, title: str) -> None:
         atomic_write_bytes(self.out / "index.md", "\n".join(self.md).encode())
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-                "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
-                "table.t{border-collapse:collapse}table.t td,table.t th{border:1px solid #ccc;"
+                "</title><style>body{font-family:sans-serif;max-width:1400px;margin:2em auto;"
+                "padding:0 1em}div.scroll{overflow-x:auto;max-width:100%}"
+                "table.t{border-collapse:collapse;font-size:0.9em}"
+                "table.t td,table.t th{border:1px solid #ccc;"
                 "padding:3px 8px;text-align:right}img{max-width:100%}pre{background:#f4f4f4;"
                 "padding:8px;overflow-x:auto}</style></head><body>"
                 + "\n".join(self.html) + "</body></html>")
@@ -418,6 +422,11 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
         rows = []
         for path, t in tables:
             m = _meta(path)
+            if "preset" not in m and m.get("sources"):     # a combined table: its sources'
+                src = Path(m["sources"][0] if isinstance(m["sources"], list)
+                           else next(iter(m["sources"])))
+                src = src if src.is_absolute() else path.parent / src.name
+                m = {**_meta(src), **{k: v for k, v in m.items() if k == "environment"}}
             env = m.get("environment", {})
             preset = m.get("preset", {})
             rows.append({"table": f"{path.parent.name}/{path.name}", "cells": len(t),
@@ -485,8 +494,8 @@ def _darts(doc: _Doc, searches: dict[Path, dict], retrains: list[Path]) -> None:
 ABLATION_TITLES = {
     "sigma": "Table 5: sigma ranges (Kendall tau)",
     "alpha": "Table 6: alpha in Eq. (4) (Kendall tau; depth-term share of the denominator)",
-    "position": "Table 7: perturbation position",
-    "direction": "Table 7: perturbation direction",
+    "position": "Table 7 (position): where the noise goes",
+    "direction": "Table 7 (direction): random noise vs the top Hessian direction",
     "gamma": "Tables 8-10: Eq. (5) combinations (Kendall tau instead of ImageNet top-1)",
     "epochs": "Proxy quality vs supernet training (beyond the paper)",
 }
@@ -569,21 +578,30 @@ def _fig3(doc: _Doc, searches: dict[Path, dict], tables: list) -> None:
 
 
 def _scatter(doc: _Doc, items: list, dataset: str) -> None:
+    """Each proxy against the truth on rank axes (percentiles), as a density: proxies on
+    scales like synflow's 1e13 stay readable and 15,625 points do not hide each other."""
     if not items:
         return
     n = len(items)
-    cols = min(3, n)
+    cols = min(4, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax, (col, use, tau, _higher) in zip(axes.flat, items, strict=False):
-        ax.scatter(use[col], use["truth"], s=2, alpha=0.3, rasterized=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
+    for ax, (col, use, tau, higher) in zip(axes.flat, items, strict=False):
+        x = (use[col] if higher else -use[col]).rank(pct=True)
+        y = use["truth"].rank(pct=True)
+        ax.hexbin(x, y, gridsize=25, cmap="Blues", mincnt=1, bins="log")
         ax.set_title(f"{col}  (tau {tau:+.3f})", fontsize=9)
-        ax.set_xlabel(col, fontsize=8)
-        ax.set_ylabel(f"{dataset} test acc (%)", fontsize=8)
+        ax.set_xlabel("proxy rank (percentile)", fontsize=8)
+        ax.set_ylabel(f"{dataset} acc rank", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_xticks([0, 0.5, 1])
+        ax.set_yticks([0, 0.5, 1])
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
-    doc.figure(fig, f"Each proxy against NB201 {dataset} test accuracy")
+    doc.figure(fig, f"Each proxy against NB201 {dataset} test accuracy, both as percentile "
+                    f"ranks (better = right / up; lower-is-better proxies flipped); colour: "
+                    f"log count of cells")
 
 
 def _fig2(doc: _Doc, tables: list, truth: pd.DataFrame, dataset: str, k: int) -> None:
@@ -593,7 +611,9 @@ def _fig2(doc: _Doc, tables: list, truth: pd.DataFrame, dataset: str, k: int) ->
             continue
         sig = [float(c.split("@")[1]) for c in loss_cols]
         joined = join_scores(t, truth, dataset).dropna(subset=loss_cols + ["truth"])
-        joined = joined.sort_values("truth", ascending=False)
+        from .spaces import nb201
+        live = [not nb201.is_disconnected(nb201.cell_at(int(i))) for i in joined["arch_index"]]
+        joined = joined[live].sort_values("truth", ascending=False)
         if len(joined) < 3 * k:
             k = max(1, len(joined) // 3)
         mid = len(joined) // 2
@@ -611,5 +631,7 @@ def _fig2(doc: _Doc, tables: list, truth: pd.DataFrame, dataset: str, k: int) ->
         ax.set_ylabel("validation loss")
         ax.legend()
         doc.figure(fig, f"Fig. 2: validation loss vs sigma of the top, middle and bottom {k} "
-                        f"cells by {dataset} test accuracy ({path.name}; mean ± std)")
+                        f"cells by {dataset} test accuracy, among the cells with a path from "
+                        f"input to output (the disconnected ones sit at chance loss, as in "
+                        f"the paper's figure they are left out; {path.name}; mean ± std)")
         return
