@@ -480,7 +480,7 @@ def _darts_selection(text: str, seed: int) -> list[str]:
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--cells", "cell_set", type=click.Choice(["all", "distinct", "unique"]),
+@click.option("--cell-set", "cell_set", type=click.Choice(["all", "distinct", "unique"]),
               default="all", show_default=True,
               help="Cell set: every scored cell, one per pruned form (distinct), or one per "
                    "isomorphism class (unique, as some papers report).")
@@ -790,7 +790,7 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
 @main.command()
 @click.option("--scores", multiple=True, type=click.Path(dir_okay=False),
               help="Score tables (repeat the option).")
-@click.option("--seeds", "seed_tables", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--seed-tables", "seed_tables", multiple=True, type=click.Path(dir_okay=False),
               help="Score tables of the supernets of one seed group, one per seed, on the "
                    "same cells (repeat): the leaderboard's cells, with each supernet "
                    "proxy's spread over seeds.")

@@ -185,7 +185,7 @@ def test_report_with_seeds_studies_and_readme(tmp_path, gt_csv):
     assert "reusing" in res.output and "scoring" not in res.output
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- leaderboard:begin -->\nold\n<!-- leaderboard:end -->\ntail\n")
-    seeds = [a for i in range(3) for a in ("--seeds", group / f"supernet.seed-{i}.csv")]
+    seeds = [a for i in range(3) for a in ("--seed-tables", group / f"supernet.seed-{i}.csv")]
     run("report", *seeds, "--scores", tmp_path / "cells.csv", "--ablation",
         tmp_path / "ab" / "variance.csv", "--ablation", tmp_path / "ab" / "budget.csv",
         "--ground-truth", gt_csv, "--bootstrap", "20", "--readme", readme,

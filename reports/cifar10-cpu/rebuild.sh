@@ -76,7 +76,7 @@ proxybench search --proxy params_live --scores $R/cells.csv $S $R/search/params_
 
 # ---- 7. the report (leaderboard first; this script last) and the README's leaderboard
 proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu preset, 2-core CPU" \
-  $(for s in 0 1 2 3 4; do echo --seeds $R/seeds/e30-seed-$s.csv; done) \
+  $(for s in 0 1 2 3 4; do echo --seed-tables $R/seeds/e30-seed-$s.csv; done) \
   --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/all_cells_seed0.csv \
   --scores $R/angle_flatness.csv --scores $R/valacc_flatness.csv --scores $R/angle_valacc.csv \
   $(for s in flatness angle val_acc val_loss angle_flatness angle_valacc random_flatness params_live; do echo --search $R/search/$s; done) \
