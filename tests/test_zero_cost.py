@@ -36,7 +36,8 @@ def test_registry_entries():
         assert p.higher_is_better and not p.by_pruned and p.description
         assert p.needs == frozenset({"macro"} if name in DATA_FREE else {"data"})
         if name not in ("synflow", "l2_norm"):
-            assert p.defaults == {"batch_size": 64}
+            assert p.defaults == ({"batch_size": 64, "bn_var": "batch"} if name == "zen"
+                                  else {"batch_size": 64})
     assert parse_spec("nwot:batch_size=8").options == {"batch_size": 8}
     with pytest.raises(ProxyError, match="batch_size"):
         parse_spec("snip:batch_size=1")
@@ -258,3 +259,23 @@ def test_epe_nas_hand_computed():
     s_b = 4 * math.log(1 + k) / 2
     want = 2 * abs(s_a - s_b) / 2
     assert zc.epe_nas_from(jac, torch.tensor([0, 0, 1, 1]), 120) == pytest.approx(want, rel=1e-9)
+
+
+def test_zen_running_variance_reads_bn_running_var_as_the_reference_code(ctx):
+    # one BN after a linear map: batch variance v, running_var after two passes with
+    # momentum 0.1 from 1: 0.81 + 0.09 v1 + 0.1 v2
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 2, 1, bias=False), nn.BatchNorm2d(2))
+    x, eps = torch.randn(8, 3, 4, 4), torch.randn(8, 3, 4, 4)
+    with torch.no_grad():
+        v1 = net[0](x).var(dim=(0, 2, 3), unbiased=True)
+        v2 = net[0](x + zc.ZEN_GAMMA * eps).var(dim=(0, 2, 3), unbiased=True)
+    import copy
+    batch = zc.zen_score(copy.deepcopy(net), x, eps)
+    running = zc.zen_score(copy.deepcopy(net), x, eps, bn_var="running")
+    rv = 0.9 * (0.9 * 1 + 0.1 * v1) + 0.1 * v2
+    assert running - batch == pytest.approx(
+        0.5 * math.log(float(rv.double().mean())) - 0.5 * math.log(float(((v1 + v2) / 2).mean())),
+        rel=1e-4)
+    with pytest.raises(ProxyError, match="bn_var"):
+        parse_spec("zen:bn_var=nope")

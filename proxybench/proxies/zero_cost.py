@@ -270,18 +270,24 @@ def synflow_score(model: nn.Module, input_shape: tuple[int, ...],
 
 
 def zen_score(model: nn.Module, x: Tensor, eps: Tensor, gamma: float = ZEN_GAMMA,
-              features: Callable[[nn.Module, Tensor], Tensor] | None = None) -> float:
+              features: Callable[[nn.Module, Tensor], Tensor] | None = None,
+              bn_var: str = "batch") -> float:
     """Zen-NAS: log(mean_n sum |f(x) - f(x + gamma eps)|) + sum_BN log sqrt(mean var).
 
     ``model`` is changed (BN running statistics): pass a scratch network. ``features``
-    computes f (default: the model's output). BN variances are the batch variances averaged
-    over the two passes; BNs with zero variance (constant input) are skipped.
+    computes f (default: the model's output). ``bn_var="batch"``: the BN variances are the
+    batch variances averaged over the two passes (the paper's definition); BNs with zero
+    variance (constant input) are skipped. ``bn_var="running"``: the BN's ``running_var``
+    after the two passes with PyTorch's default momentum from its initial 1, as the Zen-NAS
+    and NASLib code read it (so a small variance is pulled toward 1), for reproducing
+    published numbers.
     """
     f = features or (lambda m, inp: m(inp))
     bns = [m for m in model.modules() if isinstance(m, _BN)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
+    if bn_var == "batch":
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
     model.train()
     with torch.no_grad():
         out = f(model, x).double()
@@ -565,16 +571,23 @@ def _pre_gap(net: nn.Module, x: Tensor) -> Tensor:
 
 
 @register("zen", higher_is_better=True, needs=("macro",), by_pruned=False, batch_size=64,
+          bn_var="batch",
           description="Zen-NAS score: log of the pre-pooling feature change under a small "
                       "Gaussian input perturbation + sum of log BN scales, Gaussian weights "
                       "(Lin et al. 2021)")
-def zen(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
+def zen(ctx: ScoreContext, cell: Cell, batch_size: int = 64, bn_var: str = "batch") -> float:
     shape = (batch_size, 3, ctx.input_size, ctx.input_size)
     net, (x, eps) = build_net(ctx, cell, gaussian=True, noise=shape)
-    return zen_score(net, x, eps, ZEN_GAMMA, features=_pre_gap)
+    return zen_score(net, x, eps, ZEN_GAMMA, features=_pre_gap, bn_var=bn_var)
 
 
-zen.check_options = _check_batch
+def _check_zen(options: dict) -> None:
+    _check_batch(options)
+    if options["bn_var"] not in ("batch", "running"):
+        raise ProxyError(f"zen: bn_var must be batch or running, got {options['bn_var']!r}")
+
+
+zen.check_options = _check_zen
 
 ZERO_COST = ("grad_norm", "plain", "snip", "grasp", "fisher", "jacov", "epe_nas", "nwot",
              "l2_norm", "synflow", "zen")
