@@ -146,9 +146,11 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         doc.p(n)
     truth = load_ground_truth(ground_truth) if ground_truth else None
     ablation_paths = [Path(a) for a in ablations]
+    seed_sd: dict[str, float] = {}
     if truth is not None and (seeds or scores):
-        _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth, dataset,
-               n_boot, [a for a in ablation_paths if a.stem in TRUST_ABLATIONS])
+        board = _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth,
+                       dataset, n_boot, [a for a in ablation_paths if a.stem in TRUST_ABLATIONS])
+        seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
     ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
 
     tables = [(Path(s), read_scores(s)) for s in scores]
@@ -219,7 +221,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     if darts_searches or retrains:
         _darts(doc, darts_searches, [Path(r) for r in retrains])
     for a in ablation_paths:
-        _ablation(doc, a)
+        _ablation(doc, a, seed_sd)
     _provenance(doc, [(Path(p), read_scores(p)) for p in (*seeds, *scores)], commands)
     doc.write(title)
     return out
@@ -245,7 +247,7 @@ KIND_COLOURS = {"supernet": "tab:red", "zero-cost": "tab:blue", "free": "tab:gre
 
 
 def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: pd.DataFrame,
-           dataset: str, n_boot: int, ablations: list[Path]) -> None:
+           dataset: str, n_boot: int, ablations: list[Path]) -> pd.DataFrame:
     """The answer first: the leaderboard (figure and table), the seed spread, the variance
     and budget studies, and the zero-cost reproduction against the literature."""
     from .correlation import protocol
@@ -292,6 +294,7 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
               "search-train split. Sources differ in ground truth (validation vs test "
               "accuracy) and cell set, which moves rho by a few hundredths; a larger gap "
               "is explained in the report's README.")
+    return board
 
 
 def _leaderboard_figure(doc: _Doc, board: pd.DataFrame) -> None:
@@ -503,14 +506,21 @@ ABLATION_TITLES = {
 }
 
 
-def _ablation(doc: _Doc, path: Path) -> None:
-    """One ablation table as written by ``proxybench ablate`` (the file stem names it)."""
+def _ablation(doc: _Doc, path: Path, seed_sd: dict[str, float] | None = None) -> None:
+    """One ablation table as written by ``proxybench ablate`` (the file stem names it);
+    ``seed_sd``: each supernet proxy's sd of tau over training seeds, to read it against."""
     table = pd.read_csv(path)
     name = path.stem
     doc.h(2, ABLATION_TITLES.get(name, f"Ablation: {name}"))
+    spread = (f" These rows come from one supernet: the CI covers the cells, not the "
+              f"training seed, whose sd of tau is {seed_sd['flatness']:.3f} for flatness"
+              + (f" and {seed_sd['val_acc']:.3f} for val_acc" if "val_acc" in seed_sd else "")
+              + " (leaderboard): differences between rows smaller than that are not findings."
+              if seed_sd and "flatness" in seed_sd else "")
     doc.p(f"From {path.name}: {table['n'].max()} cells; Kendall tau against NB201 test "
           "accuracy with a 95% bootstrap CI. The paper measures Tables 8-10 by ImageNet "
-          "retraining, which a CPU cannot do; every ablation here is measured by Kendall tau.")
+          "retraining, which a CPU cannot do; every ablation here is measured by Kendall tau."
+          + spread)
     shown = table.copy()
     if name == "epochs":  # one row per checkpoint, one column per proxy
         shown["tau"] = [_fmt(v, (lo, hi)) for v, lo, hi in
