@@ -35,6 +35,9 @@ done
 # ---- 3. zero-cost proxies on NB201's own network (C=16, N=5), batch 64, the same cells
 proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar10 --preset paper \
   --cells 1000 $T --resume --out "$RUNS/zero_cost.csv"
+# zen as the Zen-NAS / NASLib code computes its BN term (running_var), to compare with them
+proxybench score --proxy "zen:bn_var=running" --data-dir "$DATA" --dataset cifar10 \
+  --preset paper --cells 1000 $T --resume --out "$RUNS/zen_running.csv"
 proxybench cells --out "$RUNS/cells.csv"
 
 # ---- 4. all 15,625 cells on the first supernet (two processes; one without torchrun works too)
@@ -56,7 +59,8 @@ for s in 0 1 2 3 4; do
   cp "$RUNS/c10-e30/supernet.seed-$s.csv" $R/seeds/e30-seed-$s.csv
   cp "$RUNS/c10-e30/supernet.seed-$s.json" $R/seeds/e30-seed-$s.json
 done
-cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/cells.{csv,json} "$RUNS"/all_cells_seed0.{csv,json} $R/
+cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/zen_running.{csv,json} "$RUNS"/cells.{csv,json} $R/
+cp "$RUNS"/all_cells_seed0.{csv,json} $R/
 for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv" $R/ablate/; done
 cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
 cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
@@ -77,7 +81,8 @@ proxybench search --proxy params_live --scores $R/cells.csv $S $R/search/params_
 # ---- 7. the report (leaderboard first; this script last) and the README's leaderboard
 proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu preset, 2-core CPU" \
   $(for s in 0 1 2 3 4; do echo --seed-tables $R/seeds/e30-seed-$s.csv; done) \
-  --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/all_cells_seed0.csv \
+  --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/zen_running.csv \
+  --scores $R/all_cells_seed0.csv \
   --scores $R/angle_flatness.csv --scores $R/valacc_flatness.csv --scores $R/angle_valacc.csv \
   $(for s in flatness angle val_acc val_loss angle_flatness angle_valacc random_flatness params_live; do echo --search $R/search/$s; done) \
   --search $R/darts/s-flatness --search $R/darts/s-angle \
