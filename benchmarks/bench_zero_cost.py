@@ -1,7 +1,7 @@
 """Zero-cost proxies on NB201's network: one by one vs scored together (shared passes).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_zero_cost.py --data-dir DATA [--cells 20]
-        [--preset paper] [--repeats 2]
+        [--preset paper] [--repeats 2] [--proxies 'snip;fisher;...']
 
 Scoring ``grad_norm``, ``plain``, ``snip``, ``fisher``, ``jacov``, ``epe_nas`` and ``nwot``
 together lets them share one network, one forward and at most two backward passes per cell
@@ -50,8 +50,10 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--proxies", default=";".join(ZERO_COST),
+                    help="';'-joined proxies (default: every zero-cost proxy)")
     args = ap.parse_args()
-    specs = parse_specs(";".join(ZERO_COST))
+    specs = parse_specs(args.proxies)
     ctx, _ = context_from_run(None, specs, data_dir=args.data_dir, preset_name=args.preset,
                               seed=args.seed)
     cells = [nb201.cell_at(i) for i in nb201.sample_cells(args.cells, args.seed)]
