@@ -15,3 +15,43 @@ def test_readme_leaderboard_is_the_reports():
     board = (ROOT / "reports" / "cifar10-cpu" / "leaderboard.md").read_text()
     assert block.strip() == board.strip()
     assert board.count("\n") > 10                       # a real table, not an empty block
+
+
+def test_readme_prose_numbers_are_the_reports():
+    """Each number the README's findings quote, recomputed from the report's tables."""
+    import pandas as pd
+
+    from proxybench.correlation import read_scores
+    from proxybench.groundtruth import join_scores
+    from proxybench.metrics import kendall_tau
+
+    readme = (ROOT / "README.md").read_text()
+    rep = ROOT / "reports" / "cifar10-cpu"
+    board = pd.read_csv(rep / "leaderboard.csv").set_index("proxy")
+    budget = pd.read_csv(rep / "ablate" / "budget.csv")
+    truth = pd.read_csv(ROOT.parent / "shared" / "data" / "nb201_test_accuracy.csv.gz") \
+        if (ROOT.parent / "shared" / "data" / "nb201_test_accuracy.csv.gz").is_file() else None
+    quoted = [f"mean +{board.loc['flatness', 'tau']:.3f}, sd {board.loc['flatness', 'tau_sd']:.3f}",
+              f"(sd {board.loc['val_loss', 'tau_sd']:.3f})",
+              f"(sd {board.loc['val_acc', 'tau_sd']:.3f})",
+              f"flatness +{board.loc['flatness', 'tau_ensemble']:.3f} and val_loss "
+              f"+{board.loc['val_loss', 'tau_ensemble']:.3f}",
+              f"`params_live` +{board.loc['params_live', 'tau']:.3f}",
+              f"synflow and nwot +{board.loc['synflow', 'tau']:.3f}"]
+    e60 = budget[(budget.epochs == 60) & (budget.proxy == "flatness")].iloc[0]
+    quoted.append(f"flatness +{e60.tau_mean:.3f} ±\n  {e60.tau_sd:.3f}")
+    if truth is not None:
+        truth = truth.rename(columns={"index": "arch_index", "imagenet16_120": "imagenet16-120"})
+        taus = {}
+        for s in range(5):
+            t = read_scores(rep / "seeds" / f"e30-seed-{s}.csv")
+            j = join_scores(t, truth, "cifar10")
+            taus.setdefault("flatness", []).append(kendall_tau(j["flatness"], j["truth"]))
+            taus.setdefault("val_loss", []).append(kendall_tau(-j["val_loss"], j["truth"]))
+            taus.setdefault("val_acc", []).append(kendall_tau(j["val_acc"], j["truth"]))
+        for name in ("flatness", "val_loss", "val_acc"):
+            quoted.append(f"{name} +{min(taus[name]):.3f} to +{max(taus[name]):.3f}")
+    cell_sd = board.loc[["flatness", "val_loss", "val_acc"], "tau_cell_sd"].mean()
+    quoted.append(f"cell-bootstrap sd of about {cell_sd:.3f}")
+    for text in quoted:
+        assert text in readme, text
