@@ -106,10 +106,9 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     group, the same cells): per column the mean over tables (``value``), ``sd``, a
     hierarchical CI (tables, then cells), the seed ``ensemble``'s value, ``replicates``.
     Directions come from the proxy registry unless ``higher_is_better`` names them."""
-    from .correlation import proxy_columns
+    from .correlation import proxy_columns, replicate_metrics
     from .groundtruth import load_ground_truth
     from .metrics import correlate as correlate_one
-    from .metrics import correlate_replicates
     from .proxies import ProxyError, get_proxy
     frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
     truth = load_ground_truth(ground_truth).set_index("arch_index")[dataset]
@@ -132,10 +131,8 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
                                 higher_is_better=higher(col)).reset_index()
             res["replicates"] = 1
         else:
-            wide = pd.concat([*holders, truth], axis=1, join="inner")
-            res, _ = correlate_replicates([wide.iloc[:, i] for i in range(len(holders))],
-                                          wide.iloc[:, -1], n_boot=n_boot, seed=seed,
-                                          higher_is_better=higher(col))
+            res, _ = replicate_metrics(holders, truth, column=col,
+                                       higher_is_better=higher(col), n_boot=n_boot, seed=seed)
             res = res.reset_index().rename(columns={"mean": "value"})
         res.insert(0, "proxy", col)
         out.append(res)

@@ -191,6 +191,22 @@ def _meta(path: Path) -> dict:
         return {}
 
 
+def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, column: str,
+                      higher_is_better: bool, n_boot: int, seed: int
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``metrics.correlate_replicates`` on score series indexed by arch_index: the cells
+    every replicate and the truth share, aligned (one place for every caller)."""
+    wide = pd.concat([r.rename(str(i)) for i, r in enumerate(replicates)], axis=1,
+                     join="inner")
+    wide = wide.join(truth.rename("truth"), how="inner")
+    if len(wide) < 3:
+        raise ScoreError(f"column {column}: the {len(replicates)} tables share fewer than 3 "
+                         f"cells with ground truth; replicates must score the same cells")
+    return correlate_replicates([wide[str(i)].to_numpy() for i in range(len(replicates))],
+                                wide["truth"].to_numpy(), n_boot=n_boot, seed=seed,
+                                higher_is_better=higher_is_better)
+
+
 def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.DataFrame,
                     dataset: str, n_boot: int, seed: int) -> pd.DataFrame:
     """One proxy scored in several tables (e.g. one per training seed): the mean, sd and
@@ -206,15 +222,10 @@ def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.Da
                              f"the same seed: they are one replicate, not two; merge them "
                              f"(`proxybench merge`) or name one column as {column}@N")
         seen[key] = p
-    wide = pd.concat([tables[p].set_index("arch_index")[column].rename(str(i))
-                      for i, p in enumerate(holders)], axis=1, join="inner")
-    wide = wide.join(truth.set_index("arch_index")[dataset].rename("truth"), how="inner")
-    if len(wide) < 3:
-        raise ScoreError(f"column {column}: the {len(holders)} tables share fewer than 3 cells "
-                         f"with ground truth; replicates must score the same cells")
-    summary, per = correlate_replicates(
-        [wide[str(i)].to_numpy() for i in range(len(holders))], wide["truth"].to_numpy(),
-        n_boot=n_boot, seed=seed, higher_is_better=direction(holders[0], column))
+    summary, per = replicate_metrics(
+        [tables[p].set_index("arch_index")[column] for p in holders],
+        truth.set_index("arch_index")[dataset], column=column,
+        higher_is_better=direction(holders[0], column), n_boot=n_boot, seed=seed)
     summary = summary.reset_index().rename(columns={"mean": "value"})
     summary.insert(0, "proxy", column)
     summary["replicate"] = "all"

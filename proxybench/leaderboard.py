@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .correlation import direction, proxy_columns, read_scores
+from .correlation import direction, proxy_columns, read_scores, replicate_metrics
 from .literature import published
-from .metrics import correlate, correlate_replicates
+from .metrics import correlate
 
 COLUMNS = ("proxy", "kind", "replicates", "cells", "tau", "tau_sd", "tau_ci_low",
            "tau_ci_high", "tau_cell_sd", "tau_ensemble", "rho", "rho_sd", "rho_ci_low",
@@ -69,16 +69,12 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
     replicated = list(dict.fromkeys(c for _, t in seeds for c in proxy_columns(t)))
     for col in replicated:
         holders = [(p, t) for p, t in seeds if col in t.columns]
-        wide = pd.concat([t.set_index("arch_index")[col].rename(str(i))
-                          for i, (_, t) in enumerate(holders)], axis=1, join="inner")
-        wide = wide.join(gt.rename("truth"), how="inner")
-        higher = direction(holders[0][0], col)
         if len(holders) == 1:
             singles.insert(0, holders[0])
             continue
-        s, _ = correlate_replicates([wide[str(i)] for i in range(len(holders))],
-                                    wide["truth"], n_boot=n_boot, seed=seed,
-                                    higher_is_better=higher)
+        s, _ = replicate_metrics([t.set_index("arch_index")[col] for _, t in holders], gt,
+                                 column=col, higher_is_better=direction(holders[0][0], col),
+                                 n_boot=n_boot, seed=seed)
         tau, rho = s.loc["kendall_tau"], s.loc["spearman_rho"]
         rows.append({"proxy": col, "kind": _kind(col), "replicates": len(holders),
                      "cells": int(tau["n"]), "tau": tau["mean"], "tau_sd": tau["sd"],
