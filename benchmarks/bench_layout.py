@@ -13,9 +13,9 @@ import time
 
 import torch
 
-from proxybench.nets import evaluate, extract_subnet, recalibrate_bn
+from proxybench.engine.score import context_from_run
+from proxybench.nets.nb201 import evaluate, extract_subnet, recalibrate_bn
 from proxybench.proxies import parse_specs
-from proxybench.score import context_from_run
 from proxybench.spaces import nb201
 
 

@@ -22,8 +22,8 @@ import time
 import torch
 from torch import nn
 
-from proxybench.nets import evaluate
-from proxybench.ops import AvgPool3x3
+from proxybench.nets.nb201 import evaluate
+from proxybench.nets.ops import AvgPool3x3
 
 
 def _time_pair(a, b, repeats: int = 15) -> tuple[float, float]:
@@ -68,9 +68,9 @@ def main() -> None:
                   f"depthwise {1e3 * t_ours:6.2f} ms, {t_ref / t_ours:4.1f}x")
     if args.run is None:
         return
+    from proxybench.engine.score import context_from_run
     from proxybench.proxies import parse_specs
     from proxybench.proxies.performance import prepared_subnet
-    from proxybench.score import context_from_run
     from proxybench.spaces import nb201
     spec = parse_specs("flatness")[0]
     ctx, _ = context_from_run(args.run, [spec])

@@ -30,11 +30,11 @@ import time
 
 import torch
 
-from proxybench.nets import cell_cost, recalibrate_bn
+from proxybench.engine.score import context_from_run
+from proxybench.nets.nb201 import cell_cost, recalibrate_bn
 from proxybench.proxies import parse_specs
 from proxybench.proxies.flatness import flatness_value, perturbed_losses
 from proxybench.proxies.performance import cell_seed
-from proxybench.score import context_from_run
 from proxybench.spaces import nb201
 
 

@@ -24,10 +24,10 @@ import time
 import torch
 from torch import nn
 
-from proxybench.nets import NB201Net
-from proxybench.presets import get_preset
+from proxybench.nets.nb201 import NB201Net
+from proxybench.run.presets import get_preset
+from proxybench.run.train import train_step
 from proxybench.spaces import nb201
-from proxybench.train import train_step
 
 
 def _sgd(net: nn.Module, p) -> torch.optim.Optimizer:

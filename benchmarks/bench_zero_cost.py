@@ -21,9 +21,9 @@ from dataclasses import replace
 
 import torch
 
+from proxybench.engine.score import context_from_run
 from proxybench.proxies import parse_specs
 from proxybench.proxies.zero_cost import ZERO_COST
-from proxybench.score import context_from_run
 from proxybench.spaces import nb201
 
 

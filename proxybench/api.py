@@ -47,9 +47,9 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
           **overrides: Any) -> list[Path]:
     """Train one supernet per seed; one seed -> ``out``, several -> the seed group
     ``out/seed-K``. Finished runs are kept; returns the run directories."""
-    from .presets import get_preset
-    from .rundir import FINAL, seed_dir
-    from .train import TrainConfig, train_supernet
+    from .run.presets import get_preset
+    from .run.rundir import FINAL, seed_dir
+    from .run.train import TrainConfig, train_supernet
     p = get_preset(preset, space, **overrides)
     runs = []
     for s in seeds:
@@ -73,9 +73,9 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
     training run (None for zero-cost proxies and baselines, which then use ``data_dir``,
     ``dataset`` and the ``preset``'s network). With ``out`` the table and its ``.json`` are
     written there (resumable); without, a temporary file is used and removed."""
+    from .engine.score import context_from_run, score_cells
     from .proxies import parse_specs
-    from .runio import environment
-    from .score import context_from_run, score_cells
+    from .run.files import environment
     from .spaces import nb201
     specs = parse_specs(";".join(_spec_text(p) for p in proxies))
     if cells == "all":
@@ -106,9 +106,9 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     group, the same cells): per column the mean over tables (``value``), ``sd``, a
     hierarchical CI (tables, then cells), the seed ``ensemble``'s value, ``replicates``.
     Directions come from the proxy registry unless ``higher_is_better`` names them."""
-    from .correlation import proxy_columns, replicate_metrics
-    from .groundtruth import load_ground_truth
-    from .metrics import correlate as correlate_one
+    from .analysis.correlation import proxy_columns, replicate_metrics
+    from .analysis.groundtruth import load_ground_truth
+    from .analysis.metrics import correlate as correlate_one
     from .proxies import ProxyError, get_proxy
     frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
     truth = load_ground_truth(ground_truth).set_index("arch_index")[dataset]

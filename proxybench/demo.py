@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .correlation import correlate_table
-from .groundtruth import ENV_VAR
-from .presets import get_preset
+from .analysis.correlation import correlate_table
+from .analysis.groundtruth import ENV_VAR
+from .engine.score import context_from_run, score_cells
 from .proxies import parse_specs
-from .runio import environment
-from .score import context_from_run, score_cells
+from .run.files import environment
+from .run.presets import get_preset
+from .run.train import TrainConfig, train_supernet
 from .spaces import nb201
-from .train import TrainConfig, train_supernet
 
 SHARED_GT = Path("../shared/data/nb201_test_accuracy.csv.gz")
 

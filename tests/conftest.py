@@ -27,8 +27,8 @@ def gt_csv() -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A 1-epoch supernet on synthetic data (C=4, N=1): real training, seconds on a CPU."""
-    from proxybench.presets import get_preset
-    from proxybench.train import TrainConfig, train_supernet
+    from proxybench.run.presets import get_preset
+    from proxybench.run.train import TrainConfig, train_supernet
 
     out = tmp_path_factory.mktemp("run") / "tiny"
     preset = get_preset("tiny", epochs=2, train_images=512, bn_images=32, val_images=64,

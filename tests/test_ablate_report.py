@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from proxybench.ablate import ALPHAS, GAMMA_TABLES, SIGMA_SETS, run_ablation
-from proxybench.report import build_report
+from proxybench.engine.ablate import ALPHAS, GAMMA_TABLES, SIGMA_SETS, run_ablation
+from proxybench.report.build import build_report
 from proxybench.spaces import nb201
 
 CELLS = nb201.sample_cells(12, seed=4)
@@ -42,8 +42,8 @@ def test_sigma_ablation(tiny_run, tmp_path, gt_csv):
 
 
 def test_report_from_tables(tiny_run, tmp_path, gt_csv):
+    from proxybench.engine.score import context_from_run, score_cells
     from proxybench.proxies import parse_specs
-    from proxybench.score import context_from_run, score_cells
     specs = parse_specs("flatness;angle;params")
     ctx, info = context_from_run(tiny_run, specs)
     score_cells(specs, ctx, nb201.sample_cells(60, 1), tmp_path / "s.csv", progress=False,

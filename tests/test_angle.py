@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from proxybench.nets import NB201Net
+from proxybench.nets.nb201 import NB201Net
 from proxybench.proxies.angle import PATHS, angle_between, path_vector
 from proxybench.spaces import nb201
 
@@ -41,8 +41,8 @@ def test_paths_and_vector_contents():
 
 
 def test_angle_is_zero_before_training_and_grows_with_change(tiny_run):
+    from proxybench.engine.score import context_from_run
     from proxybench.proxies import parse_spec
-    from proxybench.score import context_from_run
     spec = parse_spec("angle")
     ctx, _ = context_from_run(tiny_run, [spec])
     cell = nb201.prune(nb201.cell_at(6111))

@@ -45,7 +45,7 @@ def test_api_matches_the_engine_and_raises_package_errors(tiny_run, gt_csv):
 def test_import_proxybench_and_report_load_no_torch():
     import subprocess
     import sys
-    code = ("import sys, proxybench, proxybench.report, proxybench.leaderboard; "
+    code = ("import sys, proxybench, proxybench.report.build, proxybench.analysis.leaderboard; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.strip()

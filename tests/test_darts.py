@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from proxybench.darts_nets import DartsNet, build_darts_supernet, count_params_darts, extract_path
-from proxybench.nets import count_flops
-from proxybench.search import DARTS, evolution
+from proxybench.nets.darts import DartsNet, build_darts_supernet, count_params_darts, extract_path
+from proxybench.nets.nb201 import count_flops
+from proxybench.search.evolution import DARTS, evolution
 from proxybench.spaces import darts
 
 from .cli_helpers import one_line_error, run
@@ -122,8 +122,8 @@ def test_published_cell_sizes_match_the_papers():
 
 @pytest.fixture(scope="module")
 def darts_run(tmp_path_factory):
-    from proxybench.presets import get_preset
-    from proxybench.train import TrainConfig, train_supernet
+    from proxybench.run.presets import get_preset
+    from proxybench.run.train import TrainConfig, train_supernet
     out = tmp_path_factory.mktemp("darts") / "run"
     preset = get_preset("tiny", "darts", epochs=1, train_images=256, val_images=32,
                         bn_images=32, path_sample=2)
@@ -133,9 +133,9 @@ def darts_run(tmp_path_factory):
 
 
 def test_darts_training_run_and_space_checks(darts_run, tiny_run):
-    from proxybench.runio import CheckpointError
-    from proxybench.score import ScoreError, context_from_run
-    from proxybench.train import supernet_from_checkpoint
+    from proxybench.engine.score import ScoreError, context_from_run
+    from proxybench.run.files import CheckpointError
+    from proxybench.run.train import supernet_from_checkpoint
     meta = json.loads((darts_run / "run.json").read_text())
     assert meta["status"] == "done" and meta["config"]["space"] == "darts"
     net, _ = supernet_from_checkpoint(darts_run / "final.pt", "darts")
@@ -152,8 +152,8 @@ def test_darts_training_run_and_space_checks(darts_run, tiny_run):
 
 
 def test_darts_proxies_through_the_engine(darts_run, tmp_path):
+    from proxybench.engine.score import context_from_run, score_cells
     from proxybench.proxies import parse_specs
-    from proxybench.score import context_from_run, score_cells
     specs = parse_specs("flatness:sigmas=1e-5/5e-5/1e-4;angle;val_acc")
     ctx, _ = context_from_run(darts_run, specs, space="darts")
     before = {k: v.clone() for k, v in ctx.supernet.state_dict().items()}
@@ -254,7 +254,7 @@ def test_retrain_tiny_and_errors(tmp_path):
 
 
 def test_report_darts_transfer_table(darts_run, tmp_path):
-    from proxybench.report import build_report
+    from proxybench.report.build import build_report
     s = tmp_path / "s"
     run("search", "--space", "darts", "--run", darts_run, "--proxy", "val_acc",
         "--population", "4", "--iterations", "1", "--out", s)

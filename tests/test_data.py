@@ -1,4 +1,4 @@
-"""Tests for proxybench.data on tiny files written in each official format."""
+"""Tests for proxybench.run.data on tiny files written in each official format."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from proxybench.data import (
+from proxybench.run.data import (
     DATASETS,
     DataError,
     ImageSet,

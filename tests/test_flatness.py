@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from proxybench.nets import NB201Net, extract_subnet
+from proxybench.nets.nb201 import NB201Net, extract_subnet
 from proxybench.proxies import ProxyError, parse_spec
 from proxybench.proxies.flatness import EPS, flatness_value, perturbable, perturbed_losses
 from proxybench.spaces import nb201
@@ -146,7 +146,7 @@ def test_hessian_power_iteration_finds_the_top_eigenvalue():
 
 
 def test_flatness_variants_run_on_a_real_supernet(tiny_run):
-    from proxybench.score import context_from_run
+    from proxybench.engine.score import context_from_run
     cell = nb201.prune(nb201.cell_at(6111))
     specs = {t: parse_spec(t) for t in ("flatness", "flatness:draws=3",
                                         "flatness:direction=hessian,hessian_iters=3",
@@ -160,8 +160,8 @@ def test_flatness_variants_run_on_a_real_supernet(tiny_run):
 def test_crn_shares_the_noise_stream_across_cells(tiny_run, monkeypatch):
     """crn=true: every cell draws its noise from the run seed alone (a weight gets the same
     noise in every cell that uses it); by default each cell has its own stream."""
+    from proxybench.engine.score import context_from_run
     from proxybench.proxies import flatness as fl
-    from proxybench.score import context_from_run
     seen = []
     real = fl.perturbed_losses
     monkeypatch.setattr(fl, "perturbed_losses",
@@ -180,7 +180,7 @@ def test_crn_shares_the_noise_stream_across_cells(tiny_run, monkeypatch):
 def test_hessian_direction_of_a_cell_with_no_path(tiny_run):
     """A disconnected cell's output ignores the stem: its weights get a zero direction and
     the score is finite (it used to raise 'appears to not have been used in the graph')."""
-    from proxybench.score import context_from_run
+    from proxybench.engine.score import context_from_run
     from proxybench.spaces import nb201 as space
     cell = space.prune(next(space.cell_at(i) for i in range(space.NUM_CELLS)
                             if space.is_disconnected(space.cell_at(i))))

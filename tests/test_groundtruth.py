@@ -12,7 +12,7 @@ import pytest
 import torch
 from nas_201_api import ArchResults, ResultsCount
 
-from proxybench.groundtruth import (
+from proxybench.analysis.groundtruth import (
     ENV_VAR,
     GT_DATASETS,
     GroundTruthError,

@@ -19,11 +19,11 @@ import pytest
 import torch
 
 from proxybench import proxies as P
+from proxybench.engine.score import ScoreError, context_from_run, count_errors, score_cells
 from proxybench.errors import path_error_line
 from proxybench.proxies import ProxyError, parse_spec, parse_specs
-from proxybench.runio import LockedError, exclusive, lock_path, save_checkpoint, weights_sha256
-from proxybench.score import ScoreError, context_from_run, count_errors, score_cells
-from proxybench.search import SearchError, evolution
+from proxybench.run.files import LockedError, exclusive, lock_path, save_checkpoint, weights_sha256
+from proxybench.search.evolution import SearchError, evolution
 from proxybench.spaces import nb201
 
 from .cli_helpers import one_line_error, run
@@ -614,7 +614,7 @@ def test_a_read_only_folder_keeps_the_previous_output(tmp_path, monkeypatch, par
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(kwargs["dir"]))
-    monkeypatch.setattr("proxybench.runio.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("proxybench.run.files.tempfile.mkstemp", refuse)
     one_line_error(run(*args, ok=False), f"cannot write {out.parent}: permission denied")
     assert out.read_text() == "previous\n"
 
@@ -622,7 +622,7 @@ def test_a_read_only_folder_keeps_the_previous_output(tmp_path, monkeypatch, par
 def test_a_table_in_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
     def refuse(target):
         raise PermissionError(errno.EROFS, "Read-only file system", str(target) + ".lock")
-    monkeypatch.setattr("proxybench.score.exclusive", refuse)
+    monkeypatch.setattr("proxybench.engine.score.exclusive", refuse)
     one_line_error(run(*_params_args(tmp_path / "x.csv"), ok=False),
                    f"cannot write {tmp_path / 'x.csv'}: read-only file system")
 

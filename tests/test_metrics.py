@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxybench import metrics
-from proxybench.metrics import (
+from proxybench.analysis import metrics
+from proxybench.analysis.metrics import (
     combine_linear,
     combine_rank_average,
     correlate,

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from proxybench.nets import (
+from proxybench.nets.nb201 import (
     NB201Net,
     cell_cost,
     count_flops,

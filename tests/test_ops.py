@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from proxybench.ops import AvgPool3x3, make_darts_op, make_op
+from proxybench.nets.ops import AvgPool3x3, make_darts_op, make_op
 
 
 @pytest.mark.parametrize("stride", [1, 2])

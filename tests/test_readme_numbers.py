@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxybench.report import README_BEGIN, README_END
+from proxybench.report.build import README_BEGIN, README_END
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,9 +21,9 @@ def test_readme_prose_numbers_are_the_reports():
     """Each number the README's findings quote, recomputed from the report's tables."""
     import pandas as pd
 
-    from proxybench.correlation import read_scores
-    from proxybench.groundtruth import join_scores
-    from proxybench.metrics import kendall_tau
+    from proxybench.analysis.correlation import read_scores
+    from proxybench.analysis.groundtruth import join_scores
+    from proxybench.analysis.metrics import kendall_tau
 
     readme = (ROOT / "README.md").read_text()
     rep = ROOT / "reports" / "cifar10-cpu"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxybench.report import build_report
+from proxybench.report.build import build_report
 from proxybench.spaces import nb201
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome")
@@ -18,7 +18,7 @@ BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome")
 
 def _scores(tmp_path, gt_csv):
     """A real score table: #params of 300 cells (no supernet needed)."""
-    from proxybench.nets import cell_cost
+    from proxybench.nets.nb201 import cell_cost
     idx = nb201.sample_cells(300, seed=2)
     rows = [{"arch_index": i, "arch": nb201.format_arch(nb201.cell_at(i)),
              "params": cell_cost(nb201.cell_at(i))[0], "error": ""} for i in idx]

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from proxybench import proxies as P
+from proxybench.engine.score import ScoreError, context_from_run, score_cells
 from proxybench.proxies import parse_specs
-from proxybench.score import ScoreError, context_from_run, score_cells
 from proxybench.spaces import nb201
 
 

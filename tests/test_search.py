@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from proxybench.cli import main
-from proxybench.search import SearchError, crossover, evolution, mutate, random_search
+from proxybench.search.evolution import SearchError, crossover, evolution, mutate, random_search
 from proxybench.spaces import nb201
 
 TARGET = nb201.parse_arch("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+"

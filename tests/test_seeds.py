@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxybench.metrics import correlate, correlate_replicates, kendall_tau
-from proxybench.rundir import SeedsError, group_runs, parse_seeds, replicate_table
+from proxybench.analysis.metrics import correlate, correlate_replicates, kendall_tau
+from proxybench.run.rundir import SeedsError, group_runs, parse_seeds, replicate_table
 from tests.cli_helpers import one_line_error, run
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from proxybench import train as T
-from proxybench.presets import PresetError, get_preset
-from proxybench.runio import CheckpointError, load_checkpoint, save_checkpoint
+from proxybench.run import train as T
+from proxybench.run.files import CheckpointError, load_checkpoint, save_checkpoint
+from proxybench.run.presets import PresetError, get_preset
 
 
 def _cfg(epochs=2, save_every=1):

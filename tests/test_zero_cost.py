@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import proxybench.proxies.zero_cost as zc  # registers the proxies
-from proxybench.presets import get_preset
 from proxybench.proxies import PROXIES, ProxyError, ScoreContext, parse_spec
+from proxybench.run.presets import get_preset
 
 CELL_A = (3, 2, 1, 4, 3, 2)
 CELL_B = (1, 3, 0, 2, 4, 3)

@@ -22,8 +22,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..errors import ProxybenchError
-from ..nets import NB201Net
-from ..presets import Preset
+from ..nets.nb201 import NB201Net
+from ..run.presets import Preset
 
 
 class ProxyError(ProxybenchError):

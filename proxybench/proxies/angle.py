@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from ..nets import NB201Cell, NB201Net
+from ..nets.nb201 import NB201Cell, NB201Net
 from ..spaces import darts, is_darts
 from ..spaces.nb201 import EDGES, OPS, Cell
 from . import ScoreContext, register

@@ -7,7 +7,7 @@ dead-edge pruning. They use the macro settings (C, N) of the scoring run's prese
 
 from __future__ import annotations
 
-from ..nets import cell_cost
+from ..nets.nb201 import cell_cost
 from ..spaces.nb201 import Cell, prune
 from . import ScoreContext, register
 

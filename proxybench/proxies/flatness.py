@@ -35,8 +35,8 @@ from collections.abc import Sequence
 
 import torch
 
-from ..darts_nets import DartsCell
-from ..nets import NB201Cell, evaluate
+from ..nets.darts import DartsCell
+from ..nets.nb201 import NB201Cell, evaluate
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
 from .performance import cell_seed, prepared_subnet, seed_from

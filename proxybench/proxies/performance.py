@@ -9,7 +9,7 @@ import hashlib
 
 from torch import nn
 
-from ..nets import evaluate, extract_subnet, recalibrate_bn
+from ..nets.nb201 import evaluate, extract_subnet, recalibrate_bn
 from ..spaces import cell_text
 from ..spaces.nb201 import Cell
 from . import ScoreContext, register

@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nets import NB201Net
+from ..nets.nb201 import NB201Net
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
 from .performance import cell_seed
@@ -595,7 +595,7 @@ ZERO_COST = ("grad_norm", "plain", "snip", "grasp", "fisher", "jacov", "epe_nas"
 
 def _timings(channels: int = 8, layers: int = 1, batch: int = 64, repeats: int = 3) -> None:
     """Print the median seconds per cell of each proxy (run with OMP_NUM_THREADS=1)."""
-    from ..presets import get_preset
+    from ..run.presets import get_preset
     from . import PROXIES
 
     g = torch.Generator().manual_seed(0)

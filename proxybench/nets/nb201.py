@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..spaces.nb201 import EDGES, NONE, NUM_NODES, OPS, Cell, check_cell
 from .ops import ResNetBasicBlock, make_op
-from .spaces.nb201 import EDGES, NONE, NUM_NODES, OPS, Cell, check_cell
 
 
 class NB201Cell(nn.Module):
@@ -86,7 +86,7 @@ def extract_subnet(supernet: nn.Module, cell) -> nn.Module:
     ``darts_nets.extract_path``.
     """
     if not isinstance(supernet, NB201Net):
-        from .darts_nets import extract_path
+        from .darts import extract_path
         return extract_path(supernet, cell)
     cfg = supernet.config
     sub = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], cell=cell,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .spaces.darts import NUM_NODES, Genotype, check_genotype
+from ..spaces.darts import NUM_NODES, Genotype, check_genotype
 
 _COLOURS = {"max_pool_3x3": "#8c564b", "avg_pool_3x3": "#e377c2", "skip_connect": "#7f7f7f",
             "sep_conv_3x3": "#1f77b4", "sep_conv_5x5": "#17becf", "dil_conv_3x3": "#2ca02c",

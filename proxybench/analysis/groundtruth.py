@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ProxybenchError
+from ..errors import ProxybenchError
 
 __all__ = [
     "ENV_VAR",

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .correlation import direction, read_scores, require_ranking
-from .groundtruth import GT_DATASETS, GroundTruthError, load_ground_truth
-from .runio import atomic_write_bytes, atomic_write_json
-from .search import SearchError, evolution, random_search, rank_of, table_lookup
-from .spaces import nb201
+from ..analysis.correlation import direction, read_scores, require_ranking
+from ..analysis.groundtruth import GT_DATASETS, GroundTruthError, load_ground_truth
+from ..run.files import atomic_write_bytes, atomic_write_json
+from ..spaces import nb201
+from .evolution import SearchError, evolution, random_search, rank_of, table_lookup
 
 
 def make_score_fn(proxy: str, *, tables: list[str], run_dir: str | None, cache: Path,
@@ -27,8 +27,8 @@ def make_score_fn(proxy: str, *, tables: list[str], run_dir: str | None, cache: 
             values = dict(zip(table["arch_index"].astype(int), table[proxy], strict=True))
             echo(f"using {proxy} from {t} ({len(values)} cells)")
             return table_lookup(values, direction(t, proxy), f"{t}"), direction(t, proxy)
-    from .proxies import parse_specs
-    from .score import context_from_run, score_cells
+    from ..engine.score import context_from_run, score_cells
+    from ..proxies import parse_specs
     specs = parse_specs(proxy)
     if len(specs) != 1:
         raise SearchError("search maximises one proxy; combine several with `proxybench "

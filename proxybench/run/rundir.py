@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import ProxybenchError
+from ..errors import ProxybenchError
 
 RUN_JSON = "run.json"
 METRICS = "metrics.csv"

@@ -25,18 +25,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from .metrics import combine_linear
-from .runio import atomic_write_bytes, atomic_write_json, environment
-from .search import DARTS, SearchError, evolution, random_search
-from .spaces import darts
+from ..analysis.metrics import combine_linear
+from ..run.files import atomic_write_bytes, atomic_write_json, environment
+from ..spaces import darts
+from .evolution import DARTS, SearchError, evolution, random_search
 
 
 def make_darts_score_fn(proxy: str, *, run_dir: str | None, table: Path, gamma: float,
                         preset_overrides: dict, device: str = "cpu"
                         ) -> tuple[Callable[[Sequence[str]], dict[str, float]], dict]:
     """A score function over genotype keys, backed by the engine's resumable table."""
-    from .proxies import parse_specs
-    from .score import context_from_run, score_cells
+    from ..engine.score import context_from_run, score_cells
+    from ..proxies import parse_specs
     if run_dir is None:
         raise SearchError("DARTS search scores genotypes on a trained supernet: pass --run RUN "
                           "(made by `proxybench train --space darts --out RUN`)")
@@ -77,7 +77,7 @@ def run_darts_search(*, proxy: str, run_dir: str | None, algorithm: str, populat
                      gamma: float, out: str, preset_overrides: dict, device: str = "cpu",
                      echo: Callable[[str], None] = print) -> dict:
     """Search, then write the found genotype, its diagram, the history and the summary."""
-    from .darts_plot import draw_genotype
+    from ..report.darts_plot import draw_genotype
     t0 = time.time()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ProxybenchError
+from ..errors import ProxybenchError
 
 __all__ = [
     "DATASETS",

@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .ops import FactorizedReduce, ReLUConvBN, make_darts_op
-from .spaces.darts import (
+from ..spaces.darts import (
     CONCAT,
     EDGES,
     NUM_NODES,
@@ -32,6 +31,7 @@ from .spaces.darts import (
     chosen_edges,
     edge_index,
 )
+from .ops import FactorizedReduce, ReLUConvBN, make_darts_op
 
 
 def drop_path(x: Tensor, drop_prob: float, generator: torch.Generator | None) -> Tensor:

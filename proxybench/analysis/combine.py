@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..engine.score import ScoreError, check_out_suffix, read_meta, recorded_fingerprint
+from ..run.files import atomic_write_bytes, atomic_write_json, code_version, file_sha256
 from .correlation import direction, read_scores
 from .metrics import combine_linear, combine_rank_average
-from .runio import atomic_write_bytes, atomic_write_json, code_version, file_sha256
-from .score import ScoreError, check_out_suffix, read_meta, recorded_fingerprint
 
 
 def _proxy_meta(path: Path) -> list[dict]:
@@ -35,7 +35,7 @@ def sigma1(path: Path, column: str) -> float | None:
         if p.get("column") == column and "sigmas" in p.get("options", {}):
             return float(min(p["options"]["sigmas"]))
     if column == "flatness":
-        from .proxies import get_proxy
+        from ..proxies import get_proxy
         return float(min(get_proxy("flatness").defaults["sigmas"]))
     return None
 

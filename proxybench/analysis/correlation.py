@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ScoreError
+from ..errors import ScoreError
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
 from .metrics import correlate, correlate_replicates, kendall_tau, spearman_rho
 
@@ -72,7 +72,7 @@ def direction(path: str | Path, column: str) -> bool:
                     return bool(p["higher_is_better"])
         except (json.JSONDecodeError, KeyError, TypeError):
             pass
-    from .proxies import ProxyError, get_proxy
+    from ..proxies import ProxyError, get_proxy
     try:
         return get_proxy(column.split("[")[0]).higher_is_better
     except ProxyError:
@@ -157,7 +157,7 @@ def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
     """The rows of ``table`` in the cell set ``cells`` (all | distinct | unique)."""
     if cells == "all":
         return table
-    from .spaces.nb201 import cell_set
+    from ..spaces.nb201 import cell_set
     keep = cell_set(cells, [int(i) for i in table["arch_index"]])
     return table[table["arch_index"].isin(keep)].reset_index(drop=True)
 

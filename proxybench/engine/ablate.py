@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .correlation import read_scores
-from .groundtruth import join_scores, load_ground_truth
-from .metrics import combine_linear, correlate, kendall_tau
-from .proxies import parse_specs
-from .proxies.flatness import EPS
-from .rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
-from .runio import atomic_write_bytes, file_sha256
+from ..analysis.correlation import read_scores
+from ..analysis.groundtruth import join_scores, load_ground_truth
+from ..analysis.metrics import combine_linear, correlate, kendall_tau
+from ..proxies import parse_specs
+from ..proxies.flatness import EPS
+from ..run.files import atomic_write_bytes, file_sha256
+from ..run.rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
 from .score import ScoreError, context_from_run, score_cells
 
 ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget")
@@ -313,5 +313,5 @@ def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> li
 
 
 def _ckpt_epoch(path: Path) -> int:
-    from .runio import load_checkpoint
+    from ..run.files import load_checkpoint
     return int(load_checkpoint(path)["epoch"])

@@ -17,13 +17,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from . import __version__
+from .. import __version__
 
 DEFAULT_DATASET = "cifar10"
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
-    from .errors import ProxybenchError
+    from ..errors import ProxybenchError
     return (ProxybenchError,)
 
 
@@ -32,7 +32,7 @@ def friendly(fn):
     unwritable --out, a file where a folder should be), into one clean line (exit code 2)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .errors import path_error_line
+        from ..errors import path_error_line
         try:
             return fn(*args, **kwargs)
         except _known_errors() as exc:
@@ -108,8 +108,8 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     Runs under torchrun as DDP (gloo on CPU, nccl on GPUs), e.g.
     `torchrun --nproc-per-node=4 -m proxybench train ... --out RUN`.
     """
-    from .presets import get_preset
-    from .train import TrainConfig, train_supernet
+    from ..run.presets import get_preset
+    from ..run.train import TrainConfig, train_supernet
     _threads(threads)
     p = get_preset(preset, space, epochs=epochs, batch_size=batch_size, channels=channels,
                    layers=layers, train_images=train_images)
@@ -117,7 +117,7 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
         raise click.ClickException(f"--data-dir {data_dir} does not exist; point it at the "
                                    f"folder that holds cifar-10-batches-py/ (or the "
                                    f"dataset's own folder)")
-    from .rundir import FINAL, parse_seeds, seed_dir
+    from ..run.rundir import FINAL, parse_seeds, seed_dir
     runs = [(s, seed_dir(out, s)) for s in parse_seeds(seeds)] if seeds else [(seed, Path(out))]
     for run_seed, run_out in runs:
         if seeds and (run_out / FINAL).is_file():
@@ -179,8 +179,8 @@ def cells(space, dataset, channels, layers, out) -> None:
     if space != "nb201":
         raise click.ClickException("cells enumerates the NB201 space only; describe a DARTS "
                                    "cell with `proxybench genotype NAME|FILE`")
-    from .nets import cell_cost
-    from .spaces import nb201
+    from ..nets.nb201 import cell_cost
+    from ..spaces import nb201
     classes, size = {"cifar10": (10, 32), "cifar100": (100, 32),
                      "imagenet16-120": (120, 16)}[dataset]
     rows = []
@@ -191,8 +191,8 @@ def cells(space, dataset, channels, layers, out) -> None:
         rows.append((i, nb201.format_arch(cell), nb201.format_arch(pruned), p, pl, f, fl))
     table = pd.DataFrame(rows, columns=["arch_index", "arch", "pruned_arch", "params",
                                         "params_live", "flops", "flops_live"])
-    from .proxies import get_proxy
-    from .runio import atomic_write_bytes, atomic_write_json, environment
+    from ..proxies import get_proxy
+    from ..run.files import atomic_write_bytes, atomic_write_json, environment
     atomic_write_bytes(out, table.to_csv(index=False).encode())
     atomic_write_json(Path(out).with_suffix(".json"), {
         "command": " ".join(sys.argv), "space": space, "dataset": dataset,
@@ -219,9 +219,9 @@ def arch(arch_text, ground_truth) -> None:
     """
     import os
 
-    from .groundtruth import ENV_VAR, load_ground_truth
-    from .nets import cell_cost
-    from .spaces import nb201
+    from ..analysis.groundtruth import ENV_VAR, load_ground_truth
+    from ..nets.nb201 import cell_cost
+    from ..spaces import nb201
     text = arch_text.strip()
     cell = nb201.cell_at(int(text)) if text.isdigit() else nb201.parse_arch(text)
     pruned = nb201.prune(cell)
@@ -245,7 +245,7 @@ def arch(arch_text, ground_truth) -> None:
 @main.command()
 def proxies() -> None:
     """List every proxy: what it measures, what it needs, which direction is better."""
-    from .proxies import all_proxies
+    from ..proxies import all_proxies
     for name, p in sorted(all_proxies().items()):
         direction = "higher" if p.higher_is_better else "lower"
         needs = ", ".join(sorted(p.needs)) or "nothing"
@@ -307,16 +307,16 @@ def score(space, proxy_text, run_dir, checkpoint, data_dir, dataset, preset_name
           device) -> None:
     """Score NB201 cells (or a sample of DARTS genotypes) with proxies into a table
     (resumable)."""
-    from .proxies import parse_specs
-    from .runio import environment
-    from .score import context_from_run, count_errors, score_cells
+    from ..engine.score import context_from_run, count_errors, score_cells
+    from ..proxies import parse_specs
+    from ..run.files import environment
     _threads(threads)
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and device.startswith("cuda"):
         import torch
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))  # one GPU per rank
     specs = parse_specs(proxy_text)
     indices = _cell_selection(cells_opt, seed if seed is not None else 0, space)
-    from .rundir import group_runs, replicate_table
+    from ..run.rundir import group_runs, replicate_table
     group = group_runs(run_dir) if run_dir else []
     targets = [(r, replicate_table(out, r)) for r in group] if group else [(run_dir, out)]
     if retry_errors and not resume:
@@ -368,7 +368,7 @@ def _score_distributed(specs, ctx, indices, out, resume, meta, rank, world):
     into OUT once every rank is done. Returns the merged table on rank 0, None elsewhere."""
     import torch.distributed as dist
 
-    from .score import merge_tables, score_cells, shard_indices
+    from ..engine.score import merge_tables, score_cells, shard_indices
     dist.init_process_group("gloo")
     try:
         parts = [Path(f"{out}.rank{r}-of-{world}.csv") for r in range(world)]
@@ -379,7 +379,7 @@ def _score_distributed(specs, ctx, indices, out, resume, meta, rank, world):
         if rank != 0:
             return None
         table = merge_tables(parts, out)
-        from .runio import atomic_write_json
+        from ..run.files import atomic_write_json
         atomic_write_json(Path(out).with_suffix(".json"),
                           {**json.loads(parts[0].with_suffix(".json").read_text()),
                            "rank": None, "world_size": world, "cells": len(indices),
@@ -391,7 +391,7 @@ def _score_distributed(specs, ctx, indices, out, resume, meta, rank, world):
 
 
 def _cell_selection(text: str, seed: int, space: str = "nb201") -> list:
-    from .spaces import nb201
+    from ..spaces import nb201
     if space == "darts":
         return _darts_selection(text, seed)
     if text == "all":
@@ -407,7 +407,7 @@ def _cell_selection(text: str, seed: int, space: str = "nb201") -> list:
 
 
 def _cells_from_file(path: Path) -> list[int]:
-    from .spaces import nb201
+    from ..spaces import nb201
     cells = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -440,8 +440,8 @@ def merge(parts, out) -> None:
     proxybench score ... --cells part2.txt --out b.csv     # machine 2
     proxybench merge a.csv b.csv --out scores.csv
     """
-    from .runio import atomic_write_json
-    from .score import merge_tables, merged_meta
+    from ..engine.score import merge_tables, merged_meta
+    from ..run.files import atomic_write_json
     table = merge_tables(parts, out)
     # provenance: the parts' common settings and fingerprint, and each part's own .json
     atomic_write_json(Path(out).with_suffix(".json"),
@@ -453,7 +453,7 @@ def _darts_selection(text: str, seed: int) -> list[str]:
     """N distinct seeded random genotypes (canonical text): the DARTS space has no 'all'."""
     import random
 
-    from .spaces import darts
+    from ..spaces import darts
     if not text.isdigit() or int(text) < 1:
         raise click.BadParameter(f"--cells must be a number N >= 1 for the DARTS space (it "
                                  f"cannot be enumerated), got {text!r}")
@@ -501,8 +501,8 @@ def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, 
     proxybench correlate flatness.seed-*.csv --dataset cifar10       # seed replicates
     proxybench correlate flatness.csv angle.csv --between angle flatness   # paper Table 1
     """
-    from .correlation import correlate_table, protocol
-    from .runio import atomic_write_json
+    from ..analysis.correlation import correlate_table, protocol
+    from ..run.files import atomic_write_json
     result = correlate_table(scores, dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=bootstrap,
                              seed=seed, cells=cell_set)
@@ -565,11 +565,11 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
     \b
     proxybench combine angle.csv flatness.csv --terms angle,flatness --gamma 16 --out c.csv
     """
-    from .combine import check_out, combine_tables, write_combined
+    from ..analysis.combine import check_out, combine_tables, write_combined
     check_out(scores, out)
     table, meta = combine_tables(scores, [t.strip() for t in terms.split(",") if t.strip()],
                                  method=method, gamma=gamma, beta=beta)
-    from .runio import environment
+    from ..run.files import environment
     write_combined(table, {**meta, "command": " ".join(sys.argv),
                            "environment": environment()}, out)
     share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
@@ -616,7 +616,7 @@ def search(space, proxy, tables, run_dir, algorithm, population, iterations, par
         --population 50 --iterations 20 --out s-darts/
     """
     if space == "darts":
-        from .search_darts import run_darts_search
+        from ..search.darts import run_darts_search
         if tables or repeats != 1:
             raise click.ClickException("DARTS search scores through --run; --scores and "
                                        "--repeats are NB201 options")
@@ -625,8 +625,8 @@ def search(space, proxy, tables, run_dir, algorithm, population, iterations, par
                          mutation_prob=mutation_prob, seed=seed, gamma=gamma, out=out,
                          preset_overrides={}, device=device, echo=click.echo)
         return
-    from .groundtruth import default_path
-    from .search_cli import run_search
+    from ..analysis.groundtruth import default_path
+    from ..search.nb201 import run_search
     gt = ground_truth or (str(default_path()) if default_path() else None)
     run_search(proxy=proxy, tables=list(tables), run_dir=run_dir, algorithm=algorithm,
                population=population, iterations=iterations, parents=parents,
@@ -671,14 +671,14 @@ def retrain(genotype_spec, dataset, data_dir, preset, init_channels, target_mflo
     proxybench retrain --genotype DARTS_V2 --data-dir DIR --preset cpu --out runs/rt-dv2
     proxybench retrain --genotype s-darts/genotype.json --data-dir DIR --preset cpu --out rt
     """
-    from .retrain import (
+    from ..run.retrain import (
         RetrainConfig,
         RetrainError,
         auto_channels,
         get_retrain_preset,
     )
-    from .retrain import retrain as run_retrain
-    from .spaces import darts
+    from ..run.retrain import retrain as run_retrain
+    from ..spaces import darts
     _threads(threads)
     genotype, label = darts.resolve_genotype(genotype_spec)
     auto = init_channels is not None and str(init_channels).lower() == "auto"
@@ -719,10 +719,10 @@ def genotype(spec, target_mflops, draw) -> None:
     proxybench genotype DARTS_V2
     proxybench genotype s-darts/genotype.json --draw cell.png
     """
-    from .darts_nets import DartsNet, count_params_darts
-    from .nets import count_flops
-    from .retrain import auto_channels
-    from .spaces import darts
+    from ..nets.darts import DartsNet, count_params_darts
+    from ..nets.nb201 import count_flops
+    from ..run.retrain import auto_channels
+    from ..spaces import darts
     g, label = darts.resolve_genotype(spec)
     click.echo(f"name        {label}")
     click.echo(f"genotype    {darts.format_genotype(g)}")
@@ -739,7 +739,7 @@ def genotype(spec, target_mflops, draw) -> None:
         click.echo(f"published   ImageNet top-1 {known['top1']} / top-5 {known['top5']} with "
                    f"C={known['init_channels']} ({known['source']})")
     if draw:
-        from .darts_plot import draw_genotype
+        from ..report.darts_plot import draw_genotype
         paths = draw_genotype(g, draw, title=label)
         click.echo(f"-> {', '.join(str(p) for p in paths)}")
 
@@ -776,7 +776,7 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
     proxybench ablate variance --run runs/c10-seeds --cells 1000 --out runs/ablate
     proxybench ablate budget --run runs/e15 --run runs/e30 --run runs/e60 --out runs/ablate
     """
-    from .ablate import run_ablation
+    from ..engine.ablate import run_ablation
     table = run_ablation(name, run_dir=list(run_dirs), indices=_cell_selection(cells_opt, seed),
                          out=out, ground_truth=ground_truth, dataset=dataset,
                          n_boot=bootstrap, echo=click.echo, retry_errors=retry_errors,
@@ -818,8 +818,8 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
 def report(scores, seed_tables, readme, searches, ablations, retrains, dataset, ground_truth,
            title, bootstrap, notes, commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
-    from .groundtruth import default_path
-    from .report import build_report
+    from ..analysis.groundtruth import default_path
+    from ..report.build import build_report
     gt = ground_truth or (str(default_path()) if default_path() else None)
     folder = build_report(out, scores=scores, seeds=seed_tables, searches=searches,
                           ablations=ablations, retrains=retrains, ground_truth=gt,
@@ -827,7 +827,7 @@ def report(scores, seed_tables, readme, searches, ablations, retrains, dataset, 
                           n_boot=bootstrap)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
     if readme:
-        from .report import write_readme_block
+        from ..report.build import write_readme_block
         write_readme_block(readme, (folder / "leaderboard.md").read_text())
         click.echo(f"-> the leaderboard in {readme}")
 
@@ -848,7 +848,7 @@ def report(scores, seed_tables, readme, searches, ablations, retrains, dataset, 
 def demo(data_dir, ground_truth, out, n_cells, epochs) -> None:
     """The main job, small: train a tiny supernet, score cells, correlate (~40 s on 2 cores;
     ~80 s with --data-dir)."""
-    from .demo import run_demo
+    from ..demo import run_demo
     run_demo(data_dir=data_dir, ground_truth=ground_truth, out=out, n_cells=n_cells,
              epochs=epochs, echo=click.echo)
 

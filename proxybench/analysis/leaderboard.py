@@ -26,7 +26,7 @@ COLUMNS = ("proxy", "kind", "replicates", "cells", "tau", "tau_sd", "tau_ci_low"
 
 
 def _kind(column: str) -> str:
-    from .proxies import ProxyError, get_proxy
+    from ..proxies import ProxyError, get_proxy
     try:
         proxy = get_proxy(column.split("[")[0])
     except ProxyError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .errors import ProxybenchError
+from ..errors import ProxybenchError
 
 
 @dataclass(frozen=True)

@@ -30,18 +30,18 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..errors import ProxybenchError
+from ..nets.nb201 import NB201Net, evaluate, extract_subnet, recalibrate_bn
+from ..spaces import SPACES, canonical_cell, darts, nb201
 from . import data as D
-from .errors import ProxybenchError
-from .nets import NB201Net, evaluate, extract_subnet, recalibrate_bn
-from .presets import Preset, preset_from_dict
-from .runio import (
+from .files import (
     CheckpointError,
     atomic_write_json,
     environment,
     load_checkpoint,
     save_checkpoint,
 )
-from .spaces import SPACES, canonical_cell, darts, nb201
+from .presets import Preset, preset_from_dict
 
 
 class TrainError(ProxybenchError):
@@ -81,7 +81,7 @@ def build_supernet(preset: Preset, num_classes: int, space: str = "nb201") -> nn
     pruning; DARTS: as DARTS' search network). ``preset.layers`` is N cells per stage for
     NB201 and the total number of cells for DARTS."""
     if space == "darts":
-        from .darts_nets import build_darts_supernet
+        from ..nets.darts import build_darts_supernet
         return build_darts_supernet(preset.channels, preset.layers, num_classes)
     return NB201Net(preset.channels, preset.layers, num_classes, cell=None, affine_cells=False)
 

@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ProxybenchError
+from ..nets.darts import DartsNet, count_params_darts
+from ..nets.nb201 import count_flops, evaluate
+from ..spaces import darts
 from . import data as D
-from .darts_nets import DartsNet, count_params_darts
-from .errors import ProxybenchError
-from .nets import count_flops, evaluate
-from .runio import atomic_write_json, environment, load_checkpoint, save_checkpoint
-from .spaces import darts
+from .files import atomic_write_json, environment, load_checkpoint, save_checkpoint
 from .train import _epoch_rngs, cosine_lr, resolve_device
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ProxybenchError
+from ..errors import ProxybenchError
 
 CHECKPOINT_FORMAT = "proxybench-supernet/1"
 
@@ -164,7 +164,7 @@ def git_commit() -> str | None:
 
 def code_version() -> dict:
     """The code that computed a result: recorded with it, so results can be traced."""
-    from . import __version__
+    from .. import __version__
     return {"proxybench": __version__, "git_commit": git_commit()}
 
 
@@ -173,7 +173,7 @@ def environment() -> dict:
     import numpy
     import torch
 
-    from . import __version__
+    from .. import __version__
     return {"proxybench": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version(), "machine": platform.machine(),
             "cpu_threads": torch.get_num_threads(), "git_commit": git_commit()}

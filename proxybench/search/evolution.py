@@ -21,8 +21,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ProxybenchError
-from .spaces import darts, nb201
+from ..errors import ProxybenchError
+from ..spaces import darts, nb201
 
 ScoreFn = Callable[[Sequence[Any]], dict[Any, float]]
 

@@ -33,10 +33,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .errors import ScoreError, unwritable  # ScoreError is re-exported here
-from .proxies import ProxySpec, ScoreContext
-from .runio import atomic_write_bytes, atomic_write_json, code_version, exclusive
-from .spaces import canonical_cell, darts, nb201
+from ..errors import ScoreError, unwritable  # ScoreError is re-exported here
+from ..proxies import ProxySpec, ScoreContext
+from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
+from ..spaces import canonical_cell, darts, nb201
 
 
 def extra_columns(spec: ProxySpec) -> list[str]:
@@ -280,7 +280,7 @@ def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
                     f"{str(sha)[:12]})")
         return f"{name(a, meta_a)}, not {name(b, meta_b)}"
     if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
-        from .presets import Preset
+        from ..run.presets import Preset
         order = [f.name for f in fields(Preset)]  # sizes first: the likeliest cause
         for k in sorted(set(a) | set(b), key=lambda k: (order.index(k) if k in order
                                                          else len(order), k)):
@@ -478,17 +478,17 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     """
     import json
 
-    from . import data as D
-    from .presets import get_preset, preset_from_dict
-    from .runio import file_sha256, weights_sha256
-    from .train import load_search_data, resolve_device, supernet_from_checkpoint
+    from ..run import data as D
+    from ..run.files import file_sha256, weights_sha256
+    from ..run.presets import get_preset, preset_from_dict
+    from ..run.train import load_search_data, resolve_device, supernet_from_checkpoint
 
     dev = resolve_device(device)
 
     needs = set().union(*(s.proxy.needs for s in specs))
     unfit = [s.column for s in specs if space not in s.proxy.spaces]
     if unfit:
-        from .proxies import all_proxies
+        from ..proxies import all_proxies
         fit = sorted(n for n, p in all_proxies().items() if space in p.spaces)
         raise ScoreError(f"proxies {unfit} do not support the {space} space; use "
                          f"{', '.join(fit)}")
@@ -580,7 +580,7 @@ def _check_checkpoint_matches_run(ckpt_path: Path, ckpt: dict, run_json: Path, c
                                   preset: Any) -> None:
     """The weights must be the run's: scoring uses run.json's preset, seed and data, so a
     checkpoint of other sizes (or another run's) would be recorded under the wrong ones."""
-    from .presets import preset_from_dict
+    from ..run.presets import preset_from_dict
     theirs = preset_from_dict(ckpt["preset"]).to_dict()
     ours = preset.to_dict()
     checks = [(k, theirs[k], ours[k]) for k in ours if theirs[k] != ours[k]]

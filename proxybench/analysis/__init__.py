@@ -1,0 +1,1 @@
+"""Statistics on score tables (no torch): ground truth, correlations, combinations, leaderboards."""

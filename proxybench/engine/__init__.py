@@ -1,0 +1,1 @@
+"""The scoring engine: cells x proxies -> one score table; the studies that score."""

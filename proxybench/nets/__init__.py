@@ -1,0 +1,1 @@
+"""Networks: NB201 and DARTS supernets and stand-alone cells, their ops and costs."""

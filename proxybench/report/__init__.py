@@ -1,0 +1,1 @@
+"""Reports: Markdown/HTML with the paper's tables and figures, from score tables only."""

@@ -1,0 +1,1 @@
+"""Search: evolution and random search over a space, driven by any proxy."""
