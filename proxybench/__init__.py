@@ -1,11 +1,27 @@
 """proxybench: which cheap proxy ranks NAS architectures like their true accuracy.
 
-The Python API is ``proxybench.api`` (``from proxybench import api as pb``: ``pb.train``,
-``pb.score``, ``pb.correlate``, ``pb.list_proxies``); every user-fixable failure raises
-``proxybench.ProxybenchError``. ``import proxybench`` itself loads no torch.
+The Python API (:mod:`proxybench.api`) is exported here, loaded on first use so that
+``import proxybench`` loads no torch::
+
+    import proxybench as pb
+    runs = pb.train("runs/c10", preset="cpu", data_dir="data", seeds=[0, 1])
+    tables = [pb.score(r, ["flatness", ("val_loss", {})], cells=200) for r in runs]
+    print(pb.correlate(tables, dataset="cifar10"))
+
+Every user-fixable failure raises :class:`ProxybenchError`.
 """
 
 from .errors import ProxybenchError
 
 __version__ = "0.1.0"
-__all__ = ["ProxybenchError"]
+
+_API = ("train", "score", "score_files", "correlate", "correlate_files", "combine", "merge",
+        "cells", "retrain", "list_proxies")
+__all__ = ["ProxybenchError", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'proxybench' has no attribute {name!r}")

@@ -13,11 +13,15 @@ names the problem and the fix.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .errors import ProxybenchError
 
 ProxyArg = str | tuple[str, dict[str, Any]]
 
@@ -42,58 +46,237 @@ def _spec_text(proxy: ProxyArg) -> str:
 
 
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,
-          preset: str = "cpu", seeds: Sequence[int] = (0,), space: str = "nb201",
-          save_every: int = 0, device: str = "cpu", progress: bool = False,
-          **overrides: Any) -> list[Path]:
-    """Train one supernet per seed; one seed -> ``out``, several -> the seed group
-    ``out/seed-K``. Finished runs are kept; returns the run directories."""
+          preset: str = "paper", seeds: Sequence[int] | None = None, seed: int = 0,
+          space: str = "nb201", save_every: int = 0, split_file: str | None = None,
+          resume: bool = True, device: str = "auto", progress: bool = False,
+          echo: Callable[[str], None] | None = None, **overrides: Any) -> list[Path]:
+    """Train one supernet per seed: ``seeds=None`` trains ``seed`` into ``out``; a list
+    trains the seed group ``out/seed-K`` (finished runs are kept). Under torchrun this is
+    DDP. Returns the run directories."""
+    from .run.distributed import process_group, rank_world
     from .run.presets import get_preset
     from .run.rundir import FINAL, seed_dir
     from .run.train import TrainConfig, train_supernet
     p = get_preset(preset, space, **overrides)
-    runs = []
-    for s in seeds:
-        run = Path(out) if len(seeds) == 1 else seed_dir(out, s)
-        if not (run / FINAL).is_file():
-            cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()),
-                              preset, p, s, save_every, None)
-            train_supernet(cfg, run, resume=True, progress=progress, device=device)
-        runs.append(run)
-    return runs
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise ProxybenchError(f"--data-dir {data_dir} does not exist; point it at the folder "
+                              f"that holds cifar-10-batches-py/ (or the dataset's own folder)")
+    group = seeds is not None
+    runs = [(s, seed_dir(out, s)) for s in seeds] if group else [(seed, Path(out))]
+    for run_seed, run in runs:
+        if group and (run / FINAL).is_file():
+            _say(echo, f"seed {run_seed}: {run} is trained already; kept")
+            continue
+        cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset,
+                          p, run_seed, save_every, split_file and str(Path(split_file).resolve()))
+        t0 = time.time()
+        with process_group(device):
+            summary = train_supernet(cfg, run, resume=resume, progress=progress, device=device)
+        if rank_world()[0] == 0:
+            _say(echo, f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) in "
+                       f"{time.time() - t0:.0f} s -> {run}")
+            _say(echo, f"mean valid accuracy of {summary['paths_evaluated']} random paths "
+                       f"after BN recalibration: {summary['path_valid_acc_mean']:.2f}% (min "
+                       f"{summary['path_valid_acc_min']:.2f}, max "
+                       f"{summary['path_valid_acc_max']:.2f}, chance "
+                       f"{summary['chance_acc']:.1f})")
+    return [r for _, r in runs]
+
+
+def _say(echo: Callable[[str], None] | None, line: str) -> None:
+    if echo is not None:
+        echo(line)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One table written by :func:`score_files`: where, the table, the rows new this time."""
+
+    path: Path
+    table: pd.DataFrame | None      # None on torchrun ranks other than 0
+    new_rows: int
+
+
+def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
+                run: str | Path | None = None, space: str = "nb201", cells: Any = "all",
+                seed: int | None = None, checkpoint: str | None = None,
+                data_dir: str | None = None, dataset: str = "cifar10", preset: str = "paper",
+                overrides: dict | None = None, resume: bool = False,
+                retry_errors: bool = False, device: str = "auto", progress: bool = False,
+                command: str = "proxybench.api.score_files(...)") -> list[Scored]:
+    """Score cells into the table ``out`` (resumable), or with ``run`` a seed group into one
+    table per supernet (``OUT.seed-K.csv``). ``cells``: 'all', N (a seeded sample), a file
+    of ids, or a list of ids. Under torchrun each rank scores a shard and rank 0 merges."""
+    from .engine.score import context_from_run, score_cells, score_sharded
+    from .proxies import parse_specs
+    from .run.distributed import rank_world
+    from .run.files import environment
+    from .run.rundir import group_runs, replicate_table
+    from .spaces import get_space
+    specs = parse_specs(proxies if isinstance(proxies, str)
+                        else ";".join(_spec_text(p) for p in proxies))
+    sp = get_space(space)
+    ids = (sp.select(str(cells), seed if seed is not None else 0)
+           if isinstance(cells, (str, int)) else [sp.key(i) for i in cells])
+    if retry_errors and not resume:
+        raise ProxybenchError("--retry-errors continues a table: add --resume")
+    group = group_runs(run) if run else []
+    targets = [(r, replicate_table(out, r)) for r in group] if group else [(run, Path(out))]
+    _, world = rank_world()
+    done = []
+    for run_dir, table_path in targets:
+        ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
+                                     preset_overrides=overrides or {}, seed=seed,
+                                     dataset=dataset, preset_name=preset, device=device,
+                                     space=space)
+        meta = {**info, "space": space, "cell_selection": str(cells) if isinstance(
+            cells, (str, int)) else f"{len(ids)} ids", "environment": environment(),
+            "command": command}
+        if world > 1:
+            table = score_sharded(specs, ctx, ids, table_path, resume=resume, meta=meta,
+                                  space=space)
+            done.append(Scored(table_path, table, 0 if table is None else len(table)))
+            continue
+        before = _rows(table_path) if resume else 0
+        table = score_cells(specs, ctx, ids, table_path, resume=resume, meta=meta, space=space,
+                            retry_errors=retry_errors, progress=progress)
+        done.append(Scored(table_path, table, len(table) - before))
+    return done
+
+
+def _rows(path: str | Path) -> int:
+    """Complete rows already in a score table (0 when there is none)."""
+    try:
+        with open(path, "rb") as fh:
+            return max(0, fh.read().count(b"\n") - 1)
+    except FileNotFoundError:
+        return 0
 
 
 def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
           cells: int | Sequence[int] | str = "all", seed: int | None = None,
           out: str | Path | None = None, data_dir: str | None = None,
-          dataset: str = "cifar10", preset: str = "paper", device: str = "cpu",
-          progress: bool = False) -> pd.DataFrame:
-    """Score NB201 cells with proxies; returns the table (one row per cell).
+          dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
+          space: str = "nb201", progress: bool = False) -> pd.DataFrame:
+    """Score cells with proxies; returns the table (one row per cell).
 
-    ``cells``: "all", a number N (a seeded sample) or a list of indices. ``run`` is a
-    training run (None for zero-cost proxies and baselines, which then use ``data_dir``,
-    ``dataset`` and the ``preset``'s network). With ``out`` the table and its ``.json`` are
-    written there (resumable); without, a temporary file is used and removed."""
-    from .engine.score import context_from_run, score_cells
-    from .proxies import parse_specs
-    from .run.files import environment
-    from .spaces import nb201
-    specs = parse_specs(";".join(_spec_text(p) for p in proxies))
-    if cells == "all":
-        indices = list(range(nb201.NUM_CELLS))
-    elif isinstance(cells, int):
-        indices = nb201.sample_cells(cells, seed if seed is not None else 0)
-    else:
-        indices = [int(i) for i in cells]
-    ctx, info = context_from_run(run, specs, data_dir=data_dir, seed=seed, dataset=dataset,
-                                 preset_name=preset, device=device)
-    meta = {**info, "space": "nb201", "cell_selection": str(cells),
-            "environment": environment(), "command": "proxybench.score(...)"}
-    if out is not None:
-        return score_cells(specs, ctx, indices, out, resume=True, meta=meta,
-                           progress=progress)
+    ``cells``: "all", a number N (a seeded sample) or a list of ids. ``run`` is a training
+    run (None for zero-cost proxies and baselines, which then use ``data_dir``, ``dataset``
+    and the ``preset``'s network). With ``out`` the table and its ``.json`` are written
+    there (resumable); without, a temporary file is used and removed."""
     with tempfile.TemporaryDirectory() as tmp:
-        return score_cells(specs, ctx, indices, Path(tmp) / "scores.csv", meta=meta,
-                           progress=progress)
+        path = out if out is not None else Path(tmp) / "scores.csv"
+        return score_files(proxies, path, run=run, space=space, cells=cells, seed=seed,
+                           data_dir=data_dir, dataset=dataset, preset=preset,
+                           resume=out is not None, device=device, progress=progress,
+                           command="proxybench.api.score(...)")[0].table
+
+
+def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
+          channels: int = 16, layers: int = 5, command: str = "proxybench.api.cells(...)"
+          ) -> pd.DataFrame:
+    """The table of every cell of an enumerable space with its free costs (params, FLOPs),
+    written to ``out`` as a score table."""
+    from .proxies import get_proxy
+    from .run.files import environment
+    from .spaces import get_space
+    from .table import write_table
+    sp = get_space(space)
+    if sp.cells_table is None:
+        raise ProxybenchError(f"the {space} space cannot be enumerated; describe a DARTS cell "
+                              f"with `proxybench genotype NAME|FILE`")
+    table = sp.cells_table(dataset, channels, layers)
+    counts = [c for c in table.columns if c.startswith(("params", "flops"))]
+    write_table(table, {"command": command, "space": space, "dataset": dataset,
+                        "preset": {"channels": channels, "layers": layers},
+                        "environment": environment(),
+                        "proxies": [{"column": c, "proxy": c, "options": {},
+                                     "higher_is_better": get_proxy(c).higher_is_better}
+                                    for c in counts]}, out)
+    return table
+
+
+def merge(parts: Sequence[str | Path], out: str | Path, *,
+          command: str = "proxybench.api.merge(...)") -> pd.DataFrame:
+    """One table from tables of disjoint cell sets scored with the same settings (shards
+    run on several machines); refuses parts of other settings, unfinished or overlapping."""
+    from .engine.score import merge_tables
+    from .run.files import atomic_write_json
+    from .table import merged_meta, meta_path
+    table = merge_tables(parts, out)
+    # provenance: the parts' common settings and fingerprint, and each part's own .json
+    atomic_write_json(meta_path(out), {**merged_meta(parts, table), "command": command})
+    return table
+
+
+def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
+                    ground_truth: str | None = None, columns: Sequence[str] = (),
+                    between: tuple[str, str] | None = None, n_boot: int = 1000,
+                    seed: int = 0, cell_set: str = "all", out: str | Path | None = None,
+                    top_k: Sequence[float] = (1, 5, 10)) -> tuple[pd.DataFrame, Path, str]:
+    """:func:`correlate` on score table files, written to ``out`` (default: the first
+    table's name + ``.correlate.csv``) with a ``.json`` holding the protocol. ``top_k``:
+    the top-k precision levels, in percent of the cells. Returns (result, the CSV's path,
+    the protocol line)."""
+    from .analysis.correlation import correlate_table, protocol
+    from .run.files import atomic_write_bytes, atomic_write_json
+    from .table import meta_path
+    result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
+                             columns=list(columns), between=between, n_boot=n_boot,
+                             seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k])
+    csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
+        ".between.csv" if between else ".correlate.csv"))
+    if csv_path.suffix != ".csv":
+        csv_path = csv_path.with_name(csv_path.name + ".csv")
+    if any(csv_path.resolve() == Path(s).resolve() for s in scores):
+        raise ProxybenchError(f"--out {csv_path} would overwrite a score table; pick another")
+    text = protocol(dataset, ground_truth, cell_set)
+    atomic_write_bytes(csv_path, result.to_csv(index=False).encode())
+    atomic_write_json(meta_path(csv_path), {
+        "scores": [str(s) for s in scores], "dataset": dataset, "between": between,
+        "bootstrap": n_boot, "seed": seed, "cells": cell_set, "top_k_percent": list(top_k),
+        "protocol": text,
+        "rows": result.to_dict("records")})
+    return result, csv_path, text
+
+
+def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
+            method: str = "linear", gamma: float = 1.0, beta: float | None = None,
+            command: str = "proxybench.api.combine(...)") -> tuple[pd.DataFrame, dict]:
+    """A new proxy column from score columns (GeNAS Eq. (5) or a rank average), written as
+    a score table that correlate, search and reports read like any other."""
+    from .analysis.combine import check_out, combine_tables, write_combined
+    from .run.files import environment
+    check_out(scores, out)
+    table, meta = combine_tables(scores, list(terms), method=method, gamma=gamma, beta=beta)
+    meta = {**meta, "command": command, "environment": environment()}
+    write_combined(table, meta, out)
+    return table, meta
+
+
+def search(proxy: str, out: str | Path, **options: Any) -> pd.DataFrame:
+    """Evolutionary or random search maximising a proxy or a score column (see
+    :func:`proxybench.search.run.run_search` for the options); returns the finds."""
+    from .search.run import run_search
+    return run_search(proxy=proxy, out=out, **options)
+
+
+def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
+            data_dir: str | None = None, preset: str = "paper", seed: int = 0,
+            init_channels: int | str | None = None, target_mflops: float | None = None,
+            resume: bool = False, device: str = "auto", progress: bool = False,
+            echo: Callable[[str], None] | None = None, **overrides: Any) -> dict:
+    """Train a DARTS genotype from scratch (one training loop with the supernet's);
+    returns its result.json (params, FLOPs, test accuracy)."""
+    from .run.retrain import retrain as run_retrain
+    from .run.retrain import retrain_config
+    cfg, note = retrain_config(genotype, dataset=dataset, data_dir=data_dir, preset=preset,
+                               seed=seed, init_channels=init_channels,
+                               target_mflops=target_mflops, **overrides)
+    if note:
+        _say(echo, note)
+    return run_retrain(cfg, out, resume=resume, device=device, progress=progress,
+                       echo=echo or (lambda _line: None))
 
 
 def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "cifar10",
@@ -106,10 +289,11 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     group, the same cells): per column the mean over tables (``value``), ``sd``, a
     hierarchical CI (tables, then cells), the seed ``ensemble``'s value, ``replicates``.
     Directions come from the proxy registry unless ``higher_is_better`` names them."""
-    from .analysis.correlation import proxy_columns, replicate_metrics
+    from .analysis.correlation import replicate_metrics
     from .analysis.groundtruth import load_ground_truth
     from .analysis.metrics import correlate as correlate_one
     from .proxies import ProxyError, get_proxy
+    from .table import proxy_columns
     frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
     truth = load_ground_truth(ground_truth).set_index("arch_index")[dataset]
     cols = list(columns) or list(dict.fromkeys(c for t in frames for c in proxy_columns(t)))

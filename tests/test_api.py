@@ -45,8 +45,16 @@ def test_api_matches_the_engine_and_raises_package_errors(tiny_run, gt_csv):
 def test_import_proxybench_and_report_load_no_torch():
     import subprocess
     import sys
-    code = ("import sys, proxybench, proxybench.report.build, proxybench.analysis.leaderboard; "
+    code = ("import sys, proxybench, proxybench.report.build, proxybench.analysis.leaderboard, "
+            "proxybench.analysis.correlation, proxybench.table, proxybench.describe; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_the_api_is_exported_at_the_top_level():
+    assert proxybench.train is pb.train and proxybench.score is pb.score
+    assert proxybench.correlate is pb.correlate and proxybench.list_proxies is pb.list_proxies
+    with pytest.raises(AttributeError):
+        proxybench.no_such_function  # noqa: B018

@@ -78,7 +78,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, gt_csv):
     one_line_error(run("train", "--data-dir", empty, "--out", tmp_path / "r", ok=False),
                    "cifar-10-batches-py")
     one_line_error(run("train", "--preset", "huge", "--out", tmp_path / "r", ok=False),
-                   "unknown preset")
+                   "--preset", "paper")
     one_line_error(run("train", "--preset", "tiny", "--epochs", "0", "--out", tmp_path / "r",
                        ok=False), "epochs")
     # a corrupt checkpoint
@@ -98,7 +98,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, gt_csv):
     one_line_error(run("correlate", scores, "--ground-truth", small_gt, ok=False),
                    "have no cifar10 ground truth")
     one_line_error(run("correlate", tmp_path / "none.csv", ok=False), "not found")
-    one_line_error(run("correlate", scores, "--proxy", "nope", "--ground-truth", gt_csv,
+    one_line_error(run("correlate", scores, "--column", "nope", "--ground-truth", gt_csv,
                        ok=False), "nope")
 
 
@@ -111,7 +111,7 @@ def test_out_of_range_cell_counts(tmp_path, cells):
 
 
 def test_demo_runs_offline_without_data(tmp_path, gt_csv):
-    res = run("demo", "--out", tmp_path / "demo", "--cells", "12", "--epochs", "1",
+    res = run("demo", "--out", tmp_path / "demo", "--sample", "12", "--epochs", "1",
               "--ground-truth", gt_csv)
     assert "Kendall tau" in res.output and "synthetic" in res.output
     table = pd.read_csv(tmp_path / "demo" / "scores.csv")
@@ -119,7 +119,7 @@ def test_demo_runs_offline_without_data(tmp_path, gt_csv):
     corr = pd.read_csv(tmp_path / "demo" / "scores.correlate.csv")
     assert {"flatness", "val_acc", "params", "params_live"} == set(corr.proxy)
     # rerunning reuses what is there instead of failing
-    run("demo", "--out", tmp_path / "demo", "--cells", "12", "--epochs", "1",
+    run("demo", "--out", tmp_path / "demo", "--sample", "12", "--epochs", "1",
         "--ground-truth", gt_csv)
 
 

@@ -36,7 +36,7 @@ def test_eq5_with_beta_from_the_flatness_run(tmp_path):
     share = [2 * 1000 * f / e for f, e in zip([1e-4, 3e-4, 2e-4, 0.0], expected, strict=True)]
     assert meta["flatness_share_percent"] == pytest.approx(100 * sum(share) / 4)
     # the combined column is a proxy column for correlate
-    from proxybench.analysis.correlation import proxy_columns
+    from proxybench.table import proxy_columns
     assert col in proxy_columns(out)
 
 

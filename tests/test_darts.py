@@ -12,8 +12,9 @@ import torch
 
 from proxybench.nets.darts import DartsNet, build_darts_supernet, count_params_darts, extract_path
 from proxybench.nets.nb201 import count_flops
-from proxybench.search.evolution import DARTS, evolution
+from proxybench.search.evolution import evolution
 from proxybench.spaces import darts
+from proxybench.spaces.darts import SPACE as DARTS
 
 from .cli_helpers import one_line_error, run
 

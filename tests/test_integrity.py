@@ -19,12 +19,13 @@ import pytest
 import torch
 
 from proxybench import proxies as P
-from proxybench.engine.score import ScoreError, context_from_run, count_errors, score_cells
+from proxybench.engine.score import ScoreError, context_from_run, score_cells
 from proxybench.errors import path_error_line
 from proxybench.proxies import ProxyError, parse_spec, parse_specs
 from proxybench.run.files import LockedError, exclusive, lock_path, save_checkpoint, weights_sha256
 from proxybench.search.evolution import SearchError, evolution
 from proxybench.spaces import nb201
+from proxybench.table import count_errors
 
 from .cli_helpers import one_line_error, run
 

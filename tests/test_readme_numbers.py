@@ -21,9 +21,9 @@ def test_readme_prose_numbers_are_the_reports():
     """Each number the README's findings quote, recomputed from the report's tables."""
     import pandas as pd
 
-    from proxybench.analysis.correlation import read_scores
     from proxybench.analysis.groundtruth import join_scores
     from proxybench.analysis.metrics import kendall_tau
+    from proxybench.table import read_scores
 
     readme = (ROOT / "README.md").read_text()
     rep = ROOT / "reports" / "cifar10-cpu"

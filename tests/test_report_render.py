@@ -55,3 +55,19 @@ def test_html_report_renders_in_headless_chromium(tmp_path, gt_csv):
     assert bluish.sum() > 500
     # and the text rendered: plenty of dark pixels
     assert (pixels.sum(-1) < 200).sum() > 2000
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no headless Chromium (apt-get install chromium)")
+def test_html_report_has_no_horizontal_overflow_at_1400px(tmp_path, gt_csv):
+    out = build_report(tmp_path / "rep", scores=[_scores(tmp_path, gt_csv)],
+                       ground_truth=str(gt_csv), n_boot=10, title="overflow check")
+    page = (out / "index.html").read_text()
+    probe = ("<script>document.body.setAttribute('data-overflow', String("
+             "document.documentElement.scrollWidth - window.innerWidth));</script>")
+    checked = tmp_path / "probe.html"
+    checked.write_text(page.replace("</body>", probe + "</body>"))
+    dom = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--window-size=1400,2400", "--dump-dom", checked.as_uri()],
+                         check=True, capture_output=True, timeout=120, text=True).stdout
+    overflow = int(dom.split('data-overflow="')[1].split('"')[0])
+    assert overflow <= 0, f"the page is {overflow} px wider than a 1400 px window"

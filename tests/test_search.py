@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from proxybench.cli import main
-from proxybench.search.evolution import SearchError, crossover, evolution, mutate, random_search
+from proxybench.search.evolution import SearchError, evolution, random_search
 from proxybench.spaces import nb201
+from proxybench.spaces.nb201 import crossover, mutate
 
 TARGET = nb201.parse_arch("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+"
                           "|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")

@@ -7,31 +7,27 @@ column in a new table that ``correlate``, ``search`` and reports treat like any 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from ..engine.score import ScoreError, check_out_suffix, read_meta, recorded_fingerprint
+from ..engine.score import ScoreError
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, file_sha256
-from .correlation import direction, read_scores
+from ..table import (
+    check_out_suffix,
+    direction,
+    proxy_entries,
+    read_meta_or_empty,
+    read_scores,
+    recorded_fingerprint,
+)
 from .metrics import combine_linear, combine_rank_average
-
-
-def _proxy_meta(path: Path) -> list[dict]:
-    meta = path.with_suffix(".json")
-    if not meta.is_file():
-        return []
-    try:
-        return list(json.loads(meta.read_text()).get("proxies", []))
-    except (json.JSONDecodeError, AttributeError):
-        return []
 
 
 def sigma1(path: Path, column: str) -> float | None:
     """Smallest sigma of a flatness column, from its table's .json (None if unknown)."""
-    for p in _proxy_meta(path):
+    for p in proxy_entries(path):
         if p.get("column") == column and "sigmas" in p.get("options", {}):
             return float(min(p["options"]["sigmas"]))
     if column == "flatness":
@@ -116,17 +112,10 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
     return out, meta
 
 
-def _meta(path: Path) -> dict:
-    try:
-        return read_meta(path) or {}
-    except ScoreError:  # a damaged .json: the table's bytes still say what was combined
-        return {}
-
-
 def _source_print(path: Path) -> dict:
     """What a combined column was computed from: each source table's bytes and settings."""
     return {"path": str(path), "sha256": file_sha256(path),
-            "fingerprint": recorded_fingerprint(_meta(path))}
+            "fingerprint": recorded_fingerprint(read_meta_or_empty(path))}
 
 
 def _one_supernet(paths: Sequence[Path]) -> None:
@@ -134,7 +123,7 @@ def _one_supernet(paths: Sequence[Path]) -> None:
     be mixed into one proxy; terms without a supernet (params, zero-cost) fit any."""
     seen: list[tuple[Path, str, str]] = []  # (table, weights hash, checkpoint)
     for path in dict.fromkeys(paths):
-        meta = _meta(path)
+        meta = read_meta_or_empty(path)
         sha = recorded_fingerprint(meta).get("weights_sha256")
         if sha:
             seen.append((path, sha, meta.get("checkpoint", "?")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,83 +9,20 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScoreError
+from ..table import direction, proxy_columns, read_meta_or_empty, read_scores, require_ranking
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
 from .metrics import correlate, correlate_replicates, kendall_tau, spearman_rho
-
-KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error"}
-
-
-def read_scores(path: str | Path) -> pd.DataFrame:
-    """A score table written by ``score``/``cells``/``combine``, checked for its key column."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScoreError(f"score table {path} not found; make one with `proxybench score` or "
-                         f"`proxybench cells`")
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ScoreError(f"{path} is not a readable CSV score table ({exc})") from exc
-    if "arch_index" not in table.columns:
-        raise ScoreError(f"{path} has no arch_index column: not a proxybench score table")
-    if table.empty:
-        raise ScoreError(f"{path} has no rows; score some cells into it first")
-    dup = table["arch_index"][table["arch_index"].duplicated()]
-    if len(dup):
-        # each duplicate would count as a cell of its own: CIs too narrow, ranks mixed
-        raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. arch_index "
-                         f"{dup.iloc[0]}; it mixes two runs or two writers: score it again "
-                         f"into a new --out")
-    return table
-
-
-def require_ranking(values: pd.Series, column: str, path: str | Path | None = None) -> None:
-    """A column whose values are all equal ranks nothing: tau is undefined (NaN) and top-k
-    precision would come from tie order, so say so instead of printing numbers."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    finite = numbers[np.isfinite(numbers.to_numpy(dtype=float))]
-    if len(finite) > 1 and finite.nunique() == 1:
-        where = f" in {path}" if path is not None else ""
-        raise ScoreError(f"column {column}{where} is constant over {len(finite)} cells "
-                         f"({finite.iloc[0]:g}): it does not rank the cells; check the "
-                         f"proxy's options and the table's error column")
-
-
-def _is_extra(column: str) -> bool:
-    """Per-proxy extras are ``<column>.<key>``: a dot after any ``[options]`` part."""
-    return "." in column[column.rfind("]") + 1:]
-
-
-def proxy_columns(table: pd.DataFrame) -> list[str]:
-    """Score columns: everything but keys, timings and per-proxy extras."""
-    return [c for c in table.columns if c not in KEY_COLUMNS and not c.endswith("_seconds")
-            and not _is_extra(c)]
-
-
-def direction(path: str | Path, column: str) -> bool:
-    """higher_is_better for a column: from the table's .json, else from the registry."""
-    meta_path = Path(path).with_suffix(".json")
-    if meta_path.is_file():
-        try:
-            for p in json.loads(meta_path.read_text()).get("proxies", []):
-                if p.get("column") == column:
-                    return bool(p["higher_is_better"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            pass
-    from ..proxies import ProxyError, get_proxy
-    try:
-        return get_proxy(column.split("[")[0]).higher_is_better
-    except ProxyError:
-        return True
 
 
 def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     ground_truth: str | None, columns: Sequence[str] = (),
                     between: Sequence[str] | None = None, n_boot: int = 1000,
-                    seed: int = 0, cells: str = "all") -> pd.DataFrame:
+                    seed: int = 0, cells: str = "all",
+                    fracs: Sequence[float] = (0.01, 0.05, 0.10)) -> pd.DataFrame:
     """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column.
 
     Several tables may be given: each column is correlated on the cells of its own table,
-    and ``between`` joins the two columns' tables on arch_index. In ``between``, ``COL@N``
+    and ``between`` joins the two columns' tables on their key column. In ``between``, ``COL@N``
     names the column of the N-th table (1-based), so that the same proxy scored twice (e.g.
     with two noise seeds) can be compared with itself.
     """
@@ -114,7 +50,9 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                          f"available: {everything}")
     if between:
         a, b = between
-        both = pd.concat([tables[source[c]].set_index("arch_index")[c] for c in (a, b)],
+        # joined on each table's key column (arch_index; arch for spaces without an index)
+        both = pd.concat([tables[source[c]].set_index(tables[source[c]].columns[0])[c]
+                          for c in (a, b)],
                          axis=1, join="inner").dropna()
         if len(both) < 3:
             raise ScoreError(f"fewer than 3 cells have both {a} and {b}")
@@ -138,12 +76,14 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
         for p in holders:
             require_ranking(tables[p][c], c, p)
         if len(holders) > 1:
-            frames.append(_replicate_rows(c, holders, tables, truth, dataset, n_boot, seed))
+            frames.append(_replicate_rows(c, holders, tables, truth, dataset, n_boot, seed,
+                                          fracs))
             continue
         usable = joined[source[c]][[c, "truth"]].dropna()
         if len(usable) < 3:
             raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
-        res = correlate(usable[c].to_numpy(), usable["truth"].to_numpy(), n_boot=n_boot,
+        res = correlate(usable[c].to_numpy(), usable["truth"].to_numpy(), fracs=fracs,
+                        n_boot=n_boot,
                         seed=seed, higher_is_better=direction(source[c], c))
         res = res.reset_index()
         res.insert(0, "proxy", c)
@@ -179,20 +119,13 @@ def protocol(dataset: str, ground_truth: str | None, cells: str) -> str:
 
 def replicate_label(path: Path) -> str:
     """How a replicate is named in output: its run directory (e.g. seed-3) and table."""
-    run = _meta(path).get("run")
+    run = read_meta_or_empty(path).get("run")
     return f"{Path(run).name}/{path.name}" if run else str(path)
 
 
-def _meta(path: Path) -> dict:
-    meta_path = Path(path).with_suffix(".json")
-    try:
-        return json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    except json.JSONDecodeError:
-        return {}
-
-
 def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, column: str,
-                      higher_is_better: bool, n_boot: int, seed: int
+                      higher_is_better: bool, n_boot: int, seed: int,
+                      fracs: Sequence[float] = (0.01, 0.05, 0.10)
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``metrics.correlate_replicates`` on score series indexed by arch_index: the cells
     every replicate and the truth share, aligned (one place for every caller)."""
@@ -203,19 +136,20 @@ def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, colu
         raise ScoreError(f"column {column}: the {len(replicates)} tables share fewer than 3 "
                          f"cells with ground truth; replicates must score the same cells")
     return correlate_replicates([wide[str(i)].to_numpy() for i in range(len(replicates))],
-                                wide["truth"].to_numpy(), n_boot=n_boot, seed=seed,
-                                higher_is_better=higher_is_better)
+                                wide["truth"].to_numpy(), fracs=fracs, n_boot=n_boot,
+                                seed=seed, higher_is_better=higher_is_better)
 
 
 def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.DataFrame,
-                    dataset: str, n_boot: int, seed: int) -> pd.DataFrame:
+                    dataset: str, n_boot: int, seed: int,
+                    fracs: Sequence[float] = (0.01, 0.05, 0.10)) -> pd.DataFrame:
     """One proxy scored in several tables (e.g. one per training seed): the mean, sd and
     hierarchical CI over the replicates, the seed ensemble, and each replicate's own row.
     Tables computed from the same checkpoint with the same seed are the same replicate
     twice, and refused."""
     seen: dict[tuple, Path] = {}
     for p in holders:
-        m = _meta(p)
+        m = read_meta_or_empty(p)
         key = (m.get("checkpoint_sha256"), m.get("seed"), m.get("run"))
         if key[0] is not None and key in seen:
             raise ScoreError(f"{p} and {seen[key]} score {column} on the same checkpoint with "
@@ -225,7 +159,7 @@ def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.Da
     summary, per = replicate_metrics(
         [tables[p].set_index("arch_index")[column] for p in holders],
         truth.set_index("arch_index")[dataset], column=column,
-        higher_is_better=direction(holders[0], column), n_boot=n_boot, seed=seed)
+        higher_is_better=direction(holders[0], column), n_boot=n_boot, seed=seed, fracs=fracs)
     summary = summary.reset_index().rename(columns={"mean": "value"})
     summary.insert(0, "proxy", column)
     summary["replicate"] = "all"

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .correlation import direction, proxy_columns, read_scores, replicate_metrics
+from ..table import direction, proxy_columns, read_scores
+from .correlation import replicate_metrics
 from .literature import published
 from .metrics import correlate
 

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.correlation import read_scores
 from ..analysis.groundtruth import join_scores, load_ground_truth
 from ..analysis.metrics import combine_linear, correlate, kendall_tau
 from ..proxies import parse_specs
 from ..proxies.flatness import EPS
 from ..run.files import atomic_write_bytes, file_sha256
 from ..run.rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
+from ..table import read_meta_or_empty, read_scores
 from .score import ScoreError, context_from_run, score_cells
 
 ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget")
@@ -206,10 +206,7 @@ def _supernet_table(group: str | Path, run: Path, scored: Callable, tag: str) ->
 
 def _same_run(table: Path, run: Path) -> bool:
     """Whether a score table was computed from the final weights of ``run``, with its seed."""
-    try:
-        meta = json.loads(table.with_suffix(".json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
+    meta = read_meta_or_empty(table)
     return (meta.get("checkpoint_sha256") == file_sha256(run / FINAL)
             and meta.get("seed") == _run_seed(run))
 

@@ -24,8 +24,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,16 @@ from tqdm import tqdm
 from ..errors import ScoreError, unwritable  # ScoreError is re-exported here
 from ..proxies import ProxySpec, ScoreContext
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
-from ..spaces import canonical_cell, darts, nb201
+from ..spaces import Space, canonical_cell, get_space, nb201
+from ..table import (
+    check_out_suffix,
+    count_errors,
+    fingerprint,
+    fingerprint_difference,
+    part_metas,
+    read_meta,
+    recorded_fingerprint,
+)
 
 
 def extra_columns(spec: ProxySpec) -> list[str]:
@@ -45,33 +54,8 @@ def extra_columns(spec: ProxySpec) -> list[str]:
     return [f"{spec.column}.{k}" for k in fn(spec.options)] if fn else []
 
 
-@dataclass(frozen=True)
-class TableKeys:
-    """How a space's cells are keyed in a score table."""
-
-    id_columns: tuple[str, ...]
-    key: Callable[[Any], Any]            # a user's cell id -> the table key
-    cell_of: Callable[[Any], Any]        # table key -> cell
-    ids_of: Callable[[Any], dict]        # table key -> the row's id columns
-    key_of_row: Callable[[dict], Any]
-    sort_column: str
-
-
-def _darts_key(g: Any) -> str:
-    return darts.genotype_key(darts.parse_genotype(g) if isinstance(g, str) else g)
-
-
-TABLE_KEYS: dict[str, TableKeys] = {
-    "nb201": TableKeys(("arch_index", "arch"), int, nb201.cell_at,
-                       lambda i: {"arch_index": i, "arch": nb201.format_arch(nb201.cell_at(i))},
-                       lambda row: int(row["arch_index"]), "arch_index"),
-    "darts": TableKeys(("arch",), _darts_key, darts.parse_genotype, lambda k: {"arch": k},
-                       lambda row: str(row["arch"]), "arch"),
-}
-
-
 def table_columns(specs: Sequence[ProxySpec], space: str = "nb201") -> list[str]:
-    cols = list(TABLE_KEYS[space].id_columns)
+    cols = list(get_space(space).id_columns)
     for s in specs:
         cols += [s.column, *extra_columns(s), f"{s.column}_seconds"]
     return cols + ["error"]
@@ -104,12 +88,6 @@ def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: nb201.Cell) -> tuple[di
     return values, error
 
 
-def count_errors(table: pd.DataFrame) -> int:
-    """Rows whose error column holds a message."""
-    err = table["error"]
-    return int((err.notna() & (err.astype(str) != "")).sum())
-
-
 def _drop_partial_line(path: Path) -> None:
     """A run killed mid-write can leave half a row; cut it so the row is recomputed."""
     data = path.read_bytes()
@@ -118,7 +96,7 @@ def _drop_partial_line(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
 
 
-def _read_existing(path: Path, columns: list[str], keys: TableKeys) -> pd.DataFrame:
+def _read_existing(path: Path, columns: list[str], keys: Space) -> pd.DataFrame:
     _drop_partial_line(path)
     try:
         existing = pd.read_csv(path)
@@ -128,35 +106,30 @@ def _read_existing(path: Path, columns: list[str], keys: TableKeys) -> pd.DataFr
     if list(existing.columns) != columns:
         raise ScoreError(f"{path} was written with other proxies/options "
                          f"({list(existing.columns)[2:6]}...); use a new --out to score these")
-    key = existing[keys.sort_column]
+    key = existing[keys.key_column]
     dup = key[key.duplicated()]
     if len(dup):
-        raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. {keys.sort_column} "
+        raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. {keys.key_column} "
                          f"{dup.iloc[0]}: two writers or two settings went into it; score "
                          f"into a new --out")
     return existing
 
 
-def shard_indices(indices: Sequence[int], rank: int, world: int) -> list[int]:
-    """The cells of shard ``rank`` of ``world``: distinct pruned forms are dealt round-robin
-    in sorted order, so shards never share work and the split is stable across resumes."""
+def shard_indices(indices: Sequence, rank: int, world: int, space: str = "nb201") -> list:
+    """The cells of shard ``rank`` of ``world``: distinct networks (the space's dedup form)
+    are dealt round-robin in sorted order, so shards never share work and the split is
+    stable across resumes."""
     if not 0 <= rank < world:
         raise ScoreError(f"shard {rank} of {world} does not exist")
-    keys = sorted({nb201.prune(nb201.cell_at(int(i))) for i in indices})
+    sp = get_space(space)
+    form = {i: sp.dedup(sp.cell_of(sp.key(i))) for i in indices}
+    keys = sorted(set(form.values()))
     mine = {k for j, k in enumerate(keys) if j % world == rank}
-    return [int(i) for i in indices if nb201.prune(nb201.cell_at(int(i))) in mine]
-
-
-def check_out_suffix(out: Path) -> None:
-    """A table's settings go to ``<out>.json``: an --out ending in .json would be
-    overwritten by its own settings."""
-    if out.suffix == ".json":
-        raise ScoreError(f"--out {out} ends in .json, where the table's settings go; name the "
-                         f"table .csv")
+    return [sp.key(i) for i in indices if form[i] in mine]
 
 
 def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFrame:
-    """Concatenate shard tables into one, sorted by arch_index (written atomically).
+    """Concatenate shard tables into one, sorted by their key column (written atomically).
 
     The parts must be finished tables of one fingerprint (the same checkpoint, seed, preset
     and proxies) over disjoint cells, and none of them may be the output."""
@@ -189,11 +162,12 @@ def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFra
             raise ScoreError(f"{p} has other columns than {parts[0]}; merge tables of the same "
                              f"proxies (the same --proxy text)")
     table = pd.concat(tables, ignore_index=True)
-    dup = table["arch_index"][table["arch_index"].duplicated()]
+    key = table.columns[0]             # the space's key column (arch_index, DARTS: arch)
+    dup = table[key][table[key].duplicated()]
     if len(dup):
-        raise ScoreError(f"the tables overlap in {len(dup)} cells (e.g. arch_index "
-                         f"{int(dup.iloc[0])}); merge tables of disjoint cell sets")
-    table = table.sort_values("arch_index").reset_index(drop=True)
+        raise ScoreError(f"the tables overlap in {len(dup)} cells (e.g. {key} "
+                         f"{dup.iloc[0]}); merge tables of disjoint cell sets")
+    table = table.sort_values(key).reset_index(drop=True)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(out_csv):
         atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
@@ -209,105 +183,6 @@ def _read_part(path: str | Path) -> pd.DataFrame:
     if "arch_index" not in table.columns:
         raise ScoreError(f"{path} has no arch_index column: not an NB201 score table")
     return table
-
-
-def part_metas(parts: Sequence[str | Path]) -> dict[str, dict | None]:
-    """Each part's .json by path (None where it has none)."""
-    return {str(p): read_meta(p) for p in parts}
-
-
-def merged_meta(parts: Sequence[str | Path], table: pd.DataFrame) -> dict:
-    """The .json of a merge: the parts' common settings and fingerprint, their code
-    versions and cell selections, and each part's own .json."""
-    metas = part_metas(parts)
-    first = metas[str(parts[0])] or {}
-    versions: list = []
-    for m in metas.values():
-        for v in (m or {}).get("code_versions") or []:
-            if v not in versions:
-                versions.append(v)
-    return {**first, "fingerprint": recorded_fingerprint(first), "code_versions": versions,
-            "cells": len(table), "rows": len(table),
-            "errors": count_errors(table) if "error" in table.columns else 0,
-            "status": "done",
-            "cell_selection": [(m or {}).get("cell_selection") for m in metas.values()],
-            "merged_from": metas}
-
-
-# The settings that decide a table's values. A table is continued (``resume``) or merged
-# only with tables of the same ones; the cell selection, run folder, data folder and code
-# version are recorded beside them but not compared: they do not change a cell's value
-# (the weights' hash stands for the run and checkpoint, and a data folder may move). The
-# weights are hashed by value: a run resumed after it finished rewrites final.pt with the
-# same weights in other bytes.
-FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies")
-
-
-def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None,
-                space: str) -> dict:
-    """What a table's values are computed from, as its .json stores it."""
-    meta = meta or {}
-    fp = {"space": space, "dataset": meta.get("dataset"),
-          "weights_sha256": meta.get("weights_sha256"), "seed": ctx.seed,
-          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs]}
-    return json.loads(json.dumps(fp, default=str))  # tuples -> lists, as read back
-
-
-def recorded_fingerprint(meta: dict) -> dict:
-    """The fingerprint in a table's .json; tables written before fingerprints existed keep
-    the same settings at the top level, and those present are what gets checked."""
-    fp = meta.get("fingerprint")
-    if isinstance(fp, dict):
-        return fp
-    return {k: meta[k] for k in FINGERPRINT if k in meta}
-
-
-def fingerprint_difference(old: dict, new: dict, old_meta: dict | None = None,
-                           new_meta: dict | None = None) -> str | None:
-    """'seed 0, not 1': the first setting recorded in both that differs; None if none."""
-    for key in FINGERPRINT:
-        if key in old and key in new and old[key] != new[key]:
-            return _describe(key, old[key], new[key], old_meta or {}, new_meta or {})
-    return None
-
-
-def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
-    if key == "weights_sha256":
-        def name(sha: Any, meta: dict) -> str:
-            if sha is None:
-                return "no checkpoint (no --run)"
-            return (f"the weights of {meta.get('checkpoint') or 'another checkpoint'} (sha256 "
-                    f"{str(sha)[:12]})")
-        return f"{name(a, meta_a)}, not {name(b, meta_b)}"
-    if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
-        from ..run.presets import Preset
-        order = [f.name for f in fields(Preset)]  # sizes first: the likeliest cause
-        for k in sorted(set(a) | set(b), key=lambda k: (order.index(k) if k in order
-                                                         else len(order), k)):
-            if a.get(k) != b.get(k):
-                return f"preset {k}={a.get(k)}, not {k}={b.get(k)}"
-    if key == "proxies" and isinstance(a, list) and isinstance(b, list):
-        def show(ps: list) -> str:
-            return "; ".join(f"{p.get('proxy')} {p.get('options')}" for p in ps
-                             if isinstance(p, dict))
-        return f"proxies {show(a)}, not {show(b)}"
-    return f"{key} {a}, not {b}"
-
-
-def read_meta(csv_path: str | Path) -> dict | None:
-    """A table's .json (None when it has none); a damaged one is an error, not 'none'."""
-    path = Path(csv_path).with_suffix(".json")
-    if not path.is_file():
-        return None
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ScoreError(f"{path} is damaged ({exc}); restore it, or score into a new "
-                         f"--out") from exc
-    if not isinstance(meta, dict):
-        raise ScoreError(f"{path} is not a score table's settings file; restore it, or score "
-                         f"into a new --out")
-    return meta
 
 
 def _code_versions(old: dict | None) -> list:
@@ -334,7 +209,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     if not specs:
         raise ScoreError("no proxy to score; name one with --proxy (`proxybench proxies` "
                          "lists them)")
-    keys = TABLE_KEYS[space]
+    keys = get_space(space)
     indices = [keys.key(i) for i in indices]
     if not indices:
         raise ScoreError("no cells to score; pass --cells all, a number, or a file that names "
@@ -355,7 +230,7 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
                   out_csv: Path, *, resume: bool, progress: bool, meta: dict | None,
                   space: str, retry_errors: bool) -> pd.DataFrame:
     """``score_cells`` once it holds the table's lock."""
-    keys = TABLE_KEYS[space]
+    keys = get_space(space)
     fp = fingerprint(specs, ctx, meta, space)
     # proxies scored together may share a pass over the same network (zero-cost proxies)
     ctx = replace(ctx, together=tuple((s.proxy.name, tuple(sorted(s.options.items())))
@@ -448,7 +323,7 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
             bar.update(work(members))
         os.fsync(fh.fileno())
     bar.close()
-    table = pd.read_csv(out_csv).sort_values(keys.sort_column).reset_index(drop=True)
+    table = pd.read_csv(out_csv).sort_values(keys.key_column).reset_index(drop=True)
     # the finished table is rewritten in arch_index order: one canonical file, whatever the
     # order of computation, resumption or sharding
     atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
@@ -476,7 +351,6 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     comes from the search-train split and the validation batch from search-valid, both fixed
     by the seed, so every cell sees the same images. ``space`` must be the run's space.
     """
-    import json
 
     from ..run import data as D
     from ..run.files import file_sha256, weights_sha256
@@ -486,10 +360,10 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     dev = resolve_device(device)
 
     needs = set().union(*(s.proxy.needs for s in specs))
-    unfit = [s.column for s in specs if space not in s.proxy.spaces]
+    unfit = [s.column for s in specs if not s.proxy.fits(space)]
     if unfit:
         from ..proxies import all_proxies
-        fit = sorted(n for n, p in all_proxies().items() if space in p.spaces)
+        fit = sorted(n for n, p in all_proxies().items() if p.fits(space))
         raise ScoreError(f"proxies {unfit} do not support the {space} space; use "
                          f"{', '.join(fit)}")
     overrides = {k: v for k, v in (preset_overrides or {}).items() if v is not None}
@@ -595,3 +469,33 @@ def _check_checkpoint_matches_run(ckpt_path: Path, ckpt: dict, run_json: Path, c
 
 def _channels_last(batch: tuple, device: torch.device) -> tuple:
     return batch[0].to(device).contiguous(memory_format=torch.channels_last), batch[1].to(device)
+
+
+def score_sharded(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence,
+                  out: str | Path, *, resume: bool, meta: dict, space: str = "nb201"
+                  ) -> pd.DataFrame | None:
+    """Under torchrun: each rank scores its shard into ``OUT.rankR-of-W.csv``; rank 0 merges
+    them into OUT once every rank is done. The merged table on rank 0, None elsewhere."""
+    import torch.distributed as dist
+
+    from ..run.distributed import rank_world
+    from ..table import meta_path
+    rank, world = rank_world()
+    dist.init_process_group("gloo")
+    try:
+        parts = [Path(f"{out}.rank{r}-of-{world}.csv") for r in range(world)]
+        score_cells(specs, ctx, shard_indices(indices, rank, world, space), parts[rank],
+                    resume=resume, progress=rank == 0, space=space,
+                    meta={**meta, "rank": rank, "world_size": world})
+        dist.barrier()
+        if rank != 0:
+            return None
+        table = merge_tables(parts, out)
+        atomic_write_json(meta_path(out), {**json.loads(meta_path(parts[0]).read_text()),
+                                           "rank": None, "world_size": world,
+                                           "cells": len(indices),
+                                           "shards": [str(p) for p in parts]})
+        return table
+    finally:
+        dist.barrier()
+        dist.destroy_process_group()

@@ -184,6 +184,42 @@ class DartsNet(nn.Module):
     def forward(self, x: Tensor, genotype: Genotype | None = None) -> Tensor:
         return self._run(x, genotype, 0.0, None, False)[0]
 
+    # ---- what proxies ask of any supernet (NB201Net answers the same three questions)
+
+    def extract(self, genotype: Genotype) -> DartsNet:
+        """A standalone copy of one path of the supernet, weights and BN buffers included;
+        it shares nothing with the supernet."""
+        genotype = self._genotype(check_genotype(genotype))
+        sub = DartsNet(genotype=genotype, **self.config)
+        full = self.state_dict()
+        sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
+        return sub.to(next(self.parameters()).device, memory_format=torch.channels_last)
+
+    def searched_cells(self) -> list[nn.Module]:
+        return list(self.cells)
+
+    def path_vector(self, genotype: Genotype) -> Tensor:
+        """RLNAS's DARTS weight vector (see ``proxies.angle``): the stem, every cell's two
+        preprocessing convs and its 8 chosen ops, the classifier; pooling counts as a
+        constant 1/9 kernel per channel."""
+        parts = [p.detach().flatten() for p in self.stem.parameters()]
+        if self.stem1 is not None:
+            parts += [p.detach().flatten() for p in self.stem1.parameters()]
+        for cell in self.cells:
+            parts += [p.detach().flatten() for p in cell.preprocess0.parameters()]
+            parts += [p.detach().flatten() for p in cell.preprocess1.parameters()]
+            pairs = genotype.reduce if cell.reduction else genotype.normal
+            for k, op, _ in chosen_edges(pairs):
+                weights = [p.detach().flatten() for p in cell.edges[k][op].parameters()]
+                if weights:
+                    parts += weights
+                elif op.endswith("pool_3x3"):
+                    channels = cell.preprocess1[1].out_channels
+                    parts.append(torch.full((channels * 9,), 1.0 / 9.0,
+                                            device=parts[0].device))
+        parts += [p.detach().flatten() for p in self.classifier.parameters()]
+        return torch.cat(parts)
+
     def forward_train(self, x: Tensor, drop_prob: float,
                       generator: torch.Generator | None) -> tuple[Tensor, Tensor | None]:
         """(logits, auxiliary logits or None) with drop-path: the retraining step."""
@@ -196,13 +232,8 @@ def build_darts_supernet(channels: int, layers: int, num_classes: int) -> DartsN
 
 
 def extract_path(supernet: DartsNet, genotype: Genotype) -> DartsNet:
-    """A standalone copy of one path of the supernet, weights and BN buffers included; it
-    shares nothing with the supernet (mirrors ``nets.extract_subnet``)."""
-    genotype = supernet._genotype(check_genotype(genotype))
-    sub = DartsNet(genotype=genotype, **supernet.config)
-    full = supernet.state_dict()
-    sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
-    return sub.to(next(supernet.parameters()).device, memory_format=torch.channels_last)
+    """A standalone copy of one path of the supernet (``DartsNet.extract``)."""
+    return supernet.extract(genotype)
 
 
 def count_params_darts(net: DartsNet) -> int:

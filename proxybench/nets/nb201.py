@@ -78,23 +78,58 @@ class NB201Net(nn.Module):
         return self.classifier(h)
 
 
-def extract_subnet(supernet: nn.Module, cell) -> nn.Module:
-    """A standalone copy of one path of the supernet, weights and BN buffers included.
+    # ---- what proxies ask of any supernet (DartsNet answers the same three questions)
 
-    The copy shares nothing with the supernet, so perturbing or recalibrating it can never
-    change the supernet. A DARTS supernet (``cell`` a genotype) goes to
-    ``darts_nets.extract_path``.
-    """
-    if not isinstance(supernet, NB201Net):
-        from .darts import extract_path
-        return extract_path(supernet, cell)
-    cfg = supernet.config
-    sub = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], cell=cell,
-                   affine_cells=cfg["affine_cells"])
-    full = supernet.state_dict()
-    sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
-    # channels_last runs the small convs ~2x faster on CPU (measured, README "Speed")
-    return sub.to(next(supernet.parameters()).device, memory_format=torch.channels_last)
+    def extract(self, cell: Cell) -> NB201Net:
+        """A standalone copy of one path of the supernet, weights and BN buffers included.
+        It shares nothing with the supernet, so perturbing or recalibrating it can never
+        change the supernet."""
+        cfg = self.config
+        sub = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], cell=cell,
+                       affine_cells=cfg["affine_cells"])
+        full = self.state_dict()
+        sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
+        # channels_last runs the small convs ~2x faster on CPU (measured, README "Speed")
+        return sub.to(next(self.parameters()).device, memory_format=torch.channels_last)
+
+    def searched_cells(self) -> list[nn.Module]:
+        """The modules of the searched cells (not stem, reductions or head)."""
+        return [m for m in self.cells if isinstance(m, NB201Cell)]
+
+    def path_vector(self, cell: Cell) -> Tensor | None:
+        """The RLNAS weight vector of ``cell`` (see ``proxies.angle``); None when no path
+        from input to output is complete."""
+        live = [p for p in PATHS if all(cell[e] != NONE for e in p)]
+        if not live:
+            return None
+        parts = [p.detach().flatten() for p in self.stem.parameters()]
+        for block in self.cells:
+            if not isinstance(block, NB201Cell):
+                parts += [p.detach().flatten() for p in block.parameters()]
+                continue
+            width = block.edges[0]["nor_conv_3x3"][1].weight.shape[0]
+            pool = torch.full((width * 9,), 1.0 / 9.0)
+            for path in live:
+                for e in path:
+                    name = OPS[cell[e]]
+                    if name.startswith("nor_conv"):
+                        parts.append(block.edges[e][name][1].weight.detach().flatten())
+                    elif name == "avg_pool_3x3":
+                        parts.append(pool)
+        parts += [p.detach().flatten() for p in self.lastact.parameters()]
+        parts += [p.detach().flatten() for p in self.classifier.parameters()]
+        return torch.cat(parts)
+
+
+# the four paths from node 0 to node 3, as edge positions in EDGES
+PATHS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(EDGES.index(e) for e in path)
+    for path in (((3, 0),), ((2, 0), (3, 2)), ((1, 0), (2, 1), (3, 2)), ((1, 0), (3, 1))))
+
+
+def extract_subnet(supernet: nn.Module, cell) -> nn.Module:
+    """A standalone copy of one path of any supernet (NB201Net or DartsNet)."""
+    return supernet.extract(cell)
 
 
 def count_params(net: nn.Module) -> int:
@@ -192,3 +227,23 @@ def cell_cost(cell: Cell, channels: int = 16, layers: int = 5, num_classes: int 
                 params += layers * (c * c * k * k + 2 * c)
                 flops += layers * c * c * k * k * hw / 1e6
     return params, flops
+
+
+DATASET_SHAPES = {"cifar10": (10, 32), "cifar100": (100, 32), "imagenet16-120": (120, 16)}
+
+
+def cells_table(dataset: str = "cifar10", channels: int = 16, layers: int = 5):
+    """Every NB201 cell with its index, arch, pruned arch, params and FLOPs (whole cell and
+    live part only): the free baselines, computed without building 15,625 networks."""
+    import pandas as pd
+
+    from ..spaces import nb201
+    classes, size = DATASET_SHAPES[dataset]
+    rows = []
+    for i, cell in enumerate(nb201.all_cells()):
+        pruned = nb201.prune(cell)
+        p, f = cell_cost(cell, channels, layers, classes, size)
+        pl, fl = cell_cost(pruned, channels, layers, classes, size)
+        rows.append((i, nb201.format_arch(cell), nb201.format_arch(pruned), p, pl, f, fl))
+    return pd.DataFrame(rows, columns=["arch_index", "arch", "pruned_arch", "params",
+                                       "params_live", "flops", "flops_live"])

@@ -63,7 +63,12 @@ class Proxy:
     description: str
     by_pruned: bool                      # score depends only on the pruned cell
     defaults: dict[str, Any] = field(default_factory=dict)
-    spaces: tuple[str, ...] = ("nb201",)  # search spaces the proxy can score
+    spaces: tuple[str, ...] = ("nb201",)  # search spaces the proxy can score ("any": all)
+
+    def fits(self, space: str) -> bool:
+        """Whether the proxy can score cells of ``space``: proxies that only ask a supernet
+        for a path (``extract``, ``path_vector``) serve any space."""
+        return "any" in self.spaces or space in self.spaces
 
 
 PROXIES: dict[str, Proxy] = {}

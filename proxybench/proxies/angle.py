@@ -21,21 +21,8 @@ import math
 
 import torch
 
-from ..nets.nb201 import NB201Cell, NB201Net
-from ..spaces import darts, is_darts
-from ..spaces.nb201 import EDGES, OPS, Cell
+from ..nets.nb201 import PATHS  # noqa: F401  (the four input-to-output paths, re-exported)
 from . import ScoreContext, register
-
-# the four paths from node 0 to node 3, as edge positions in EDGES
-PATHS: tuple[tuple[int, ...], ...] = tuple(
-    tuple(EDGES.index(e) for e in path)
-    for path in (
-        ((3, 0),),
-        ((2, 0), (3, 2)),
-        ((1, 0), (2, 1), (3, 2)),
-        ((1, 0), (3, 1)),
-    )
-)
 
 
 def angle_between(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -45,64 +32,19 @@ def angle_between(a: torch.Tensor, b: torch.Tensor) -> float:
     return math.acos(max(-1.0, min(1.0, cos.item())))
 
 
-def path_vector(net: NB201Net, cell: Cell) -> torch.Tensor | None:
-    """The RLNAS weight vector of ``cell`` in a supernet; None when no path is complete."""
-    live = [p for p in PATHS if all(cell[e] != 0 for e in p)]
-    if not live:
-        return None
-    parts = [p.detach().flatten() for p in net.stem.parameters()]
-    for block in net.cells:
-        if not isinstance(block, NB201Cell):
-            parts += [p.detach().flatten() for p in block.parameters()]
-            continue
-        pool = torch.full((_block_channels(block) * 9,), 1.0 / 9.0)
-        for path in live:
-            for e in path:
-                name = OPS[cell[e]]
-                if name.startswith("nor_conv"):
-                    parts.append(block.edges[e][name][1].weight.detach().flatten())
-                elif name == "avg_pool_3x3":
-                    parts.append(pool)
-    parts += [p.detach().flatten() for p in net.lastact.parameters()]
-    parts += [p.detach().flatten() for p in net.classifier.parameters()]
-    return torch.cat(parts)
-
-
-def darts_path_vector(net: torch.nn.Module, genotype: darts.Genotype) -> torch.Tensor:
-    """The RLNAS weight vector of a DARTS genotype in a ``DartsNet`` supernet."""
-    parts = [p.detach().flatten() for p in net.stem.parameters()]
-    if net.stem1 is not None:
-        parts += [p.detach().flatten() for p in net.stem1.parameters()]
-    for cell in net.cells:
-        parts += [p.detach().flatten() for p in cell.preprocess0.parameters()]
-        parts += [p.detach().flatten() for p in cell.preprocess1.parameters()]
-        pairs = genotype.reduce if cell.reduction else genotype.normal
-        for k, op, _ in darts.chosen_edges(pairs):
-            weights = [p.detach().flatten() for p in cell.edges[k][op].parameters()]
-            if weights:
-                parts += weights
-            elif op.endswith("pool_3x3"):
-                channels = cell.preprocess1[1].out_channels
-                parts.append(torch.full((channels * 9,), 1.0 / 9.0, device=parts[0].device))
-    parts += [p.detach().flatten() for p in net.classifier.parameters()]
-    return torch.cat(parts)
-
-
-def _block_channels(block: NB201Cell) -> int:
-    """Width of a supernet cell (every supernet edge holds a 3x3 conv)."""
-    return block.edges[0]["nor_conv_3x3"][1].weight.shape[0]
+def path_vector(net: torch.nn.Module, cell) -> torch.Tensor | None:
+    """The RLNAS weight vector of ``cell`` in a supernet (each supernet class builds its
+    own); None when no path from input to output is complete."""
+    return net.path_vector(cell)
 
 
 @register("angle", higher_is_better=True, needs=("supernet", "init_supernet"),
-          spaces=("nb201", "darts"),
+          spaces=("any",),
           description="angle (rad) between the path's weights at epoch 0 and after training "
                       "(RLNAS/ABS): larger means the path learned more")
-def angle(ctx: ScoreContext, cell: Cell) -> float:
+def angle(ctx: ScoreContext, cell) -> float:
     if ctx.supernet is None or ctx.init_supernet is None:
         raise ValueError("angle needs the trained and the epoch-0 supernet (pass --run)")
-    if is_darts(cell):
-        return angle_between(darts_path_vector(ctx.init_supernet, cell),
-                             darts_path_vector(ctx.supernet, cell))
     v1 = path_vector(ctx.supernet, cell)
     if v1 is None:
         return 0.0

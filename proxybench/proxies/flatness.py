@@ -35,8 +35,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..nets.darts import DartsCell
-from ..nets.nb201 import NB201Cell, evaluate
+from ..nets.nb201 import evaluate
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
 from .performance import cell_seed, prepared_subnet, seed_from
@@ -57,8 +56,7 @@ def perturbable(net: torch.nn.Module, position: str) -> list[tuple[str, torch.nn
     named = list(net.named_parameters())
     if position == "all":
         return named
-    in_cells = {id(p) for m in net.modules() if isinstance(m, (NB201Cell, DartsCell))
-                for p in m.parameters()}
+    in_cells = {id(p) for m in net.searched_cells() for p in m.parameters()}
     return [(n, p) for n, p in named if id(p) in in_cells]
 
 
@@ -171,7 +169,7 @@ def _check(options: dict) -> None:
 
 
 @register("flatness", higher_is_better=True, needs=("supernet", "data"),
-          spaces=("nb201", "darts"),
+          spaces=("any",),
           description="GeNAS Eq. (4): inverse of the loss slope under growing weight noise plus "
                       "alpha times the loss depth at the smallest sigma",
           sigmas=(2e-3, 1e-2, 2e-2), alpha=1.0, noise="cumulative", position="all",

@@ -59,7 +59,7 @@ def clean_evaluation(ctx: ScoreContext, cell: Cell) -> tuple[float, float]:
 
 
 @register("val_acc", higher_is_better=True, needs=("supernet", "data"),
-          spaces=("nb201", "darts"),
+          spaces=("any",),
           description="validation accuracy (%) of the cell's supernet path after BN "
                       "recalibration (SPOS)")
 def val_acc(ctx: ScoreContext, cell: Cell) -> float:
@@ -67,7 +67,7 @@ def val_acc(ctx: ScoreContext, cell: Cell) -> float:
 
 
 @register("val_loss", higher_is_better=False, needs=("supernet", "data"),
-          spaces=("nb201", "darts"),
+          spaces=("any",),
           description="validation cross-entropy of the cell's supernet path after BN "
                       "recalibration (DARTS-style, lower is better)")
 def val_loss(ctx: ScoreContext, cell: Cell) -> float:

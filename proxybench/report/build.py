@@ -30,10 +30,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..analysis.correlation import direction, proxy_columns, read_scores  # noqa: E402
 from ..analysis.groundtruth import join_scores, load_ground_truth  # noqa: E402
 from ..analysis.metrics import correlate, kendall_tau  # noqa: E402
 from ..run.files import atomic_write_bytes  # noqa: E402
+from ..spaces import get_space  # noqa: E402
+from ..table import direction, proxy_columns, read_meta_or_empty, read_scores  # noqa: E402
 
 # GeNAS paper numbers on NB201 (Kendall tau), quoted from its Tables 1 and 5-7
 PAPER_TAU = {
@@ -109,14 +110,6 @@ def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
     if v != v:
         return "n/a"
     return f"{v:+.4f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci and ci[0] == ci[0] else "")
-
-
-def _meta(path: Path) -> dict:
-    j = path.with_suffix(".json")
-    try:
-        return json.loads(j.read_text()) if j.is_file() else {}
-    except json.JSONDecodeError:
-        return {}
 
 
 def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
@@ -199,7 +192,8 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                                  "paper": f"{PAPER_TABLE1.get(dataset, float('nan')):.4f}"}]))
 
     summaries = {Path(s): _summary(Path(s)) for s in searches}
-    nb201_searches = {s: m for s, m in summaries.items() if m.get("space", "nb201") == "nb201"}
+    nb201_searches = {s: m for s, m in summaries.items()    # spaces with ground truth
+                      if get_space(m.get("space", "nb201")).ground_truth}
     darts_searches = {s: m for s, m in summaries.items() if s not in nb201_searches}
     if nb201_searches:
         doc.h(2, "Search results")
@@ -353,7 +347,7 @@ def _seed_table(doc: _Doc, seeds: list[Path], truth: pd.DataFrame, dataset: str)
     for path in seeds:
         t = read_scores(path)
         joined = join_scores(t, truth, dataset)
-        run = _meta(path).get("run") or str(path.parent)
+        run = read_meta_or_empty(path).get("run") or str(path.parent)
         row = {"supernet": Path(run).name, "cells": len(t)}
         for col in proxy_columns(t):
             use = joined[[col, "truth"]].dropna()
@@ -426,12 +420,13 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
         doc.h(2, "Where the numbers come from")
         rows = []
         for path, t in tables:
-            m = _meta(path)
+            m = read_meta_or_empty(path)
             if "preset" not in m and m.get("sources"):     # a combined table: its sources'
                 src = Path(m["sources"][0] if isinstance(m["sources"], list)
                            else next(iter(m["sources"])))
                 src = src if src.is_absolute() else path.parent / src.name
-                m = {**_meta(src), **{k: v for k, v in m.items() if k == "environment"}}
+                m = {**read_meta_or_empty(src),
+                     **{k: v for k, v in m.items() if k == "environment"}}
             env = m.get("environment", {})
             preset = m.get("preset", {})
             rows.append({"table": f"{path.parent.name}/{path.name}", "cells": len(t),
@@ -444,7 +439,8 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
                          "hardware": f"{env.get('machine', '?')}, {env.get('cpu_threads', '?')}"
                                      f" torch threads, torch {env.get('torch', '?')}"})
         doc.table(pd.DataFrame(rows))
-        cmds = [f"{p.parent.name}/{p.name}: {_meta(p).get('command', '(no command recorded)')}"
+        cmds = [f"{p.parent.name}/{p.name}: "
+                f"{read_meta_or_empty(p).get('command', '(no command recorded)')}"
                 for p, _ in tables]
         doc.code("\n".join(cmds))
 

@@ -64,9 +64,6 @@ DARTS_PRESETS: dict[str, Preset] = {
                    val_images=64, chunk=64, path_sample=2),
 }
 
-PRESETS_BY_SPACE: dict[str, dict[str, Preset]] = {"nb201": PRESETS, "darts": DARTS_PRESETS}
-
-
 class PresetError(ProxybenchError):
     """Unknown preset or out-of-range override."""
 
@@ -74,9 +71,8 @@ class PresetError(ProxybenchError):
 def get_preset(name: str, space: str = "nb201", **overrides: object) -> Preset:
     """A preset of a space by name with overrides applied (None values are ignored),
     validated."""
-    presets = PRESETS_BY_SPACE.get(space)
-    if presets is None:
-        raise PresetError(f"unknown space {space!r}; choose one of {', '.join(PRESETS_BY_SPACE)}")
+    from ..spaces import get_space
+    presets = get_space(space).presets()
     if name not in presets:
         raise PresetError(f"unknown preset {name!r} for the {space} space; choose one of "
                           f"{', '.join(presets)}")

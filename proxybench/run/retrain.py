@@ -29,7 +29,8 @@ from ..nets.nb201 import count_flops, evaluate
 from ..spaces import darts
 from . import data as D
 from .files import atomic_write_json, environment, load_checkpoint, save_checkpoint
-from .train import _epoch_rngs, cosine_lr, resolve_device
+from .loop import fit
+from .train import resolve_device
 
 
 class RetrainError(ProxybenchError):
@@ -209,39 +210,40 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path, *, resume: bool = False,
     atomic_write_json(out / "run.json", {**meta, "status": "training", "epoch": start})
     criterion = nn.CrossEntropyLoss()
     t_start = time.time()
-    for epoch in range(start, p.epochs):
-        gen, _ = _epoch_rngs(cfg.seed, epoch)
-        lr = cosine_lr(p, epoch)
-        for group in optim.param_groups:
-            group["lr"] = lr
+
+    def step(x, y, epoch, gen, _path_rng):
         drop = p.drop_path_prob * epoch / p.epochs
-        net.train()
-        t0, loss_sum, correct, seen = time.time(), 0.0, 0, 0
-        for x, y in D.train_batches(train_set, p.batch_size, gen):
-            x = D.cutout(x, p.cutout, gen).to(dev).contiguous(memory_format=torch.channels_last)
-            y = y.to(dev)
-            optim.zero_grad(set_to_none=True)
-            logits, aux = net.forward_train(x, drop, gen)
-            loss = criterion(logits, y)
-            total = loss if aux is None else loss + p.auxiliary_weight * criterion(aux, y)
-            total.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip)
-            optim.step()
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-        row = [epoch + 1, f"{lr:.6f}", f"{drop:.4f}", f"{loss_sum / max(1, seen):.4f}",
-               f"{100 * correct / max(1, seen):.2f}", f"{time.time() - t0:.1f}"]
+        x = D.cutout(x, p.cutout, gen).to(dev).contiguous(memory_format=torch.channels_last)
+        y = y.to(dev)
+        optim.zero_grad(set_to_none=True)
+        logits, aux = net.forward_train(x, drop, gen)
+        loss = criterion(logits, y)
+        total = loss if aux is None else loss + p.auxiliary_weight * criterion(aux, y)
+        total.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), p.grad_clip)
+        optim.step()
+        return loss, logits, y
+
+    def end_epoch(stats, _path_rng) -> None:
+        drop = p.drop_path_prob * (stats.epoch - 1) / p.epochs
+        row = [stats.epoch, f"{stats.lr:.6f}", f"{drop:.4f}", f"{stats.train_loss:.4f}",
+               f"{stats.train_acc:.2f}", f"{stats.seconds:.1f}"]
         with open(out / "metrics.csv", "a", newline="") as fh:
             csv.writer(fh).writerow(row)
         if progress:
-            echo(f"epoch {epoch + 1}/{p.epochs} lr {lr:.4f} drop-path {drop:.3f} train loss "
-                 f"{row[3]} acc {row[4]}% ({row[5]} s)")
-        state = {"space": "darts-eval", "config": cfg.to_dict(), "epoch": epoch + 1,
+            echo(f"epoch {stats.epoch}/{p.epochs} lr {stats.lr:.4f} drop-path {drop:.3f} "
+                 f"train loss {row[3]} acc {row[4]}% ({row[5]} s)")
+        state = {"space": "darts-eval", "config": cfg.to_dict(), "epoch": stats.epoch,
                  "state_dict": net.state_dict(), "optimizer": optim.state_dict(),
                  "wall_seconds": wall_before + time.time() - t_start}
         save_checkpoint(ckpt_path, state)
-        atomic_write_json(out / "run.json", {**meta, "status": "training", "epoch": epoch + 1})
+        atomic_write_json(out / "run.json", {**meta, "status": "training",
+                                             "epoch": stats.epoch})
+
+    fit(model=net, optim=optim, seed=cfg.seed, start_epoch=start, epochs=p.epochs, lr=p.lr,
+        lr_min=p.lr_min, batches=lambda gen: D.train_batches(train_set, p.batch_size, gen),
+        n_batches=len(train_set) // p.batch_size, step=step, end_epoch=end_epoch,
+        progress=False)
     net.eval()
     test_x, test_y = D.fixed_batch(test_set, len(test_set), cfg.seed)
     test_loss, test_acc = evaluate(net, test_x.to(dev), test_y.to(dev), 256)
@@ -256,3 +258,47 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path, *, resume: bool = False,
     atomic_write_json(out / "run.json", {**meta, "status": "done", "epoch": p.epochs,
                                          "result": result})
     return result
+
+
+def retrain_config(genotype_spec: str, *, dataset: str, data_dir: str | None, preset: str,
+                   seed: int, init_channels: int | str | None = None,
+                   target_mflops: float | None = None, **overrides: object
+                   ) -> tuple[RetrainConfig, str | None]:
+    """The settings of a retraining run from a user's choices; ``init_channels='auto'``
+    picks the C whose FLOPs are closest to the target. Returns (config, a note on the
+    sizing or None)."""
+    genotype, label = darts.resolve_genotype(genotype_spec)
+    if dataset not in ("cifar10", "cifar100"):
+        raise RetrainError(f"retrain trains on cifar10 or cifar100, not {dataset}")
+    auto = init_channels is not None and str(init_channels).lower() == "auto"
+    if init_channels is not None and not auto and not str(init_channels).isdigit():
+        raise RetrainError(f"--init-channels must be a number or 'auto', got {init_channels!r}")
+    p = get_retrain_preset(preset, init_channels=None if auto or init_channels is None
+                           else int(init_channels), target_mflops=target_mflops, **overrides)
+    note = None
+    if auto:
+        c, mflops = auto_channels(genotype, p.target_mflops, p.layers,
+                                  100 if dataset == "cifar100" else 10, 32)
+        note = (f"--init-channels auto: C={c} gives {mflops:.1f} M multiply-adds (target "
+                f"{p.target_mflops:g})")
+        p = get_retrain_preset(preset, **{**p.to_dict(), "init_channels": c})
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise RetrainError(f"--data-dir {data_dir} does not exist")
+    cfg = RetrainConfig(genotype, label, dataset, data_dir and str(Path(data_dir).resolve()),
+                        preset, p, seed)
+    return cfg, note
+
+
+def genotype_summary(spec: str, target_mflops: float = 600.0) -> dict:
+    """A DARTS genotype's canonical form, its size on CIFAR (C=36, 20 cells) and the init
+    channels that meet an ImageNet FLOPs budget (14 cells), with published results."""
+    g, label = darts.resolve_genotype(spec)
+    net = DartsNet(36, 20, 10, g)
+    c, mflops = auto_channels(g, target_mflops, 14, 1000, 224, "imagenet")
+    return {"name": label, "genotype": g, "text": darts.format_genotype(g),
+            "canonical": darts.genotype_key(g),
+            "cifar_params_m": count_params_darts(net) / 1e6,
+            "cifar_mflops": count_flops(net, 32),
+            "imagenet_channels": c, "imagenet_mflops": mflops,
+            "imagenet_params_m": count_params_darts(DartsNet(c, 14, 1000, g, stem="imagenet"))
+            / 1e6, "published": darts.KNOWN_RESULTS.get(label)}

@@ -22,7 +22,6 @@ import csv
 import math
 import os
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +30,8 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import ProxybenchError
-from ..nets.nb201 import NB201Net, evaluate, extract_subnet, recalibrate_bn
-from ..spaces import SPACES, canonical_cell, darts, nb201
+from ..nets.nb201 import evaluate, extract_subnet, recalibrate_bn
+from ..spaces import canonical_cell, get_space
 from . import data as D
 from .files import (
     CheckpointError,
@@ -41,6 +40,7 @@ from .files import (
     load_checkpoint,
     save_checkpoint,
 )
+from .loop import fit
 from .presets import Preset, preset_from_dict
 
 
@@ -77,13 +77,9 @@ def load_search_data(dataset: str, data_dir: str | None, split_file: str | None,
 
 
 def build_supernet(preset: Preset, num_classes: int, space: str = "nb201") -> nn.Module:
-    """The supernet of a space: all ops on every edge, cell BNs without affine (NB201: exact
-    pruning; DARTS: as DARTS' search network). ``preset.layers`` is N cells per stage for
-    NB201 and the total number of cells for DARTS."""
-    if space == "darts":
-        from ..nets.darts import build_darts_supernet
-        return build_darts_supernet(preset.channels, preset.layers, num_classes)
-    return NB201Net(preset.channels, preset.layers, num_classes, cell=None, affine_cells=False)
+    """The supernet of a space (all ops on every edge, cell BNs without affine); what
+    ``preset.layers`` counts is the space's (NB201: cells per stage; DARTS: all cells)."""
+    return get_space(space).build_supernet(preset, num_classes)
 
 
 def supernet_from_checkpoint(path: str | Path, space: str = "nb201") -> tuple[nn.Module, dict]:
@@ -99,23 +95,9 @@ def supernet_from_checkpoint(path: str | Path, space: str = "nb201") -> tuple[nn
     return net, ckpt
 
 
-def cosine_lr(preset: Preset, epoch: int) -> float:
-    """Cosine annealing from lr to lr_min over the run, evaluated at the start of ``epoch``."""
-    t = epoch / max(1, preset.epochs)
-    return preset.lr_min + 0.5 * (preset.lr - preset.lr_min) * (1 + math.cos(math.pi * t))
-
-
-def _epoch_rngs(seed: int, epoch: int) -> tuple[torch.Generator, random.Random]:
-    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return gen, random.Random(seed * 100_003 + epoch)
-
-
 def sample_cell(rng: random.Random, space: str = "nb201"):
-    """SPOS uniform single path. NB201: each edge picks one op uniformly; DARTS: each node
-    picks two distinct inputs and an op for each (``darts.sample``)."""
-    if space == "darts":
-        return darts.sample(rng)
-    return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
+    """SPOS uniform single path of the space (NB201: each edge picks one op uniformly)."""
+    return get_space(space).path_sample(rng)
 
 
 def path_quality(supernet: nn.Module, cells: list, bn: tuple, val: tuple,
@@ -181,8 +163,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     batch, and DDP averages the gradients, so the update is that of one full batch; rank 0
     alone writes files.
     """
-    if cfg.space not in SPACES:
-        raise TrainError(f"unknown space {cfg.space!r}; available: {', '.join(SPACES)}")
+    get_space(cfg.space)   # an unknown name fails here, with the list of spaces
     rank, world = _dist()
     dev = resolve_device(device)
     out = Path(out_dir)
@@ -239,29 +220,17 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
         atomic_write_json(run_json, {**meta, "status": "training", "epoch": start_epoch})
 
     per_rank = preset.batch_size // world
-    for epoch in range(start_epoch, preset.epochs):
-        gen, path_rng = _epoch_rngs(cfg.seed, epoch)
-        lr = cosine_lr(preset, epoch)
-        for group in optim.param_groups:
-            group["lr"] = lr
-        model.train()
-        t0 = time.time()
-        loss_sum, correct, seen = 0.0, 0, 0
-        n_batches = len(train_set) // preset.batch_size
-        batches = D.train_batches(train_set, preset.batch_size, gen)
-        bar = tqdm(batches, total=n_batches, disable=not progress or rank != 0, leave=False,
-                   desc=f"epoch {epoch + 1}/{preset.epochs}", unit="batch")
-        for x, y in bar:
-            cell = canonical_cell(sample_cell(path_rng, cfg.space))  # same on every rank
-            x = x[rank * per_rank:(rank + 1) * per_rank]
-            y = y[rank * per_rank:(rank + 1) * per_rank]
-            x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            y = y.to(dev, non_blocking=True)
-            loss, logits = train_step(model, net.parameters(), optim, x, y, cell)
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+
+    def step(x, y, epoch, gen, path_rng):
+        cell = canonical_cell(sample_cell(path_rng, cfg.space))  # same on every rank
+        x = x[rank * per_rank:(rank + 1) * per_rank]
+        y = y[rank * per_rank:(rank + 1) * per_rank]
+        x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = y.to(dev, non_blocking=True)
+        loss, logits = train_step(model, net.parameters(), optim, x, y, cell)
+        return loss, logits, y
+
+    def end_epoch(stats, path_rng) -> None:
         # validation of sampled paths with batch statistics (cheap; the careful, recalibrated
         # measure is path_quality at the end)
         v_loss, v_acc, n_chunks = 0.0, 0.0, 0
@@ -271,22 +240,29 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
                                      val_y[start:start + preset.chunk].to(dev), preset.chunk,
                                      cell)
             v_loss, v_acc, n_chunks = v_loss + loss_v, v_acc + acc_v, n_chunks + 1
-        row = [epoch + 1, f"{lr:.6f}", f"{loss_sum / seen:.4f}", f"{100 * correct / seen:.2f}",
-               f"{v_loss / n_chunks:.4f}", f"{v_acc / n_chunks:.2f}", f"{time.time() - t0:.1f}"]
+        row = [stats.epoch, f"{stats.lr:.6f}", f"{stats.train_loss:.4f}",
+               f"{stats.train_acc:.2f}", f"{v_loss / n_chunks:.4f}", f"{v_acc / n_chunks:.2f}",
+               f"{stats.seconds:.1f}"]
         if rank != 0:
-            continue
+            return
         with open(out / "metrics.csv", "a", newline="") as fh:
             csv.writer(fh).writerow(row)
         if progress:
-            tqdm.write(f"epoch {epoch + 1}/{preset.epochs} lr {lr:.4f} train loss {row[2]} "
-                       f"acc {row[3]}% | sampled-path valid loss {row[4]} acc {row[5]}% "
-                       f"({row[6]} s)")
-        state = _state(net, cfg, num_classes, epoch + 1)
-        if cfg.save_every and (epoch + 1) % cfg.save_every == 0:
-            save_checkpoint(out / f"epoch-{epoch + 1}.pt", state)
+            tqdm.write(f"epoch {stats.epoch}/{preset.epochs} lr {stats.lr:.4f} train loss "
+                       f"{row[2]} acc {row[3]}% | sampled-path valid loss {row[4]} acc "
+                       f"{row[5]}% ({row[6]} s)")
+        state = _state(net, cfg, num_classes, stats.epoch)
+        if cfg.save_every and stats.epoch % cfg.save_every == 0:
+            save_checkpoint(out / f"epoch-{stats.epoch}.pt", state)
         save_checkpoint(ckpt_path, {**state, "optimizer": optim.state_dict(),
                                     "config": cfg.to_dict()})
-        atomic_write_json(run_json, {**meta, "status": "training", "epoch": epoch + 1})
+        atomic_write_json(run_json, {**meta, "status": "training", "epoch": stats.epoch})
+
+    fit(model=model, optim=optim, seed=cfg.seed, start_epoch=start_epoch, epochs=preset.epochs,
+        lr=preset.lr, lr_min=preset.lr_min,
+        batches=lambda gen: D.train_batches(train_set, preset.batch_size, gen),
+        n_batches=len(train_set) // preset.batch_size, step=step, end_epoch=end_epoch,
+        progress=progress and rank == 0)
 
     rng = random.Random(cfg.seed)
     cells = [sample_cell(rng, cfg.space) for _ in range(preset.path_sample)]

@@ -1,4 +1,4 @@
-"""Evolutionary search (SPOS / RLNAS style) and random search over NB201 cells.
+"""Evolutionary search (SPOS / RLNAS style) and random search over the cells of any space.
 
 Evolution: a population of distinct cells; each iteration keeps the ``parents`` best cells
 seen so far, makes ``population/2`` children by mutation (each edge re-drawn with
@@ -9,9 +9,9 @@ cells with no path from input to output are never proposed. Random search draws 
 number of distinct cells. Both maximise a score function (lower-is-better proxies are
 negated by the caller).
 
-The space enters through :class:`SpaceOps` (sampling, mutation, crossover, the dedup key and
-the id handed to the score function): :data:`NB201` (ids are arch indices) and :data:`DARTS`
-(ids are canonical genotype strings, ``darts.genotype_key``).
+The space enters as a :class:`~proxybench.spaces.base.Space` (sampling, mutation,
+crossover, the dedup key and the id handed to the score function; NB201 ids are arch
+indices, DARTS ids canonical genotype texts); the default is NB201.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ProxybenchError
-from ..spaces import darts, nb201
+from ..spaces import Space, get_space
 
 ScoreFn = Callable[[Sequence[Any]], dict[Any, float]]
 
@@ -40,46 +40,6 @@ class SearchResult:
     scores: dict[Any, float] = field(default_factory=dict)
 
 
-def _random_cell(rng: random.Random) -> nb201.Cell:
-    while True:
-        cell = tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
-        if not nb201.is_disconnected(cell):
-            return cell
-
-
-def mutate(cell: nb201.Cell, prob: float, rng: random.Random) -> nb201.Cell:
-    """Each edge is re-drawn uniformly with probability ``prob``."""
-    return tuple(rng.randrange(len(nb201.OPS)) if rng.random() < prob else op for op in cell)
-
-
-def crossover(a: nb201.Cell, b: nb201.Cell, rng: random.Random) -> nb201.Cell:
-    """Each edge from either parent with equal probability."""
-    return tuple(x if rng.random() < 0.5 else y for x, y in zip(a, b, strict=True))
-
-
-@dataclass(frozen=True)
-class SpaceOps:
-    """What evolution needs to know about a space; ids are what score functions receive."""
-
-    sample: Callable[[random.Random], Any]                       # a valid random cell
-    mutate: Callable[[Any, float, random.Random], Any]
-    crossover: Callable[[Any, Any, random.Random], Any]
-    dedup: Callable[[Any], Hashable]     # cells with the same value are the same network
-    valid: Callable[[Any], bool]         # proposals that fail are skipped
-    ident: Callable[[Any], Any]          # cell -> id for the score function and results
-    cell_of: Callable[[Any], Any]        # id -> cell
-    size: Callable[[], float]            # number of distinct networks (random search bound)
-
-
-NB201 = SpaceOps(_random_cell, mutate, crossover, nb201.prune,
-                 lambda c: not nb201.is_disconnected(c), nb201.arch_index, nb201.cell_at,
-                 nb201.live_forms)
-DARTS = SpaceOps(darts.sample, darts.mutate, darts.crossover, darts.genotype_key,
-                 lambda g: True, darts.genotype_key, darts.parse_genotype,
-                 lambda: float("inf"))
-SPACE_OPS: dict[str, SpaceOps] = {"nb201": NB201, "darts": DARTS}
-
-
 def _check(population: int, iterations: int, parents: int, prob: float) -> None:
     if population < 2:
         raise SearchError(f"--population must be >= 2, got {population}")
@@ -93,8 +53,9 @@ def _check(population: int, iterations: int, parents: int, prob: float) -> None:
 
 def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
               parents: int | None = None, mutation_prob: float = 0.1,
-              rng: random.Random, space: SpaceOps = NB201) -> SearchResult:
+              rng: random.Random, space: Space | None = None) -> SearchResult:
     """SPOS evolutionary search maximising ``score`` over the cells of ``space``."""
+    space = space or get_space("nb201")
     parents = parents or max(2, population // 5)
     _check(population, iterations, parents, mutation_prob)
     seen: dict[Hashable, Any] = {}      # dedup form -> id of its first visit
@@ -143,10 +104,11 @@ def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
 
 
 def random_search(score: ScoreFn, *, evaluations: int, rng: random.Random,
-                  batch: int = 100, space: SpaceOps = NB201) -> SearchResult:
+                  batch: int = 100, space: Space | None = None) -> SearchResult:
     """The baseline: ``evaluations`` distinct random cells, best one wins."""
     if evaluations < 1:
         raise SearchError(f"random search needs >= 1 evaluation, got {evaluations}")
+    space = space or get_space("nb201")
     seen: set[Hashable] = set()
     scores: dict[Any, float] = {}
     history = []

@@ -30,6 +30,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 
 from ..errors import ProxybenchError
+from .base import Space
 
 OPS: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
                         "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
@@ -319,3 +320,58 @@ def edge_index(to_node: int, src: int) -> int:
 def chosen_edges(pairs: Sequence[tuple[str, int]]) -> list[tuple[int, str, int]]:
     """[(edge index, op, src)] of a cell's pairs, node by node."""
     return [(edge_index(2 + k // 2, src), op, src) for k, (op, src) in enumerate(pairs)]
+
+
+# --------------------------------------------------------------------------- the Space
+
+
+def select(text: str, seed: int) -> list[str]:
+    """``--cells N``: N distinct seeded random genotypes (canonical text); the DARTS space
+    cannot be enumerated, so there is no 'all'."""
+    text = str(text)
+    if not text.isdigit() or int(text) < 1:
+        raise GenotypeError(f"--cells must be a number N >= 1 for the DARTS space (it cannot "
+                            f"be enumerated), got {text!r}")
+    rng, keys = random.Random(seed), []
+    while len(keys) < int(text):
+        key = genotype_key(sample(rng))
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _key(g: object) -> str:
+    return genotype_key(parse_genotype(g) if isinstance(g, str) else g)
+
+
+def _presets() -> dict:
+    from ..run.presets import DARTS_PRESETS
+    return DARTS_PRESETS
+
+
+def _build_supernet(preset, num_classes: int):
+    """DARTS' search network with one op per edge per path; ``preset.layers`` cells."""
+    from ..nets.darts import build_darts_supernet
+    return build_darts_supernet(preset.channels, preset.layers, num_classes)
+
+
+def write_found(key: str, folder, title: str) -> list:
+    """genotype.json (DARTS JSON + text) and the cell diagram of a search's find."""
+    from pathlib import Path
+
+    from ..report.darts_plot import draw_genotype
+    from ..run.files import atomic_write_json
+    g = parse_genotype(key)
+    path = Path(folder) / "genotype.json"
+    atomic_write_json(path, {"genotype": to_json(g), "text": format_genotype(g)})
+    return [path, *draw_genotype(g, Path(folder) / "genotype.png", title=title)]
+
+
+SPACE = Space(
+    name="darts", description="DARTS: normal + reduction cell, 8 ops, 4 nodes; no ground truth",
+    is_cell=lambda c: isinstance(c, Genotype),
+    parse=parse_genotype, text=genotype_key, canonical=canonical, ident=genotype_key,
+    cell_of=parse_genotype, key=_key, id_columns=("arch",), ids_of=lambda k: {"arch": k},
+    select=select, path_sample=sample, sample=sample, mutate=mutate, crossover=crossover,
+    dedup=genotype_key, valid=lambda g: True, size=lambda: float("inf"),
+    presets=_presets, build_supernet=_build_supernet, write_found=write_found)

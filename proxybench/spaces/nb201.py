@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
+from pathlib import Path
 
 from ..errors import ProxybenchError
+from .base import Space
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -205,3 +207,109 @@ def cell_set(name: str, indices: list[int] | None = None) -> list[int]:
 def live_forms() -> int:
     """Number of distinct pruned cells with a path from input to output (9,444)."""
     return len({prune(c) for c in all_cells() if not is_disconnected(c)})
+
+
+# --------------------------------------------------------------------------- search operators
+
+
+def random_path(rng: random.Random) -> Cell:
+    """SPOS uniform single path: each edge picks one op uniformly (training)."""
+    return tuple(rng.randrange(len(OPS)) for _ in EDGES)
+
+
+def random_cell(rng: random.Random) -> Cell:
+    """A uniform random cell with a path from input to output (search proposals)."""
+    while True:
+        cell = random_path(rng)
+        if not is_disconnected(cell):
+            return cell
+
+
+def mutate(cell: Cell, prob: float, rng: random.Random) -> Cell:
+    """Each edge is re-drawn uniformly with probability ``prob``."""
+    return tuple(rng.randrange(len(OPS)) if rng.random() < prob else op for op in cell)
+
+
+def crossover(a: Cell, b: Cell, rng: random.Random) -> Cell:
+    """Each edge from either parent with equal probability."""
+    return tuple(x if rng.random() < 0.5 else y for x, y in zip(a, b, strict=True))
+
+
+# --------------------------------------------------------------------------- cell selection
+
+
+def cells_from_file(path: Path) -> list[int]:
+    """The arch indices listed in a file, one per line (e.g. the cells another machine has
+    not done); every bad line is named."""
+    cells = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            i = int(line)
+        except ValueError:
+            raise ArchError(f"{path}:{n}: {line.strip()!r} is not a cell index; the file holds "
+                            f"one NB201 index (0-15624) per line") from None
+        if not 0 <= i < NUM_CELLS:
+            raise ArchError(f"{path}:{n}: cell index {i} is outside 0-15624")
+        cells.append(i)
+    if not cells:
+        raise ArchError(f"{path} names no cell; put one NB201 index (0-15624) per line, or "
+                        f"pass --cells all or a number")
+    if len(set(cells)) != len(cells):
+        raise ArchError(f"{path} names a cell twice")
+    return cells
+
+
+def select(text: str, seed: int) -> list[int]:
+    """``--cells``: 'all', a number N (a seeded sample of N cells) or a file of indices."""
+    text = str(text)
+    if text == "all":
+        return list(range(NUM_CELLS))
+    if Path(text).is_file():
+        return cells_from_file(Path(text))
+    try:
+        n = int(text)
+    except ValueError:
+        raise ArchError(f"--cells must be 'all', a number or a file of cell indices, got "
+                        f"{text!r}") from None
+    return sample_cells(n, seed)
+
+
+def _key(value: object) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return arch_index(parse_arch(str(value)))
+
+
+def _presets() -> dict:
+    from ..run.presets import PRESETS
+    return PRESETS
+
+
+def _build_supernet(preset, num_classes: int):
+    """All five ops on every edge; cell BNs without affine, so pruning is exact."""
+    from ..nets.nb201 import NB201Net
+    return NB201Net(preset.channels, preset.layers, num_classes, cell=None, affine_cells=False)
+
+
+def _cells_table(dataset: str = "cifar10", channels: int = 16, layers: int = 5):
+    from ..nets.nb201 import cells_table
+    return cells_table(dataset, channels, layers)
+
+
+def _ids_of(index: int) -> dict:
+    return {"arch_index": index, "arch": format_arch(cell_at(index))}
+
+
+SPACE = Space(
+    name="nb201", description="NAS-Bench-201: 15,625 cells, 6 edges x 5 ops; ground truth",
+    is_cell=lambda c: isinstance(c, tuple) and len(c) == len(EDGES)
+    and all(isinstance(x, int) for x in c),
+    parse=parse_arch, text=format_arch, canonical=prune, ident=arch_index, cell_of=cell_at,
+    key=_key, id_columns=("arch_index", "arch"), ids_of=_ids_of, select=select,
+    path_sample=random_path, sample=random_cell, mutate=mutate, crossover=crossover,
+    dedup=prune, valid=lambda c: not is_disconnected(c), size=lambda: float(live_forms()),
+    presets=_presets, build_supernet=_build_supernet, cells_table=_cells_table,
+    ground_truth=True)

@@ -1,0 +1,88 @@
+"""Every option that more than one command takes, defined once: one name, one meaning, one
+default everywhere (tests/test_cli_options.py walks all commands and checks it)."""
+
+from __future__ import annotations
+
+import click
+
+from ..run.data import DATASETS
+
+SPACE = click.option("--space", type=click.Choice(["nb201", "darts"]), default="nb201",
+                     show_default=True, help="Search space.")
+DATASET = click.option("--dataset", type=click.Choice(list(DATASETS)), default="cifar10",
+                       show_default=True,
+                       help="Dataset: the images trained/scored on and the ground-truth "
+                            "column.")
+DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                        help="Folder holding the dataset (e.g. DIR/cifar-10-batches-py); "
+                             "without it, synthetic images where a command allows them.")
+PRESET = click.option("--preset", type=click.Choice(["paper", "cpu", "tiny"]),
+                      default="paper", show_default=True,
+                      help="Named settings: paper (the paper's networks and budgets; NB201's "
+                           "C=16, N=5; a GPU job), cpu (a 2-core CPU in minutes), tiny "
+                           "(tests). With --run the run's own settings are used.")
+RUN = click.option("--run", "--run-dir", "run_dirs", type=click.Path(file_okay=False),
+                   multiple=True,
+                   help="Training run directory, or a seed group (`train --seeds`); ablate "
+                        "budget takes one seed group per budget (repeat --run). Under "
+                        "torchrun use the --run-dir spelling (torchrun claims --run).")
+CHECKPOINT = click.option("--checkpoint", default=None,
+                          help="Checkpoint inside --run (default final.pt; e.g. "
+                               "epoch-10.pt).")
+CELLS = click.option("--cells", "cells_opt", default="all", show_default=True,
+                     help="Cells: 'all', a number N (a seeded sample of N cells; DARTS: N "
+                          "random genotypes) or a file of NB201 indices, one per line.")
+SEED = click.option("--seed", type=int, default=None,
+                    help="Seed of the run's randomness (cell sample, noise, images, search); "
+                         "default: the training run's seed, else 0.")
+PROXY = click.option("--proxy", "proxy_text", required=True,
+                     help="A proxy: NAME or NAME:key=value,... (several joined by ';'); "
+                          "`proxybench proxies` lists the names and options.")
+GROUND_TRUTH = click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
+                            help="NB201 table (CSV/CSV.gz, or the official .pth); default "
+                                 "$PROXYBENCH_NB201.")
+BOOTSTRAP = click.option("--bootstrap", type=click.IntRange(min=0), default=1000,
+                         show_default=True, help="Bootstrap resamples for 95% CIs (0: none).")
+RESUME = click.option("--resume", is_flag=True,
+                      help="Continue a stopped run into the same --out (finished work is "
+                           "kept).")
+RETRY = click.option("--retry-errors", is_flag=True,
+                     help="With --resume: score again the cells whose error column is set.")
+THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
+                       help="torch threads per process (default: every core).")
+DEVICE = click.option("--device", default="auto", show_default=True,
+                      help="auto (a GPU if there is one), cpu, cuda or cuda:N.")
+QUIET = click.option("--quiet", "-q", is_flag=True,
+                     help="Print only results and errors (no progress bars or notes).")
+EPOCHS = click.option("--epochs", type=click.IntRange(min=1), default=None,
+                      help="Override the preset's epochs.")
+BATCH_SIZE = click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                          help="Override the preset's batch size.")
+CHANNELS = click.option("--channels", type=click.IntRange(min=1), default=None,
+                        help="Override the preset's channels C (width of the first stage).")
+LAYERS = click.option("--layers", type=click.IntRange(min=1), default=None,
+                      help="Override the preset's number of cells (NB201: per stage).")
+TRAIN_IMAGES = click.option("--train-images", type=click.IntRange(min=0), default=None,
+                            help="Override the preset's training images (0 = all).")
+TARGET_MFLOPS = click.option("--target-mflops", type=float, default=None,
+                             help="FLOPs budget (M multiply-adds) to size a DARTS network "
+                                  "for.")
+
+
+def out_file(help_text: str) -> click.Option:
+    """--out of commands that write one table (CSV; its settings go beside it as .json)."""
+    return click.option("--out", required=True, type=click.Path(dir_okay=False),
+                        help=help_text + " (a .csv; its settings go to the same name with "
+                                         ".json).")
+
+
+def out_dir(help_text: str) -> click.Option:
+    """--out of commands that write a folder of results."""
+    return click.option("--out", required=True, type=click.Path(file_okay=False),
+                        help=help_text + " (a folder).")
+GAMMA = click.option("--gamma", type=float, default=1.0, show_default=True,
+                     help="GeNAS Eq. (5)'s gamma in S + gamma*beta*F (combine: with --method "
+                          "linear; search: when --proxy names two proxies "
+                          "'angle;flatness:...').")
+SCORES = click.option("--scores", "tables", multiple=True, type=click.Path(dir_okay=False),
+                      help="Score table(s) to read proxy columns from (repeat the option).")

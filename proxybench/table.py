@@ -1,0 +1,234 @@
+"""The score table: one CSV (a row per cell, a column per proxy) plus its ``.json`` sidecar.
+
+The sidecar holds what the values were computed from and how to read them: ``space``,
+``dataset``, ``preset``, ``seed``, the checkpoint's ``weights_sha256`` (together the
+*fingerprint*), ``proxies`` (column, proxy, options, ``higher_is_better``), provenance
+(command, environment, code versions, cell selection, status) and, for combined or merged
+tables, their sources. Every reader and writer of tables goes through this module; it
+imports no torch, so statistics and reports stay light.
+
+Columns: the space's id columns first (NB201: ``arch_index, arch``; DARTS: ``arch``), then
+per proxy its score, its extras ``<column>.<key>`` and ``<column>_seconds``, then ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScoreError
+
+if TYPE_CHECKING:
+    from .proxies import ProxySpec, ScoreContext
+
+KEY_COLUMNS = {"arch_index", "arch", "pruned_arch", "error"}
+
+
+def meta_path(csv_path: str | Path) -> Path:
+    """Where a table's sidecar lives: the same name with ``.json``."""
+    return Path(csv_path).with_suffix(".json")
+
+
+def read_meta_or_empty(csv_path: str | Path) -> dict:
+    """The sidecar, or {} when it is missing or damaged: for labels and provenance, where
+    a table without settings is still shown."""
+    try:
+        return read_meta(csv_path) or {}
+    except ScoreError:
+        return {}
+
+
+def proxy_entries(csv_path: str | Path) -> list[dict]:
+    """The sidecar's proxies (column, proxy, options, higher_is_better); [] if unknown."""
+    entries = read_meta_or_empty(csv_path).get("proxies", [])
+    return [p for p in entries if isinstance(p, dict)] if isinstance(entries, list) else []
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """A score table written by ``score``/``cells``/``combine``, checked for its key column."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScoreError(f"score table {path} not found; make one with `proxybench score` or "
+                         f"`proxybench cells`")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"{path} is not a readable CSV score table ({exc})") from exc
+    key = next((c for c in ("arch_index", "arch") if c in table.columns), None)
+    if key is None:
+        raise ScoreError(f"{path} has no arch_index (or DARTS arch) column: not a proxybench "
+                         f"score table")
+    if table.empty:
+        raise ScoreError(f"{path} has no rows; score some cells into it first")
+    dup = table[key][table[key].duplicated()]
+    if len(dup):
+        # each duplicate would count as a cell of its own: CIs too narrow, ranks mixed
+        raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. {key} "
+                         f"{dup.iloc[0]}; it mixes two runs or two writers: score it again "
+                         f"into a new --out")
+    return table
+
+
+def require_ranking(values: pd.Series, column: str, path: str | Path | None = None) -> None:
+    """A column whose values are all equal ranks nothing: tau is undefined (NaN) and top-k
+    precision would come from tie order, so say so instead of printing numbers."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    finite = numbers[np.isfinite(numbers.to_numpy(dtype=float))]
+    if len(finite) > 1 and finite.nunique() == 1:
+        where = f" in {path}" if path is not None else ""
+        raise ScoreError(f"column {column}{where} is constant over {len(finite)} cells "
+                         f"({finite.iloc[0]:g}): it does not rank the cells; check the "
+                         f"proxy's options and the table's error column")
+
+
+def _is_extra(column: str) -> bool:
+    """Per-proxy extras are ``<column>.<key>``: a dot after any ``[options]`` part."""
+    return "." in column[column.rfind("]") + 1:]
+
+
+def proxy_columns(table: pd.DataFrame) -> list[str]:
+    """Score columns: everything but keys, timings and per-proxy extras."""
+    return [c for c in table.columns if c not in KEY_COLUMNS and not c.endswith("_seconds")
+            and not _is_extra(c)]
+
+
+def direction(path: str | Path, column: str) -> bool:
+    """higher_is_better for a column: from the table's .json, else from the registry."""
+    for p in proxy_entries(path):
+        if p.get("column") == column and "higher_is_better" in p:
+            return bool(p["higher_is_better"])
+    from .proxies import ProxyError, get_proxy
+    try:
+        return get_proxy(column.split("[")[0]).higher_is_better
+    except ProxyError:
+        return True
+
+
+def count_errors(table: pd.DataFrame) -> int:
+    """Rows whose error column holds a message."""
+    err = table["error"]
+    return int((err.notna() & (err.astype(str) != "")).sum())
+
+
+def check_out_suffix(out: Path) -> None:
+    """A table's settings go to ``<out>.json``: an --out ending in .json would be
+    overwritten by its own settings."""
+    if out.suffix == ".json":
+        raise ScoreError(f"--out {out} ends in .json, where the table's settings go; name the "
+                         f"table .csv")
+
+
+def part_metas(parts: Sequence[str | Path]) -> dict[str, dict | None]:
+    """Each part's .json by path (None where it has none)."""
+    return {str(p): read_meta(p) for p in parts}
+
+
+def merged_meta(parts: Sequence[str | Path], table: pd.DataFrame) -> dict:
+    """The .json of a merge: the parts' common settings and fingerprint, their code
+    versions and cell selections, and each part's own .json."""
+    metas = part_metas(parts)
+    first = metas[str(parts[0])] or {}
+    versions: list = []
+    for m in metas.values():
+        for v in (m or {}).get("code_versions") or []:
+            if v not in versions:
+                versions.append(v)
+    return {**first, "fingerprint": recorded_fingerprint(first), "code_versions": versions,
+            "cells": len(table), "rows": len(table),
+            "errors": count_errors(table) if "error" in table.columns else 0,
+            "status": "done",
+            "cell_selection": [(m or {}).get("cell_selection") for m in metas.values()],
+            "merged_from": metas}
+
+
+# The settings that decide a table's values. A table is continued (``resume``) or merged
+# only with tables of the same ones; the cell selection, run folder, data folder and code
+# version are recorded beside them but not compared: they do not change a cell's value
+# (the weights' hash stands for the run and checkpoint, and a data folder may move). The
+# weights are hashed by value: a run resumed after it finished rewrites final.pt with the
+# same weights in other bytes.
+FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies")
+
+
+def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None,
+                space: str) -> dict:
+    """What a table's values are computed from, as its .json stores it."""
+    meta = meta or {}
+    fp = {"space": space, "dataset": meta.get("dataset"),
+          "weights_sha256": meta.get("weights_sha256"), "seed": ctx.seed,
+          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs]}
+    return json.loads(json.dumps(fp, default=str))  # tuples -> lists, as read back
+
+
+def recorded_fingerprint(meta: dict) -> dict:
+    """The fingerprint in a table's .json; tables written before fingerprints existed keep
+    the same settings at the top level, and those present are what gets checked."""
+    fp = meta.get("fingerprint")
+    if isinstance(fp, dict):
+        return fp
+    return {k: meta[k] for k in FINGERPRINT if k in meta}
+
+
+def fingerprint_difference(old: dict, new: dict, old_meta: dict | None = None,
+                           new_meta: dict | None = None) -> str | None:
+    """'seed 0, not 1': the first setting recorded in both that differs; None if none."""
+    for key in FINGERPRINT:
+        if key in old and key in new and old[key] != new[key]:
+            return _describe(key, old[key], new[key], old_meta or {}, new_meta or {})
+    return None
+
+
+def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
+    if key == "weights_sha256":
+        def name(sha: Any, meta: dict) -> str:
+            if sha is None:
+                return "no checkpoint (no --run)"
+            return (f"the weights of {meta.get('checkpoint') or 'another checkpoint'} (sha256 "
+                    f"{str(sha)[:12]})")
+        return f"{name(a, meta_a)}, not {name(b, meta_b)}"
+    if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
+        from .run.presets import Preset
+        order = [f.name for f in fields(Preset)]  # sizes first: the likeliest cause
+        for k in sorted(set(a) | set(b), key=lambda k: (order.index(k) if k in order
+                                                         else len(order), k)):
+            if a.get(k) != b.get(k):
+                return f"preset {k}={a.get(k)}, not {k}={b.get(k)}"
+    if key == "proxies" and isinstance(a, list) and isinstance(b, list):
+        def show(ps: list) -> str:
+            return "; ".join(f"{p.get('proxy')} {p.get('options')}" for p in ps
+                             if isinstance(p, dict))
+        return f"proxies {show(a)}, not {show(b)}"
+    return f"{key} {a}, not {b}"
+
+
+def read_meta(csv_path: str | Path) -> dict | None:
+    """A table's .json (None when it has none); a damaged one is an error, not 'none'."""
+    path = meta_path(csv_path)
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"{path} is damaged ({exc}); restore it, or score into a new "
+                         f"--out") from exc
+    if not isinstance(meta, dict):
+        raise ScoreError(f"{path} is not a score table's settings file; restore it, or score "
+                         f"into a new --out")
+    return meta
+
+
+
+
+def write_table(table: pd.DataFrame, meta: dict, out: str | Path) -> None:
+    """Write a finished table and its sidecar atomically (a reader never sees half)."""
+    from .run.files import atomic_write_bytes, atomic_write_json
+    out = Path(out)
+    check_out_suffix(out)
+    atomic_write_bytes(out, table.to_csv(index=False).encode())
+    atomic_write_json(meta_path(out), meta)

@@ -1,0 +1,115 @@
+"""One name, one meaning, one default: an option that several commands take is the same
+option everywhere (same type, default and flag-ness), and every command that computes
+takes the shared ones a user expects (threads, quiet, device, dataset...)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import click
+import pandas as pd
+
+from proxybench.cli import main
+
+from .cli_helpers import one_line_error, run
+
+# an option name must not mean two things; --out is "where the results go": a table (.csv)
+# or a folder, by the command's kind, and is compared by its kind of value (a path)
+COMPUTE = ("train", "score", "search", "retrain", "ablate")
+
+
+def _params() -> dict[str, list[tuple[str, click.Option]]]:
+    by_name: dict[str, list[tuple[str, click.Option]]] = defaultdict(list)
+    for name, cmd in main.commands.items():
+        for p in cmd.params:
+            if isinstance(p, click.Option):
+                by_name[p.opts[0]].append((name, p))
+    return by_name
+
+
+def _signature(p: click.Option) -> tuple:
+    # a path is a path (a table or a folder, by command); no default is no default
+    kind = "path" if isinstance(p.type, click.Path) else repr(p.type)
+    default = None if p.default is None or type(p.default).__name__ == "Sentinel" \
+        else p.default
+    return kind, default, p.is_flag, p.multiple
+
+
+def test_every_shared_option_has_one_type_and_default():
+    for opt, uses in _params().items():
+        if len(uses) < 2:
+            continue
+        sigs = {cmd: _signature(p) for cmd, p in uses}
+        assert len(set(sigs.values())) == 1, f"{opt} differs between commands: {sigs}"
+        helps = {p.help for _, p in uses}
+        if opt != "--out":       # --out's help says what each command writes
+            assert len(helps) == 1, f"{opt} has {len(helps)} different help texts"
+
+
+def test_computing_commands_take_the_shared_options():
+    for cmd in COMPUTE:
+        names = {p.opts[0] for p in main.commands[cmd].params if isinstance(p, click.Option)}
+        assert {"--threads", "--quiet", "--out"} <= names, cmd
+    for cmd in ("train", "score", "search", "retrain"):
+        names = {p.opts[0] for p in main.commands[cmd].params if isinstance(p, click.Option)}
+        assert {"--device", "--seed"} <= names, cmd
+
+
+def test_defaults_are_the_documented_ones():
+    p = _params()
+    assert {x.default for _, x in p["--device"]} == {"auto"}
+    assert {x.default for _, x in p["--preset"]} == {"paper"}
+    assert {x.default for _, x in p["--bootstrap"]} == {1000}
+    assert {x.default for _, x in p["--cells"]} == {"all"}
+    assert all(isinstance(x.type, click.Choice) for _, x in p["--preset"])
+
+
+def test_proxy_help_says_where_the_names_are():
+    assert "proxybench proxies" in {p.opts[0]: p for p in main.commands["score"].params}[
+        "--proxy"].help
+
+
+def _params_table(tmp_path, gt_csv):
+    """A real table: #params of 400 seeded cells (a free proxy, no supernet needed)."""
+    from proxybench.api import cells as cells_table
+    full = cells_table(tmp_path / "all.csv")
+    idx = sorted(full.sample(400, random_state=1)["arch_index"])
+    part = full[full.arch_index.isin(idx)][["arch_index", "arch", "params"]]
+    part.to_csv(tmp_path / "p.csv", index=False)
+    return tmp_path / "p.csv"
+
+
+def test_correlate_top_k_levels_and_bad_levels(tmp_path, gt_csv):
+    table = _params_table(tmp_path, gt_csv)
+    run("correlate", table, "--ground-truth", gt_csv, "--top-k", "2,20", "--bootstrap", "0",
+        "--out", tmp_path / "c.csv")
+    res = pd.read_csv(tmp_path / "c.csv")
+    assert set(res["metric"]) == {"kendall_tau", "spearman_rho", "top2%", "top20%"}
+    # 20% of 400 cells is 80: precision is a multiple of 1/80
+    p20 = res.loc[res.metric == "top20%", "value"].item()
+    assert abs(p20 * 80 - round(p20 * 80)) < 1e-9
+    for bad in ("0", "x", "nan", "150"):
+        one_line_error(run("correlate", table, "--ground-truth", gt_csv, "--top-k", bad,
+                           ok=False), "--top-k")
+
+
+def test_describe_says_what_a_table_and_a_run_hold(tmp_path, tiny_run, gt_csv):
+    out = run("describe", tiny_run).output
+    assert "training run" in out and "preset tiny" in out and "status done" in out
+    run("score", "--run", tiny_run, "--proxy", "val_loss", "--cells", "5", "--quiet",
+        "--out", tmp_path / "s.csv")
+    out = run("describe", tmp_path / "s.csv").output
+    assert "5 rows" in out and "column val_loss: val_loss, lower is better" in out
+    assert str(tiny_run) in out
+    one_line_error(run("describe", tmp_path, ok=False), "neither a training run")
+
+
+def test_quiet_prints_results_only(tmp_path, tiny_run):
+    loud = run("score", "--run", tiny_run, "--proxy", "val_acc", "--cells", "4", "--out",
+               tmp_path / "a.csv").output
+    quiet = run("score", "--run", tiny_run, "--proxy", "val_acc", "--cells", "4", "--quiet",
+                "--out", tmp_path / "b.csv").output
+    assert "scoring" in loud and "scoring" not in quiet
+    assert quiet.strip().startswith("scored 4 cells")
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert a["val_acc"].equals(b["val_acc"])
