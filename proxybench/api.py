@@ -196,6 +196,29 @@ def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
     return table
 
 
+def arch(text: str, ground_truth: str | None = None) -> dict:
+    """One NB201 cell given as its string or index: index, arch, pruned form, whether it is
+    disconnected, params and FLOPs at C=16, N=5 (CIFAR-10), whole and live, and its test
+    accuracies when a ground-truth table is given or set in $PROXYBENCH_NB201."""
+    from .analysis.groundtruth import default_path, load_ground_truth
+    from .nets.nb201 import cell_cost
+    from .spaces import nb201
+    text = str(text).strip()
+    cell = nb201.cell_at(int(text)) if text.isdigit() else nb201.parse_arch(text)
+    pruned = nb201.prune(cell)
+    (params, flops), (params_live, flops_live) = cell_cost(cell), cell_cost(pruned)
+    info = {"arch_index": nb201.arch_index(cell), "arch": nb201.format_arch(cell),
+            "pruned": nb201.format_arch(pruned), "disconnected": nb201.is_disconnected(cell),
+            "params": params, "params_live": params_live, "flops": flops,
+            "flops_live": flops_live, "test_acc": {}}
+    gt = ground_truth or default_path()
+    if gt:
+        row = load_ground_truth(gt).set_index("arch_index").loc[info["arch_index"]]
+        info["test_acc"] = {d: float(row[d]) for d in ("cifar10", "cifar100", "imagenet16-120")
+                            if d in row and pd.notna(row[d])}
+    return info
+
+
 def merge(parts: Sequence[str | Path], out: str | Path, *,
           command: str = "proxybench.api.merge(...)") -> pd.DataFrame:
     """One table from tables of disjoint cell sets scored with the same settings (shards

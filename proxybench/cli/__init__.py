@@ -150,26 +150,17 @@ def arch(arch_text, ground_truth) -> None:
     proxybench arch '|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|'
     proxybench arch 6111
     """
-    from ..analysis.groundtruth import default_path, load_ground_truth
-    from ..nets.nb201 import cell_cost
-    from ..spaces import nb201
-    text = arch_text.strip()
-    cell = nb201.cell_at(int(text)) if text.isdigit() else nb201.parse_arch(text)
-    pruned = nb201.prune(cell)
-    params, flops = cell_cost(cell)
-    params_live, flops_live = cell_cost(pruned)
-    click.echo(f"arch_index   {nb201.arch_index(cell)}")
-    click.echo(f"arch         {nb201.format_arch(cell)}")
-    click.echo(f"pruned       {nb201.format_arch(pruned)}"
-               + ("  (no path from input to output)" if nb201.is_disconnected(cell) else ""))
-    click.echo(f"params       {params:,} (live {params_live:,})  [C=16, N=5, CIFAR-10]")
-    click.echo(f"flops        {flops:.2f} M (live {flops_live:.2f} M)")
-    gt = ground_truth or default_path()
-    if gt:
-        row = load_ground_truth(gt).set_index("arch_index").loc[nb201.arch_index(cell)]
-        accs = ", ".join(f"{d} {row[d]:.2f}" for d in ("cifar10", "cifar100", "imagenet16-120")
-                         if d in row and pd.notna(row[d]))
-        click.echo(f"test acc (%) {accs}")
+    from ..api import arch as arch_info
+    a = arch_info(arch_text, ground_truth)
+    click.echo(f"arch_index   {a['arch_index']}")
+    click.echo(f"arch         {a['arch']}")
+    click.echo(f"pruned       {a['pruned']}"
+               + ("  (no path from input to output)" if a["disconnected"] else ""))
+    click.echo(f"params       {a['params']:,} (live {a['params_live']:,})  [C=16, N=5, "
+               f"CIFAR-10]")
+    click.echo(f"flops        {a['flops']:.2f} M (live {a['flops_live']:.2f} M)")
+    if a["test_acc"]:
+        click.echo("test acc (%) " + ", ".join(f"{d} {v:.2f}" for d, v in a["test_acc"].items()))
 
 
 # --------------------------------------------------------------------------- proxies

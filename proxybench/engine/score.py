@@ -36,7 +36,7 @@ from tqdm import tqdm
 from ..errors import ScoreError, unwritable  # ScoreError is re-exported here
 from ..proxies import ProxySpec, ScoreContext
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
-from ..spaces import Space, canonical_cell, get_space, nb201
+from ..spaces import Space, canonical_cell, get_space
 from ..table import (
     check_out_suffix,
     count_errors,
@@ -65,7 +65,7 @@ def _group_key(spec: ProxySpec, cell: Any) -> Any:
     return canonical_cell(cell) if spec.proxy.by_pruned else cell
 
 
-def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: nb201.Cell) -> tuple[dict, str]:
+def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: Any) -> tuple[dict, str]:
     """{column: value} for one proxy on one cell, and an error text ('' when fine)."""
     cols = [spec.column, *extra_columns(spec)]
     t0 = time.perf_counter()
