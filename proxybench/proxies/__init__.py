@@ -192,5 +192,6 @@ def _load_builtin() -> None:
         baselines,
         flatness,
         performance,
+        training_free,
         zero_cost,
     )
