@@ -197,5 +197,6 @@ def _load_builtin() -> None:
         baselines,
         flatness,
         performance,
+        training_free,
         zero_cost,
     )
