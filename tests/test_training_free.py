@@ -13,11 +13,12 @@ import torch
 from torch import nn
 
 import proxybench.proxies.training_free as tf  # registers the proxies
-from proxybench.nets import NB201Net, cell_cost, count_flops
-from proxybench.presets import get_preset
+from proxybench.engine.score import score_cells
+from proxybench.nets.nb201 import NB201Net, cell_cost, count_flops
 from proxybench.proxies import PROXIES, ProxyError, ScoreContext, parse_spec, parse_specs
-from proxybench.score import count_errors, score_cells
+from proxybench.run.presets import get_preset
 from proxybench.spaces import nb201
+from proxybench.table import count_errors
 
 CELL_A = (3, 2, 1, 4, 3, 2)
 CELL_B = (1, 3, 0, 2, 4, 3)

@@ -112,7 +112,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nets import NB201Cell, NB201Net, cell_cost, count_params
+from ..nets.nb201 import NB201Cell, NB201Net, cell_cost, count_params
 from ..spaces import cell_text
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
