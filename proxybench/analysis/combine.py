@@ -22,7 +22,7 @@ from ..table import (
     read_scores,
     recorded_fingerprint,
 )
-from .metrics import combine_linear, combine_rank_average
+from .metrics import combine_linear, combine_rank_average, flatness_beta
 
 
 def sigma1(path: Path, column: str) -> float | None:
@@ -86,7 +86,7 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
             if sig is None:
                 raise ScoreError(f"cannot find sigma_1 of {f!r} in its table's .json: pass "
                                  f"--beta 1/sigma_1")
-            beta = 1.0 / sig
+            beta = flatness_beta([sig])
         column = f"{s}+{f}[gamma={gamma:g}]"
         values = combine_linear(joined[s], joined[f], gamma=gamma, beta=beta)
         share = (gamma * beta * joined[f]) / values

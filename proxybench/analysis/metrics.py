@@ -334,3 +334,9 @@ def combine_rank_average(
     ]
     out[complete] = np.mean(ranks, axis=0)
     return out
+
+
+def flatness_beta(sigmas: Sequence[float]) -> float:
+    """GeNAS Eq. (5)'s beta = 1 / sigma_1 (the smallest sigma): it puts the flatness F on
+    the scale of the other term S."""
+    return 1.0 / float(min(sigmas))

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.groundtruth import join_scores, load_ground_truth
-from ..analysis.metrics import combine_linear, correlate, kendall_tau
+from ..analysis.metrics import combine_linear, correlate, flatness_beta, kendall_tau
 from ..proxies import parse_specs
 from ..proxies.flatness import EPS
 from ..run.files import atomic_write_bytes, file_sha256
@@ -155,7 +155,7 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                          "paper_tau_cifar10": PAPER_TABLE7_TAU[(position, direction)]})
     elif name == "gamma":
         t, specs = scored("angle;val_acc;flatness")
-        beta = 1.0 / min(specs[2].options["sigmas"])
+        beta = flatness_beta(specs[2].options["sigmas"])
         for table_name, s_name, term, gammas, paper_share, paper_top1 in GAMMA_TABLES:
             # flatness enters as beta*F (Eq. 5); accuracy, as S or as the added term, as a
             # fraction (its shares in Tables 9-10 fit a fraction, not a percentage)

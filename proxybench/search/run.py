@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis.groundtruth import GT_DATASETS, GroundTruthError, load_ground_truth
-from ..analysis.metrics import combine_linear
+from ..analysis.metrics import combine_linear, flatness_beta
 from ..run.files import atomic_write_bytes, atomic_write_json, environment
 from ..spaces import Space, get_space
 from ..table import direction, read_scores, require_ranking
@@ -77,7 +77,7 @@ def make_score_fn(space: Space, proxy: str, *, tables: Sequence[str] = (),
     ctx, info = context_from_run(run_dir, specs, preset_overrides=preset_overrides or {},
                                  space=space.name, device=device)
     signs = [1.0 if s.proxy.higher_is_better else -1.0 for s in specs]
-    beta = 1.0 / min(specs[-1].options["sigmas"]) if len(specs) == 2 else 0.0
+    beta = flatness_beta(specs[-1].options["sigmas"]) if len(specs) == 2 else 0.0
 
     def score(ids: Sequence) -> dict:
         if not ids:
