@@ -73,3 +73,12 @@ def test_cell_and_index_validation():
         nb201.sample_cells(0, seed=0)
     a, b = nb201.sample_cells(50, seed=1), nb201.sample_cells(50, seed=1)
     assert a == b and len(set(a)) == 50 and a != nb201.sample_cells(50, seed=2)
+
+
+def test_grow_sample_keeps_the_cells_already_scored():
+    base = nb201.sample_cells(100, seed=0)
+    grown = nb201.grow_sample(base, 50, seed=1)
+    assert set(base) < set(grown) and len(grown) == 150 == len(set(grown))
+    assert grown == nb201.grow_sample(base, 50, seed=1) != nb201.grow_sample(base, 50, seed=2)
+    with pytest.raises(nb201.ArchError, match="cannot add"):
+        nb201.grow_sample(base, nb201.NUM_CELLS, seed=1)

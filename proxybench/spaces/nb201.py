@@ -313,3 +313,12 @@ SPACE = Space(
     dedup=prune, valid=lambda c: not is_disconnected(c), size=lambda: float(live_forms()),
     presets=_presets, build_supernet=_build_supernet, cells_table=_cells_table,
     ground_truth=True)
+
+
+def grow_sample(cells: list[int], n: int, seed: int) -> list[int]:
+    """``cells`` plus a seeded sample of ``n`` more from the rest, sorted: a larger sample
+    that keeps every cell already scored (so its tables extend with ``--resume``)."""
+    rest = sorted(set(range(NUM_CELLS)) - set(cells))
+    if not 0 <= n <= len(rest):
+        raise ArchError(f"cannot add {n} cells: {len(rest)} are not in the sample")
+    return sorted([*cells, *random.Random(seed).sample(rest, n)])
