@@ -552,8 +552,9 @@ def _format_correlation(df: pd.DataFrame) -> str:
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--terms", required=True,
               help="Columns to combine, comma-separated: S,F for Eq. (5) (e.g. angle,flatness).")
-@click.option("--method", type=click.Choice(["linear", "rank"]), default="linear",
-              show_default=True, help="linear: Eq. (5) S + gamma*beta*F; rank: mean rank.")
+@click.option("--method", type=click.Choice(["linear", "rank", "logrank"]), default="linear",
+              show_default=True, help="linear: Eq. (5) S + gamma*beta*F; rank: mean rank; "
+              "logrank: sum of log(rank/N) (AZ-NAS).")
 @click.option("--gamma", type=float, default=1.0, show_default=True, help="Eq. (5)'s gamma.")
 @click.option("--beta", type=float, default=None,
               help="Eq. (5)'s beta (default 1/sigma_1 from the flatness run's settings).")
@@ -852,6 +853,8 @@ def demo(data_dir, ground_truth, out, n_cells, epochs) -> None:
     run_demo(data_dir=data_dir, ground_truth=ground_truth, out=out, n_cells=n_cells,
              epochs=epochs, echo=click.echo)
 
+
+from . import cli_predict  # noqa: E402,F401  (registers predict, ensemble, search-pool)
 
 if __name__ == "__main__":
     main()
