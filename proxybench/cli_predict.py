@@ -149,8 +149,9 @@ def ensemble(tables, columns, methods, declared, splits, min_members, dataset, g
 @click.option("--label-baseline", "label_baselines", multiple=True, type=int,
               help="Random search that labels K random cells and keeps the best. Repeatable.")
 @click.option("--algorithm", "algorithms", multiple=True,
-              type=click.Choice(["evolution", "random"]), default=("evolution", "random"),
-              show_default=True, help="For --proxy columns.")
+              type=click.Choice(["evolution", "random", "exhaustive"]),
+              default=("evolution", "random"), show_default=True,
+              help="For --proxy columns; exhaustive = top cell of the whole sample.")
 @click.option("--budget", type=click.IntRange(min=2), default=200, show_default=True,
               help="Evaluations (distinct cells scored) per search, labels included.")
 @click.option("--population", type=click.IntRange(min=2), default=20, show_default=True)

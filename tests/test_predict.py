@@ -137,7 +137,10 @@ def test_predictor_search_spends_exactly_k_labels_and_returns_a_labelled_cell(wo
     assert acc[best] == max(fn.labelled.values())
     runs = run_pool_searches({"oracle": acc}, acc, features=feats,
                              predictors=[("linear", 20)], label_baselines=[20], budget=60,
-                             population=10, seeds=[0, 1])
+                             population=10, seeds=[0, 1],
+                             algorithms=("evolution", "random", "exhaustive"))
+    top = runs[runs["algorithm"] == "exhaustive"]
+    assert (top["rank_in_sample"] == 1).all() and (top["evaluations"] == N).all()
     assert set(runs["method"]) == {"oracle", "predictor:linear:k=20", "random labels k=20"}
     oracle = runs[(runs["method"] == "oracle") & (runs["algorithm"] == "random")]
     assert (oracle["labels"] == 0).all() and (oracle["evaluations"] == 60).all()
@@ -147,7 +150,7 @@ def test_predictor_search_spends_exactly_k_labels_and_returns_a_labelled_cell(wo
                        rng=np.random.default_rng(0))
 
 
-def test_search_pool_cli(world, tmp_path):
+def test_search_pool_cli_and_the_markdown_section(world, tmp_path):
     out = tmp_path / "search"
     res = run("search-pool", "--scores", world["table"], "--proxy", "noisy",
               "--predictor", "linear:10", "--label-baseline", "10", "--budget", "40",
@@ -158,3 +161,12 @@ def test_search_pool_cli(world, tmp_path):
     assert len(summary) == 4 and (summary["seeds"] == 2).all()
     one_line_error(run("search-pool", "--scores", world["table"], "--predictor", "svm:5",
                        "--ground-truth", world["gt"], "--out", out, ok=False), "svm:5")
+    run("ensemble", "--scores", world["table"], "--declare", "two=oracle,noise", "--splits",
+        "2", "--bootstrap", "0", "--ground-truth", world["gt"], "--out", tmp_path / "ensemble")
+    run("predict", "--scores", world["table"], "--labels", "10", "--draws", "2",
+        "--ground-truth", world["gt"], "--out", tmp_path / "predict" / "curve.csv")
+    from proxybench.analysis.beyond import render_beyond
+    md = render_beyond(tmp_path, titles=["synthetic"])
+    for needle in ("### synthetic", "**Leaderboard**", "greedy-selected", "declared two",
+                   "**Search on the sample**", "predictor:linear:k=10", "AZ-NAS"):
+        assert needle in md, needle
