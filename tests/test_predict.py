@@ -12,7 +12,12 @@ import pytest
 
 from proxybench import api as pb
 from proxybench.analysis import predict as P
-from proxybench.analysis.pool_search import PredictorScore, pool_space, run_pool_searches
+from proxybench.analysis.pool_search import (
+    PredictorScore,
+    expected_best_of_random,
+    pool_space,
+    run_pool_searches,
+)
 from proxybench.errors import ScoreError
 from proxybench.search import evolution
 from proxybench.spaces import nb201
@@ -158,7 +163,8 @@ def test_search_pool_cli_and_the_markdown_section(world, tmp_path):
               "--out", out)
     assert "predictor:linear:k=10" in res.output
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 4 and (summary["seeds"] == 2).all()
+    assert len(summary) == 5 and (summary["seeds"].iloc[:4] == 2).all()
+    assert summary["algorithm"].iloc[4] == "expected (exact)"
     one_line_error(run("search-pool", "--scores", world["table"], "--predictor", "svm:5",
                        "--ground-truth", world["gt"], "--out", out, ok=False), "svm:5")
     run("ensemble", "--scores", world["table"], "--declare", "two=oracle,noise", "--splits",
@@ -170,3 +176,11 @@ def test_search_pool_cli_and_the_markdown_section(world, tmp_path):
     for needle in ("### synthetic", "**Leaderboard**", "greedy-selected", "declared two",
                    "**Search on the sample**", "predictor:linear:k=10", "AZ-NAS"):
         assert needle in md, needle
+
+
+def test_expected_best_of_random_by_hand():
+    # 4 cells, k = 2: best is 40 in 3/6 pairs, 30 in 2/6, 20 in 1/6
+    got = expected_best_of_random([10, 20, 30, 40], 2)
+    assert got["test_acc_mean"] == pytest.approx((3 * 40 + 2 * 30 + 20) / 6)
+    assert got["rank_in_sample_mean"] == pytest.approx((3 * 1 + 2 * 2 + 3) / 6)
+    assert expected_best_of_random([10, 20, 30, 40], 4)["test_acc_mean"] == 40

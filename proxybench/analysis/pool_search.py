@@ -196,6 +196,29 @@ def run_pool_searches(scorers: Mapping[str, Mapping[int, float]], truth: Mapping
     return pd.DataFrame(rows)
 
 
+def expected_best_of_random(acc: Sequence[float], k: int) -> dict[str, float]:
+    """Exact mean and sd of the best accuracy (and mean rank) among k cells drawn uniformly
+    without replacement from ``acc``: P(best = j-th best) = C(n-j, k-1) / C(n, k)."""
+    a = np.sort(np.asarray(acc, dtype=float))[::-1]
+    n = a.size
+    if not 1 <= k <= n:
+        raise ScoreError(f"k = {k} must be in 1..{n}")
+    j = np.arange(1, n + 1)
+    # log C(n-j, k-1) - log C(n, k), zero where n - j < k - 1
+    from scipy.special import gammaln
+    ok = n - j >= k - 1
+    logp = np.full(n, -np.inf)
+    m = n - j[ok]
+    logp[ok] = (gammaln(m + 1) - gammaln(k) - gammaln(m - k + 2)
+                - (gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)))
+    p = np.exp(logp)
+    p /= p.sum()
+    rank = np.array([1 + (a > v).sum() for v in a])      # ties share the better rank
+    mean = float((p * a).sum())
+    return {"test_acc_mean": mean, "test_acc_sd": float(np.sqrt((p * (a - mean) ** 2).sum())),
+            "rank_in_sample_mean": float((p * rank).sum())}
+
+
 def summarise_searches(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over seeds of each (method, algorithm)."""
     g = runs.groupby(["method", "algorithm"], sort=False)
@@ -262,6 +285,11 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
                              algorithms=algorithms, nb201_truth=full.to_dict(),
                              mutation_prob=mutation_prob)
     summary = summarise_searches(runs)
+    exact = [{"method": f"random labels k={k}", "algorithm": "expected (exact)",
+              **expected_best_of_random(truth.to_numpy(), k), "evaluations": k, "labels": k,
+              "sample": len(frame)} for k in label_baselines]
+    if exact:
+        summary = pd.concat([summary, pd.DataFrame(exact)], ignore_index=True)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
