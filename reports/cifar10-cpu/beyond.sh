@@ -103,9 +103,9 @@ step search $PB search-pool "${SC[@]}" "${COMB[@]}" "${PROX[@]}" "${PRED[@]}" \
   --budget 200 --population 20 --seeds 5 --out "$OUT/search"
 
 # ---- 4. the Markdown section
+TITLE=""
+for t in "${TABLES[@]}"; do TITLE="${TITLE:+$TITLE + }$(basename "$t" .csv)"; done
 python3 -c 'import sys
 from proxybench.analysis.beyond import render_beyond
-print(render_beyond(sys.argv[1], titles=[sys.argv[2]]))' "$OUT" \
-  "$(basename "$ZC" .csv) + $(basename "$CELLS" .csv)${SUPER:+ + $(basename "$SUPER" .csv)}" \
-  > "$OUT/beyond.md"
+print(render_beyond(sys.argv[1], titles=[sys.argv[2]]))' "$OUT" "$TITLE" > "$OUT/beyond.md"
 echo "-> $OUT/beyond.md"
