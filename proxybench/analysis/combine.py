@@ -1,4 +1,4 @@
-"""Combined proxies from score columns: GeNAS Eq. (5) and rank averages.
+"""Combined proxies from score columns: GeNAS Eq. (5), rank averages and log-rank sums.
 
 Eq. (5) is S + gamma * beta * F with beta = 1 / sigma_1, sigma_1 the smallest sigma of the
 flatness run (read from the table's .json), so F is on the scale of S. The result is a new
@@ -51,8 +51,8 @@ def check_out(sources: Sequence[str | Path], out: str | Path) -> None:
 def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, method: str,
                    gamma: float = 1.0, beta: float | None = None) -> tuple[pd.DataFrame, dict]:
     """Join the sources on arch_index and add the combined column; returns (table, meta)."""
-    if method not in ("linear", "rank"):
-        raise ScoreError(f"--method must be linear or rank, got {method!r}")
+    if method not in ("linear", "rank", "logrank"):
+        raise ScoreError(f"--method must be linear, rank or logrank, got {method!r}")
     if len(terms) < 2:
         raise ScoreError("give at least two --terms to combine, e.g. --terms angle,flatness")
     found: dict[str, tuple[Path, pd.Series]] = {}
@@ -92,9 +92,15 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         share = (gamma * beta * joined[f]) / values
         extra = {"gamma": gamma, "beta": beta,
                  "flatness_share_percent": float(100 * share.mean())}
-    else:
+    elif method == "rank":
         column = "rank(" + "+".join(terms) + ")"
         values = combine_rank_average([joined[t] for t in terms], [higher[t] for t in terms])
+        extra = {}
+    else:  # AZ-NAS's aggregation: sum of log(rank / N)
+        from .ensemble import aggregate
+        column = "logrank(" + "+".join(terms) + ")"
+        values = aggregate([joined[t] for t in terms], [higher[t] for t in terms],
+                           method="logrank")
         extra = {}
     out = joined.copy()
     out[column] = values

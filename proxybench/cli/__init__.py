@@ -260,8 +260,7 @@ def merge(parts, out) -> None:
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @O.DATASET
 @O.GROUND_TRUTH
-@click.option("--column", "columns", multiple=True,
-              help="Score column(s) to correlate (default: every proxy column).")
+@O.COLUMNS
 @click.option("--between", nargs=2, default=None,
               help="Correlate two score columns with each other instead of ground truth; "
                    "COL@N takes COL from the N-th table (the same proxy, two seeds).")
@@ -340,8 +339,9 @@ def _format_correlation(df: pd.DataFrame) -> str:
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--terms", required=True,
               help="Columns to combine, comma-separated: S,F for Eq. (5) (e.g. angle,flatness).")
-@click.option("--method", type=click.Choice(["linear", "rank"]), default="linear",
-              show_default=True, help="linear: Eq. (5) S + gamma*beta*F; rank: mean rank.")
+@click.option("--method", type=click.Choice(["linear", "rank", "logrank"]), default="linear",
+              show_default=True, help="linear: Eq. (5) S + gamma*beta*F; rank: mean rank; "
+              "logrank: sum of log(rank/N) (AZ-NAS).")
 @O.GAMMA
 @click.option("--beta", type=float, default=None,
               help="Eq. (5)'s beta (default 1/sigma_1 from the flatness run's settings).")
@@ -370,15 +370,13 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
 @O.RUN
 @click.option("--algorithm", type=click.Choice(["evolution", "random"]), default="evolution",
               show_default=True)
-@click.option("--population", type=click.IntRange(min=2), default=100, show_default=True)
+@O.POPULATION
 @click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--parents", type=click.IntRange(min=1), default=None,
               help="Top-k parents (default population/5).")
-@click.option("--mutation-prob", type=click.FloatRange(0, 1, min_open=True), default=0.1,
-              show_default=True)
+@O.MUTATION_PROB
 @O.SEED
-@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Seeds seed..seed+R-1; reports mean ± std of the found cells' accuracy.")
+@O.REPEATS
 @O.GROUND_TRUTH
 @O.GAMMA
 @O.THREADS
@@ -540,6 +538,9 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
               help="Ablation tables written by `proxybench ablate` (repeat the option).")
 @click.option("--retrain", "retrains", multiple=True, type=click.Path(file_okay=False),
               help="`proxybench retrain` output folders (DARTS transfer table).")
+@click.option("--beyond", "beyond", multiple=True, type=click.Path(file_okay=False),
+              help="Folders written by reports/cifar10-cpu/beyond.sh (ensembles, few-label "
+                   "predictors, their searches); repeat the option.")
 @O.DATASET
 @O.GROUND_TRUTH
 @click.option("--title", default="proxybench report", show_default=True)
@@ -549,14 +550,15 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
               help="The script of commands behind the results, shown at the end.")
 @O.out_dir("The report (index.md, index.html, figures)")
 @friendly
-def report(tables, seed_tables, readme, searches, ablations, retrains, dataset, ground_truth,
-           title, bootstrap, notes, commands, out) -> None:
+def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, dataset,
+           ground_truth, title, bootstrap, notes, commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from ..analysis.groundtruth import default_path
     from ..report.build import build_report, write_readme_block
     gt = ground_truth or (str(default_path()) if default_path() else None)
     folder = build_report(out, scores=tables, seeds=seed_tables, searches=searches,
-                          ablations=ablations, retrains=retrains, ground_truth=gt,
+                          ablations=ablations, retrains=retrains, beyond=beyond,
+                          ground_truth=gt,
                           dataset=dataset, title=title, notes=notes, commands=commands,
                           n_boot=bootstrap)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
@@ -598,6 +600,8 @@ def demo(data_dir, ground_truth, out, n_cells, epochs) -> None:
     run_demo(data_dir=data_dir, ground_truth=ground_truth, out=out or "runs/demo",
              n_cells=n_cells, epochs=epochs, echo=click.echo)
 
+
+from . import predict as _predict  # noqa: E402,F401  (registers predict, ensemble, search-pool)
 
 if __name__ == "__main__":
     main()

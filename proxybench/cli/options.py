@@ -86,3 +86,13 @@ GAMMA = click.option("--gamma", type=float, default=1.0, show_default=True,
                           "'angle;flatness:...').")
 SCORES = click.option("--scores", "tables", multiple=True, type=click.Path(dir_okay=False),
                       help="Score table(s) to read proxy columns from (repeat the option).")
+COLUMNS = click.option("--column", "columns", multiple=True,
+                       help="Score column(s) to use (repeat; default: every proxy column).")
+POPULATION = click.option("--population", type=click.IntRange(min=2), default=100,
+                          show_default=True, help="Evolution's population size.")
+MUTATION_PROB = click.option("--mutation-prob", type=click.FloatRange(0, 1, min_open=True),
+                             default=0.1, show_default=True,
+                             help="Evolution: probability of re-drawing each choice.")
+REPEATS = click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+                       help="Search seeds seed..seed+R-1 (search-pool: 0..R-1); mean ± sd of "
+                            "what they find.")

@@ -21,6 +21,7 @@ import base64
 import html
 import io
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,6 +77,43 @@ class _Doc:
                          + df.to_html(index=False, escape=True, border=0, classes="t")
                          + "</div>")
 
+    def markdown(self, text: str) -> None:
+        """A Markdown section written elsewhere (headings, pipe tables, paragraphs), kept
+        as is in index.md and rendered into the HTML."""
+        self.md.append(text.rstrip() + "\n")
+        block: list[str] = []
+
+        def flush() -> None:
+            if not block:
+                return
+            if block[0].startswith("|"):
+                rows = [[c.strip().replace("\\|", "|") for c in
+                         re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+                        for line in block if not re.match(r"^\|[-:| ]+\|$", line.strip())]
+                head = "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
+                body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
+                               for r in rows[1:])
+                self.html.append(f'<div class="scroll"><table class="t"><thead><tr>{head}'
+                                 f"</tr></thead><tbody>{body}</tbody></table></div>")
+            else:
+                self.html.append(f"<p>{_inline(' '.join(block))}</p>")
+            block.clear()
+
+        for line in text.splitlines():
+            heading = re.match(r"^(#{1,6}) (.*)$", line)
+            if heading:
+                flush()
+                level = len(heading.group(1))
+                self.html.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+            elif not line.strip() or (block and block[0].startswith("|")
+                                      != line.startswith("|")):
+                flush()
+                if line.strip():
+                    block.append(line)
+            else:
+                block.append(line)
+        flush()
+
     def figure(self, fig: plt.Figure, caption: str) -> None:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -106,6 +144,13 @@ class _Doc:
         atomic_write_bytes(self.out / "index.html", page.encode())
 
 
+def _inline(text: str) -> str:
+    """Markdown's inline **bold** and `code` in escaped HTML."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
 def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
     if v != v:
         return "n/a"
@@ -115,7 +160,8 @@ def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
 def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  seeds: Sequence[str | Path] = (),
                  searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
-                 retrains: Sequence[str | Path] = (), ground_truth: str | None,
+                 retrains: Sequence[str | Path] = (), beyond: Sequence[str | Path] = (),
+                 ground_truth: str | None,
                  dataset: str = "cifar10", title: str = "proxybench report",
                  n_boot: int = 200, k: int = 50, notes: Sequence[str] = (),
                  commands: str | Path | None = None) -> Path:
@@ -145,6 +191,9 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                        dataset, n_boot, [a for a in ablation_paths if a.stem in TRUST_ABLATIONS])
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
     ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
+    if beyond:   # ensembles, few-label predictors and their searches (`beyond.sh` folders)
+        from ..analysis.beyond import render_beyond
+        doc.markdown(render_beyond(list(beyond)))
 
     tables = [(Path(s), read_scores(s)) for s in scores]
     if tables and truth is not None:
