@@ -265,13 +265,15 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
 
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
             method: str = "linear", gamma: float = 1.0, beta: float | None = None,
+            missing: str = "drop", name: str | None = None,
             command: str = "proxybench.api.combine(...)") -> tuple[pd.DataFrame, dict]:
     """A new proxy column from score columns (GeNAS Eq. (5) or a rank average), written as
     a score table that correlate, search and reports read like any other."""
     from .analysis.combine import check_out, combine_tables, write_combined
     from .run.files import environment
     check_out(scores, out)
-    table, meta = combine_tables(scores, list(terms), method=method, gamma=gamma, beta=beta)
+    table, meta = combine_tables(scores, list(terms), method=method, gamma=gamma, beta=beta,
+                                 missing=missing, name=name)
     meta = {**meta, "command": command, "environment": environment()}
     write_combined(table, meta, out)
     return table, meta

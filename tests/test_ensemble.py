@@ -144,3 +144,22 @@ def test_ensemble_cli_writes_its_tables(tmp_path, monkeypatch):
     res = run("ensemble", "--scores", t, "--declare", "two=good1,nope", "--ground-truth", gt,
               "--out", out, ok=False)
     one_line_error(res, "nope")
+
+
+def test_combine_logrank_missing_last_and_a_named_column(tmp_path):
+    # AZ-NAS: a degenerate component (NaN) ranks below every finite value; all 4 cells kept
+    _table(tmp_path / "a.csv", {"x": [1.0, float("nan"), 3.0, 2.0], "y": [4.0, 3.0, 2.0, 1.0]})
+    run("combine", tmp_path / "a.csv", "--terms", "x,y", "--method", "logrank", "--missing",
+        "last", "--name", "az", "--out", tmp_path / "c.csv")
+    got = pd.read_csv(tmp_path / "c.csv")["az"].tolist()
+    # ranks x: 2, 1 (missing), 4, 3; y: 4, 3, 2, 1
+    assert got == pytest.approx([math.log(2 / 4) + math.log(4 / 4),
+                                 math.log(1 / 4) + math.log(3 / 4),
+                                 math.log(4 / 4) + math.log(2 / 4),
+                                 math.log(3 / 4) + math.log(1 / 4)])
+    run("combine", tmp_path / "a.csv", "--terms", "x,y", "--method", "logrank", "--out",
+        tmp_path / "d.csv")
+    assert pd.read_csv(tmp_path / "d.csv")["logrank(x+y)"].isna().tolist() == \
+        [False, True, False, False]
+    one_line_error(run("combine", tmp_path / "a.csv", "--terms", "x,y", "--method", "logrank",
+                       "--name", "x", "--out", tmp_path / "e.csv", ok=False), "--name x")

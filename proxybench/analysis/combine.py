@@ -49,8 +49,11 @@ def check_out(sources: Sequence[str | Path], out: str | Path) -> None:
 
 
 def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, method: str,
-                   gamma: float = 1.0, beta: float | None = None) -> tuple[pd.DataFrame, dict]:
-    """Join the sources on arch_index and add the combined column; returns (table, meta)."""
+                   gamma: float = 1.0, beta: float | None = None, missing: str = "drop",
+                   name: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Join the sources on arch_index and add the combined column (named ``name``, else by
+    its formula); returns (table, meta). ``missing`` (rank methods): ``drop`` leaves a cell
+    with a missing term unscored, ``last`` ranks the missing term last (AZ-NAS)."""
     if method not in ("linear", "rank", "logrank"):
         raise ScoreError(f"--method must be linear, rank or logrank, got {method!r}")
     if len(terms) < 2:
@@ -64,9 +67,9 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         for t in terms:
             if t in table.columns and t not in found:
                 found[t] = (src, table[t])
-    missing = [t for t in terms if t not in found]
-    if missing:
-        raise ScoreError(f"column(s) {missing} are in none of {', '.join(map(str, sources))}")
+    absent = [t for t in terms if t not in found]
+    if absent:
+        raise ScoreError(f"column(s) {absent} are in none of {', '.join(map(str, sources))}")
     _one_supernet([src for src, _ in found.values()])
     joined = pd.concat({t: s for t, (_, s) in found.items()}, axis=1, join="inner")
     if joined.empty:
@@ -100,8 +103,12 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         from .ensemble import aggregate
         column = "logrank(" + "+".join(terms) + ")"
         values = aggregate([joined[t] for t in terms], [higher[t] for t in terms],
-                           method="logrank")
-        extra = {}
+                           method="logrank", missing=missing)
+        extra = {"missing": missing}
+    if name:
+        if name in terms:
+            raise ScoreError(f"--name {name} is one of the terms; choose a new column name")
+        column = name
     out = joined.copy()
     out[column] = values
     out.insert(0, "arch", arch.reindex(out.index) if arch is not None else None)

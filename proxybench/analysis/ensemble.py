@@ -44,28 +44,42 @@ def oriented_ranks(values: ArrayLike, higher_is_better: bool) -> np.ndarray:
 
 
 def aggregate(columns: Sequence[ArrayLike], higher_is_better: Sequence[bool], *,
-              method: str) -> np.ndarray:
+              method: str, missing: str = "drop") -> np.ndarray:
     """One label-free score per cell from several columns (higher = predicted better).
 
-    ``rank``: mean of the oriented ranks; ``logrank``: sum of log(rank / N), N the number of
-    cells complete in every column (those with a NaN anywhere get NaN)."""
+    ``rank``: mean of the oriented ranks; ``logrank``: sum of log(rank / N) (AZ-NAS).
+    ``missing="drop"``: N is the number of cells complete in every column, and a cell with a
+    NaN anywhere gets NaN; ``missing="last"``: a missing value ranks below every finite one
+    in its column (AZ-NAS's reference scores a degenerate component -inf), N all cells."""
     if method not in METHODS:
         raise ScoreError(f"aggregation method must be one of {', '.join(METHODS)}, got "
                          f"{method!r}")
+    if missing not in ("drop", "last"):
+        raise ScoreError(f"missing must be drop or last, got {missing!r}")
     if len(columns) == 0 or len(columns) != len(higher_is_better):
         raise ValueError(f"got {len(columns)} columns and {len(higher_is_better)} directions")
     cols = [np.array(c, dtype=float).ravel() for c in columns]
     if len({c.size for c in cols}) != 1:
         raise ValueError(f"columns differ in length: {[c.size for c in cols]}")
-    complete = np.all(np.isfinite(np.vstack(cols)), axis=0)
+    if missing == "last":   # the worst value of its direction: ranked last, ties averaged
+        cols = [np.where(np.isnan(c), -np.inf if h else np.inf, c)
+                for c, h in zip(cols, higher_is_better, strict=True)]
+        complete = np.ones(cols[0].size, dtype=bool)
+    else:
+        complete = np.all(np.isfinite(np.vstack(cols)), axis=0)
     out = np.full(cols[0].size, np.nan)
     if not complete.any():
         return out
-    ranks = np.vstack([oriented_ranks(c[complete], h)
+    ranks = np.vstack([_ranks(c[complete], h)
                        for c, h in zip(cols, higher_is_better, strict=True)])
     n = int(complete.sum())
     out[complete] = ranks.mean(0) if method == "rank" else np.log(ranks / n).sum(0)
     return out
+
+
+def _ranks(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """Average ranks 1..n, n for the best (infinite values included: they rank at an end)."""
+    return stats.rankdata(values if higher_is_better else -values, method="average")
 
 
 # ----------------------------------------------------------------------------- tables

@@ -345,9 +345,15 @@ def _format_correlation(df: pd.DataFrame) -> str:
 @O.GAMMA
 @click.option("--beta", type=float, default=None,
               help="Eq. (5)'s beta (default 1/sigma_1 from the flatness run's settings).")
+@click.option("--missing", type=click.Choice(["drop", "last"]), default="drop",
+              show_default=True,
+              help="logrank: a cell missing a term is left unscored (drop) or that term ranks "
+                   "last (last, as AZ-NAS scores a degenerate component -inf).")
+@click.option("--name", default=None,
+              help="Name of the new column (default: its formula, e.g. logrank(a+b)).")
 @O.out_file("The combined table")
 @friendly
-def combine(scores, terms, method, gamma, beta, out) -> None:
+def combine(scores, terms, method, gamma, beta, missing, name, out) -> None:
     """Combine score columns into a new proxy: GeNAS Eq. (5) or a rank average.
 
     \b
@@ -356,7 +362,7 @@ def combine(scores, terms, method, gamma, beta, out) -> None:
     from ..api import combine as combine_columns
     table, meta = combine_columns(scores, [t.strip() for t in terms.split(",") if t.strip()],
                                   out, method=method, gamma=gamma, beta=beta,
-                                  command=_command())
+                                  missing=missing, name=name, command=_command())
     share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
              if "flatness_share_percent" in meta else "")
     click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")

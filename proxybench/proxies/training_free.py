@@ -509,16 +509,14 @@ def az_nas_aggregate(table: pd.DataFrame, columns: tuple[str, ...] = AZ_NAS) -> 
     below every finite value, as the reference's -inf does. Returns a Series named
     ``az_nas`` aligned with ``table``'s index (higher is better).
     """
+    from ..analysis.ensemble import aggregate
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"az_nas_aggregate: the table lacks {missing}; score "
                          f"{', '.join(AZ_NAS)} first")
-    n = len(table)
-    total = pd.Series(0.0, index=table.index)
-    for c in columns:
-        values = pd.to_numeric(table[c], errors="coerce").astype(float).fillna(-np.inf)
-        total += np.log(values.rank(method="average") / n)
-    return total.rename("az_nas")
+    values = [pd.to_numeric(table[c], errors="coerce").astype(float) for c in columns]
+    score = aggregate(values, [True] * len(columns), method="logrank", missing="last")
+    return pd.Series(score, index=table.index, name="az_nas")
 
 
 # ---------------------------------------------------------------------------- timing

@@ -40,6 +40,18 @@ proxybench score --proxy "zen:bn_var=running" --data-dir "$DATA" --dataset cifar
   --preset paper --cells 1000 $T --resume --out "$RUNS/zen_running.csv"
 proxybench cells --out "$RUNS/cells.csv"
 
+# ---- 3b. beyond the anchors (issue 13): a 2,000-cell sample that keeps those 1,000 cells;
+#          the zero-cost proxies and the training-free ones (ZiCo, MeCo, SWAP, AZ-NAS's four
+#          components) on it; AZ-NAS's aggregate over the sample (a rank among its cells)
+python3 -c 'from proxybench.spaces.nb201 import grow_sample, sample_cells
+print("\n".join(map(str, grow_sample(sample_cells(1000, 0), 1000, seed=1))))' \
+  > "$RUNS/cells2000.txt"
+proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar10 --preset paper \
+  --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/zero_cost_2000.csv"
+TF="zico;meco;swap;az_nas_expressivity;az_nas_progressivity;az_nas_trainability;az_nas_complexity"
+proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar10 --preset paper \
+  --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/training_free_2000.csv"
+
 # ---- 4. all 15,625 cells on the first supernet (two processes; one without torchrun works too)
 torchrun --nproc-per-node=2 -m proxybench score --run-dir "$RUNS/c10-e30/seed-0" --proxy "$SN" \
   --cells all $T --resume --out "$RUNS/all_cells_seed0.csv"
@@ -61,13 +73,21 @@ for s in 0 1 2 3 4; do
 done
 cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/zen_running.{csv,json} "$RUNS"/cells.{csv,json} $R/
 cp "$RUNS"/all_cells_seed0.{csv,json} $R/
+cp "$RUNS"/zero_cost_2000.{csv,json} "$RUNS"/training_free_2000.{csv,json} "$RUNS/cells2000.txt" $R/
 for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv" $R/ablate/; done
 cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
 cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
 ( cd $R
   proxybench combine all_cells_seed0.csv --terms angle,flatness --gamma 16 --out angle_flatness.csv
   proxybench combine all_cells_seed0.csv --terms val_acc,flatness --gamma 16 --out valacc_flatness.csv
-  proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --out angle_valacc.csv )
+  proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --out angle_valacc.csv
+  proxybench combine training_free_2000.csv --method logrank --missing last --name az_nas \
+    --terms az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity \
+    --out az_nas_2000.csv )
+# label-free ensembles, few-label predictors and their searches on the 2,000 cells
+bash $R/beyond.sh "$RUNS/beyond" $R/zero_cost_2000.csv $R/cells.csv $R/all_cells_seed0.csv \
+  $R/training_free_2000.csv
+mkdir -p $R/beyond && cp -r "$RUNS"/beyond/{ensemble,predict,predict-zc,search,times.txt} $R/beyond/
 S="--repeats 5 --out"
 proxybench search --proxy flatness --scores $R/all_cells_seed0.csv $S $R/search/flatness
 proxybench search --proxy angle --scores $R/all_cells_seed0.csv $S $R/search/angle
@@ -83,6 +103,8 @@ proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu preset
   $(for s in 0 1 2 3 4; do echo --seed-tables $R/seeds/e30-seed-$s.csv; done) \
   --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/zen_running.csv \
   --scores $R/all_cells_seed0.csv \
+  --scores $R/training_free_2000.csv --scores $R/az_nas_2000.csv --scores $R/zero_cost_2000.csv \
+  --beyond $R/beyond \
   --scores $R/angle_flatness.csv --scores $R/valacc_flatness.csv --scores $R/angle_valacc.csv \
   $(for s in flatness angle val_acc val_loss angle_flatness angle_valacc random_flatness params_live; do echo --search $R/search/$s; done) \
   --search $R/darts/s-flatness --search $R/darts/s-angle \
