@@ -55,3 +55,12 @@ def test_readme_prose_numbers_are_the_reports():
     quoted.append(f"cell-bootstrap sd of about {cell_sd:.3f}")
     for text in quoted:
         assert text in readme, text
+
+
+def test_readme_beyond_numbers_are_in_the_report():
+    """The numbers the README quotes from the report's "Beyond single proxies" section."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    report = (ROOT / "reports" / "cifar10-cpu" / "index.md").read_text()
+    for text in ("+0.742 [+0.729, +0.754]", "+0.7236", "+0.775 [+0.765, +0.786]",
+                 "+0.808 ± 0.019", "~951", "+0.812 ± 0.013", "+0.858 ± 0.005", "1.2 ± 0.4"):
+        assert text in readme and text in report, text
