@@ -236,7 +236,8 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
                     ground_truth: str | None = None, columns: Sequence[str] = (),
                     between: tuple[str, str] | None = None, n_boot: int = 1000,
                     seed: int = 0, cell_set: str = "all", out: str | Path | None = None,
-                    top_k: Sequence[float] = (1, 5, 10)) -> tuple[pd.DataFrame, Path, str]:
+                    top_k: Sequence[float] = (1, 5, 10), metric: str = "test-200"
+                    ) -> tuple[pd.DataFrame, Path, str]:
     """:func:`correlate` on score table files, written to ``out`` (default: the first
     table's name + ``.correlate.csv``) with a ``.json`` holding the protocol. ``top_k``:
     the top-k precision levels, in percent of the cells. Returns (result, the CSV's path,
@@ -246,18 +247,20 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     from .table import meta_path
     result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=n_boot,
-                             seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k])
+                             seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k],
+                             metric=metric)
     csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
         ".between.csv" if between else ".correlate.csv"))
     if csv_path.suffix != ".csv":
         csv_path = csv_path.with_name(csv_path.name + ".csv")
     if any(csv_path.resolve() == Path(s).resolve() for s in scores):
         raise ProxybenchError(f"--out {csv_path} would overwrite a score table; pick another")
-    text = protocol(dataset, ground_truth, cell_set)
+    text = protocol(dataset, ground_truth, cell_set, metric)
     atomic_write_bytes(csv_path, result.to_csv(index=False).encode())
     atomic_write_json(meta_path(csv_path), {
         "scores": [str(s) for s in scores], "dataset": dataset, "between": between,
         "bootstrap": n_boot, "seed": seed, "cells": cell_set, "top_k_percent": list(top_k),
+        "truth_metric": metric,
         "protocol": text,
         "rows": result.to_dict("records")})
     return result, csv_path, text
@@ -307,7 +310,8 @@ def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
 def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "cifar10",
               ground_truth: str | None = None, columns: Sequence[str] = (),
               n_boot: int = 1000, seed: int = 0,
-              higher_is_better: dict[str, bool] | None = None) -> pd.DataFrame:
+              higher_is_better: dict[str, bool] | None = None,
+              metric: str = "test-200") -> pd.DataFrame:
     """Kendall tau, Spearman rho and top-k precision of each proxy column against NB201.
 
     One table: a cell-bootstrap CI per column. Several tables (one per supernet of a seed
@@ -320,7 +324,7 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     from .proxies import ProxyError, get_proxy
     from .table import proxy_columns
     frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
-    truth = load_ground_truth(ground_truth).set_index("arch_index")[dataset]
+    truth = load_ground_truth(ground_truth, metric).set_index("arch_index")[dataset]
     cols = list(columns) or list(dict.fromkeys(c for t in frames for c in proxy_columns(t)))
 
     def higher(col: str) -> bool:

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import click
 import pandas as pd
+import pytest
 
 from proxybench.cli import main
 
@@ -113,3 +114,23 @@ def test_quiet_prints_results_only(tmp_path, tiny_run):
     assert quiet.strip().startswith("scored 4 cells")
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     assert a["val_acc"].equals(b["val_acc"])
+
+
+def test_truth_metric_changes_the_ground_truth_and_says_so(tmp_path, gt_csv):
+    table = _params_table(tmp_path, gt_csv)
+    one_line_error(run("correlate", table, "--ground-truth", gt_csv, "--truth-metric",
+                       "valid-12", ok=False), "valid-12", ".pth")
+    # a ground-truth CSV that carries 12-epoch validation accuracy (here: a made-up one that
+    # reverses the test ranking, so the sign of tau must flip)
+    gt = pd.read_csv(gt_csv)
+    gt["cifar10@valid-12"] = 100 - gt["cifar10"]
+    gt.to_csv(tmp_path / "gt12.csv", index=False)
+    test = run("correlate", table, "--ground-truth", tmp_path / "gt12.csv", "--bootstrap",
+               "0", "--out", tmp_path / "a.csv").output
+    valid = run("correlate", table, "--ground-truth", tmp_path / "gt12.csv", "--truth-metric",
+                "valid-12", "--bootstrap", "0", "--out", tmp_path / "b.csv").output
+    assert "test accuracy (200 epochs" in test and "validation accuracy (12 epochs" in valid
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    tau_a = a.loc[a.metric == "kendall_tau", "value"].item()
+    tau_b = b.loc[b.metric == "kendall_tau", "value"].item()
+    assert tau_a > 0.3 and tau_b == pytest.approx(-tau_a)

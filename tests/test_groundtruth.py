@@ -288,3 +288,30 @@ def test_pth_errors(tmp_path: Path) -> None:
     torch.save({"meta_archs": ARCHS, "arch2infos": {}, "evaluated_indexes": Fraction(1, 3)}, unsafe)
     with pytest.raises(GroundTruthError, match=r"unsafe\.pth.*weights_only"):
         load_ground_truth(unsafe)
+
+
+@pytest.mark.parametrize("metric, shift", [("valid-200", 0.0), ("valid-12", -30.0)])
+def test_pth_validation_metrics(tmp_path: Path, metric: str, shift: float) -> None:
+    """valid-*: the validation set (cifar10-valid's x-valid for CIFAR-10, x-valid for the
+    others) of the 200- or 12-epoch runs; the decoy sets hold other values."""
+    path = tmp_path / "NAS-Bench-201-fake.pth"
+    _write_benchmark(path)
+    gt = load_ground_truth(path, metric)
+    assert gt.loc[0, "cifar10"] == pytest.approx(np.mean(PTH_SPEC[0]["cifar10"]) - 5 + shift)
+    assert gt.loc[1, "cifar100"] == pytest.approx(np.mean(PTH_SPEC[1]["cifar100"]) + 1 + shift)
+    assert gt.loc[0, "imagenet16-120"] == pytest.approx(
+        np.mean(PTH_SPEC[0]["ImageNet16-120"]) + 1 + shift)
+    assert np.isnan(gt.loc[2, "cifar10"])
+
+
+def test_csv_metric_columns_and_clear_errors(tmp_path: Path) -> None:
+    table = pd.DataFrame({"index": [0, 1, 2], "arch": ARCHS, "cifar10": [90.0, 91.0, 92.0],
+                          "cifar10@valid-12": [70.0, 60.0, 80.0]})
+    path = tmp_path / "gt.csv"
+    table.to_csv(path, index=False)
+    assert load_ground_truth(path)["cifar10"].tolist() == [90.0, 91.0, 92.0]
+    assert load_ground_truth(path, "valid-12")["cifar10"].tolist() == [70.0, 60.0, 80.0]
+    with pytest.raises(GroundTruthError, match=r"no valid-200 accuracy.*\.pth"):
+        load_ground_truth(path, "valid-200")
+    with pytest.raises(GroundTruthError, match="unknown ground-truth metric 'best'"):
+        load_ground_truth(path, "best")

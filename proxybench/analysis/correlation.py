@@ -18,7 +18,8 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     ground_truth: str | None, columns: Sequence[str] = (),
                     between: Sequence[str] | None = None, n_boot: int = 1000,
                     seed: int = 0, cells: str = "all",
-                    fracs: Sequence[float] = (0.01, 0.05, 0.10)) -> pd.DataFrame:
+                    fracs: Sequence[float] = (0.01, 0.05, 0.10),
+                    metric: str = "test-200") -> pd.DataFrame:
     """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column.
 
     Several tables may be given: each column is correlated on the cells of its own table,
@@ -68,7 +69,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     cols = wanted or [c for t in tables.values() for c in proxy_columns(t)]
     if not cols:
         raise ScoreError(f"{', '.join(map(str, paths))} has no score columns")
-    truth = load_ground_truth(ground_truth)
+    truth = load_ground_truth(ground_truth, metric)
     joined = {p: join_scores(t, truth, dataset) for p, t in tables.items()}
     frames = []
     for c in dict.fromkeys(cols):
@@ -102,7 +103,8 @@ def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
     return table[table["arch_index"].isin(keep)].reset_index(drop=True)
 
 
-def protocol(dataset: str, ground_truth: str | None, cells: str) -> str:
+def protocol(dataset: str, ground_truth: str | None, cells: str,
+             metric: str = "test-200") -> str:
     """The protocol behind a tau, in words: ground truth, cell set, statistic, sign."""
     import os
 
@@ -111,7 +113,9 @@ def protocol(dataset: str, ground_truth: str | None, cells: str) -> str:
     sets = {"all": "every scored cell", "distinct": "one cell per pruned form (weight-"
             "sharing-distinct; 9,445 in NB201)", "unique": "one cell per isomorphism class "
             "(NB201's unique cells; 6,466 in all)"}
-    return (f"ground truth: NB201 {dataset} test accuracy (200 epochs, mean over the "
+    kind, epochs = metric.split("-")
+    what = "test" if kind == "test" else "validation"
+    return (f"ground truth: NB201 {dataset} {what} accuracy ({epochs} epochs, mean over the "
             f"benchmark's seeds) from {Path(source).name}; cells: {sets[cells]}; Kendall "
             f"tau-b (ties counted) and Spearman rho; sign: higher = predicted better "
             f"(lower-is-better proxies are negated)")

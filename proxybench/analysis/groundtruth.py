@@ -50,6 +50,15 @@ _API_SETS = {
     "cifar100": ("cifar100", "x-test"),
     "imagenet16-120": ("ImageNet16-120", "x-test"),
 }
+# Which accuracy is the truth: test accuracy after the full 200-epoch schedule (the default,
+# what most papers report), or validation accuracy after 200 or 12 epochs (NB201's hp=12
+# runs, what a search may see). (nas_201_api name, evaluation set, hp) per dataset.
+METRICS = ("test-200", "valid-200", "valid-12")
+_VALID_SETS = {
+    "cifar10": ("cifar10-valid", "x-valid"),
+    "cifar100": ("cifar100", "x-valid"),
+    "imagenet16-120": ("ImageNet16-120", "x-valid"),
+}
 _BENCHMARK_SUFFIXES = (".pth", ".pt")
 _HOW_TO_PASS = f"pass --ground-truth PATH or set {ENV_VAR}"
 _CSV_LAYOUT = "columns index (or arch_index), arch, and any of cifar10, cifar100, imagenet16_120"
@@ -65,14 +74,21 @@ def default_path() -> Path | None:
     return Path(value) if value else None
 
 
-def load_ground_truth(path: str | Path | None) -> pd.DataFrame:
-    """Per-cell test accuracy (%) with columns arch_index, arch, cifar10, cifar100, imagenet16-120.
+def load_ground_truth(path: str | Path | None, metric: str = "test-200") -> pd.DataFrame:
+    """Per-cell accuracy (%) with columns arch_index, arch, cifar10, cifar100, imagenet16-120.
 
     ``path`` is a CSV / CSV.gz or an official NAS-Bench-201 ``.pth`` (chosen by suffix
     ``.pth``/``.pt``); ``None`` means :func:`default_path`. Rows are sorted by arch_index, one
     per cell; datasets absent from the source are NaN. The ``.pth`` is loaded whole into
     memory (several GB for the official files) and takes a minute or so to read.
+
+    ``metric`` (:data:`METRICS`): ``test-200`` (default) is test accuracy after 200 epochs;
+    ``valid-200``/``valid-12`` are validation accuracy after 200 or 12 epochs, read from the
+    .pth, or from CSV columns named ``<dataset>@<metric>`` (e.g. ``cifar10@valid-12``).
     """
+    if metric not in METRICS:
+        raise GroundTruthError(f"unknown ground-truth metric {metric!r}; choose one of "
+                               f"{', '.join(METRICS)}")
     if path is None:
         path = default_path()
         if path is None:
@@ -85,10 +101,28 @@ def load_ground_truth(path: str | Path | None) -> pd.DataFrame:
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise GroundTruthError(f"ground-truth file {path} {what}; {_HOW_TO_PASS}")
     if path.suffix.lower() in _BENCHMARK_SUFFIXES:
-        table = _read_benchmark(path)
+        table = _read_benchmark(path, metric)
     else:
-        table = _read_csv(path)
+        table = _metric_columns(_read_csv(path), path, metric)
     return _normalise(table, path)
+
+
+def _metric_columns(table: pd.DataFrame, path: Path, metric: str) -> pd.DataFrame:
+    """A CSV's ``<dataset>@<metric>`` columns under the dataset names (test-200: as is)."""
+    if metric == "test-200":
+        return table
+    found = {c.split("@")[0]: c for c in table.columns if c.endswith(f"@{metric}")}
+    if not found:
+        raise GroundTruthError(
+            f"{path} has no {metric} accuracy (columns such as cifar10@{metric}); it holds "
+            f"test accuracy after 200 epochs: pass the official NAS-Bench-201 .pth, or drop "
+            f"the metric option to use test-200")
+    keep = [c for c in table.columns if "@" not in c and c not in _all_csv_names()]
+    return table[keep].assign(**{d: table[c] for d, c in found.items()})
+
+
+def _all_csv_names() -> set[str]:
+    return {n for names in _CSV_COLUMNS.values() for n in names}
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -121,7 +155,7 @@ def _numpy_safe_globals() -> list:
     ]
 
 
-def _read_benchmark(path: Path) -> pd.DataFrame:
+def _read_benchmark(path: Path, metric: str = "test-200") -> pd.DataFrame:
     """Test accuracies from an official NAS-Bench-201 .pth through ``nas_201_api``.
 
     The API's ``torch.load`` runs with torch's default ``weights_only=True`` (torch >= 2.6),
@@ -158,21 +192,25 @@ def _read_benchmark(path: Path) -> pd.DataFrame:
             f"'meta_archs', 'arch2infos' and 'evaluated_indexes'; re-download it if truncated"
         ) from e
 
+    sets = _API_SETS if metric == "test-200" else _VALID_SETS
+    hp = metric.split("-")[1]
     records = []
     for index in range(len(api)):
         row: dict[str, object] = {"arch_index": index, "arch": api[index]}
         hp2results = api.arch2infos_dict.get(index)
-        for dataset, (api_name, setname) in _API_SETS.items():
-            row[dataset] = _api_accuracy(hp2results, api_name, setname)
+        for dataset, (api_name, setname) in sets.items():
+            row[dataset] = _api_accuracy(hp2results, api_name, setname, hp)
         records.append(row)
     return pd.DataFrame.from_records(records, columns=["arch_index", "arch", *GT_DATASETS])
 
 
-def _api_accuracy(hp2results: dict | None, api_name: str, setname: str) -> float:
-    """Seed-averaged 200-epoch accuracy after the last epoch, NaN where not trained/evaluated."""
-    if hp2results is None or "200" not in hp2results:
+def _api_accuracy(hp2results: dict | None, api_name: str, setname: str,
+                  hp: str = "200") -> float:
+    """Seed-averaged accuracy after the last epoch of the ``hp``-epoch schedule, NaN where
+    not trained/evaluated."""
+    if hp2results is None or hp not in hp2results:
         return float("nan")
-    results = hp2results["200"]
+    results = hp2results[hp]
     if api_name not in results.get_dataset_names():
         return float("nan")
     try:

@@ -260,6 +260,7 @@ def merge(parts, out) -> None:
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @O.DATASET
 @O.GROUND_TRUTH
+@O.TRUTH_METRIC
 @O.COLUMNS
 @click.option("--between", nargs=2, default=None,
               help="Correlate two score columns with each other instead of ground truth; "
@@ -276,8 +277,8 @@ def merge(parts, out) -> None:
               help="Result table (.csv, with .json beside it; default: the first table's "
                    "name + .correlate.csv).")
 @friendly
-def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, cell_set,
-              top_k, out) -> None:
+def correlate(scores, dataset, ground_truth, truth_metric, columns, between, bootstrap, seed,
+              cell_set, top_k, out) -> None:
     """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth.
 
     The same proxy in several tables (one per supernet of a seed group, `score --run
@@ -293,7 +294,7 @@ def correlate(scores, dataset, ground_truth, columns, between, bootstrap, seed, 
     result, csv_path, text = correlate_files(
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
-        top_k=_percents(top_k))
+        top_k=_percents(top_k), metric=truth_metric)
     click.echo(_format_correlation(result))
     if not between:
         click.echo(f"Protocol: {text}.")
@@ -384,6 +385,7 @@ def combine(scores, terms, method, gamma, beta, missing, name, out) -> None:
 @O.SEED
 @O.REPEATS
 @O.GROUND_TRUTH
+@O.TRUTH_METRIC
 @O.GAMMA
 @O.THREADS
 @O.DEVICE
@@ -391,8 +393,8 @@ def combine(scores, terms, method, gamma, beta, missing, name, out) -> None:
 @O.out_dir("Where the finds, history and summary go")
 @friendly
 def search(space, proxy_text, tables, run_dirs, algorithm, population, iterations, parents,
-           mutation_prob, seed, repeats, ground_truth, gamma, threads, device, quiet,
-           out) -> None:
+           mutation_prob, seed, repeats, ground_truth, truth_metric, gamma, threads, device,
+           quiet, out) -> None:
     """Evolutionary (SPOS/RLNAS) or random search maximising a proxy.
 
     \b
@@ -406,7 +408,8 @@ def search(space, proxy_text, tables, run_dirs, algorithm, population, iteration
     run_search(proxy=proxy_text, space=space, tables=list(tables), run_dir=_one_run(run_dirs),
                algorithm=algorithm, population=population, iterations=iterations,
                parents=parents, mutation_prob=mutation_prob, seed=seed or 0, repeats=repeats,
-               ground_truth=gt, gamma=gamma, out=out, device=device, echo=click.echo)
+               ground_truth=gt, metric=truth_metric, gamma=gamma, out=out, device=device,
+               echo=click.echo)
 
 
 # --------------------------------------------------------------------------- retrain
@@ -498,14 +501,15 @@ def genotype(spec, target_mflops, draw) -> None:
               help="variance: levels of the noise-seed and image-sample factors.")
 @O.DATASET
 @O.GROUND_TRUTH
+@O.TRUTH_METRIC
 @O.BOOTSTRAP
 @O.RETRY
 @O.THREADS
 @O.QUIET
 @O.out_dir("Where OUT/<name>.csv and the scored tables go")
 @friendly
-def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, bootstrap,
-           retry_errors, threads, quiet, out) -> None:
+def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth_metric,
+           bootstrap, retry_errors, threads, quiet, out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
     or a trust study: where tau's variance comes from, and tau vs training budget.
 
@@ -522,7 +526,8 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
     table = run_ablation(name, run_dir=list(run_dirs),
                          indices=get_space("nb201").select(cells_opt, seed or 0), out=out,
                          ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
-                         echo=_notes(quiet), retry_errors=retry_errors, levels=levels)
+                         echo=_notes(quiet), retry_errors=retry_errors, levels=levels,
+                         metric=truth_metric)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")
@@ -549,6 +554,7 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
                    "predictors, their searches); repeat the option.")
 @O.DATASET
 @O.GROUND_TRUTH
+@O.TRUTH_METRIC
 @click.option("--title", default="proxybench report", show_default=True)
 @O.BOOTSTRAP
 @click.option("--note", "notes", multiple=True, help="A paragraph for the report's header.")
@@ -557,7 +563,7 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, boots
 @O.out_dir("The report (index.md, index.html, figures)")
 @friendly
 def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, dataset,
-           ground_truth, title, bootstrap, notes, commands, out) -> None:
+           ground_truth, truth_metric, title, bootstrap, notes, commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from ..analysis.groundtruth import default_path
     from ..report.build import build_report, write_readme_block

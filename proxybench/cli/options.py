@@ -41,6 +41,12 @@ PROXY = click.option("--proxy", "proxy_text", required=True,
 GROUND_TRUTH = click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
                             help="NB201 table (CSV/CSV.gz, or the official .pth); default "
                                  "$PROXYBENCH_NB201.")
+TRUTH_METRIC = click.option("--truth-metric", type=click.Choice(["test-200", "valid-200",
+                                                                 "valid-12"]),
+                             default="test-200", show_default=True,
+                             help="Which NB201 accuracy is the truth: test after 200 epochs, or "
+                                  "validation after 200 or 12 epochs (from the official .pth, "
+                                  "or CSV columns like cifar10@valid-12).")
 BOOTSTRAP = click.option("--bootstrap", type=click.IntRange(min=0), default=1000,
                          show_default=True, help="Bootstrap resamples for 95% CIs (0: none).")
 RESUME = click.option("--resume", is_flag=True,

@@ -75,7 +75,7 @@ def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
 def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                  out: str | Path, ground_truth: str | None, dataset: str, n_boot: int = 200,
                  echo: Callable[[str], None] = print, retry_errors: bool = False,
-                 levels: int = 4) -> pd.DataFrame:
+                 levels: int = 4, metric: str = "test-200") -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
 
     ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
@@ -85,7 +85,7 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
     run_dirs = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
     if name != "budget" and len(run_dirs) != 1:
         raise ScoreError(f"ablate {name} takes one --run (only budget takes several)")
-    truth = load_ground_truth(ground_truth)
+    truth = load_ground_truth(ground_truth, metric)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -161,7 +161,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  seeds: Sequence[str | Path] = (),
                  searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
                  retrains: Sequence[str | Path] = (), beyond: Sequence[str | Path] = (),
-                 ground_truth: str | None,
+                 ground_truth: str | None, metric: str = "test-200",
                  dataset: str = "cifar10", title: str = "proxybench report",
                  n_boot: int = 200, k: int = 50, notes: Sequence[str] = (),
                  commands: str | Path | None = None) -> Path:
@@ -183,7 +183,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     doc.h(1, title)
     for n in notes:
         doc.p(n)
-    truth = load_ground_truth(ground_truth) if ground_truth else None
+    truth = load_ground_truth(ground_truth, metric) if ground_truth else None
     ablation_paths = [Path(a) for a in ablations]
     seed_sd: dict[str, float] = {}
     if truth is not None and (seeds or scores):

@@ -97,11 +97,11 @@ def make_score_fn(space: Space, proxy: str, *, tables: Sequence[str] = (),
     return score, len(specs) == 2 or signs[0] > 0, settings
 
 
-def _truth(space: Space, ground_truth: str | None) -> dict:
+def _truth(space: Space, ground_truth: str | None, metric: str = "test-200") -> dict:
     """{dataset: {id: accuracy}} of the datasets the ground-truth table has."""
     if ground_truth is None or not space.ground_truth:
         return {}
-    gt = load_ground_truth(ground_truth).set_index("arch_index")
+    gt = load_ground_truth(ground_truth, metric).set_index("arch_index")
     # only the datasets the table has: a cifar10-only table must not fail on cifar100
     return {d: gt[d].dropna().to_dict() for d in GT_DATASETS
             if d in gt.columns and gt[d].notna().any()}
@@ -111,7 +111,8 @@ def run_search(*, proxy: str, space: str = "nb201", tables: Sequence[str] = (),
                run_dir: str | None = None, algorithm: str = "evolution",
                population: int = 100, iterations: int = 20, parents: int | None = None,
                mutation_prob: float = 0.1, seed: int = 0, repeats: int = 1,
-               ground_truth: str | None = None, gamma: float = 1.0, out: str | Path,
+               ground_truth: str | None = None, metric: str = "test-200",
+               gamma: float = 1.0, out: str | Path,
                preset_overrides: dict | None = None, device: str = "cpu",
                echo: Callable[[str], None] = print) -> pd.DataFrame:
     """Search ``repeats`` times (seeds seed..seed+repeats-1); write the folder above and
@@ -125,7 +126,7 @@ def run_search(*, proxy: str, space: str = "nb201", tables: Sequence[str] = (),
     score, higher, settings = make_score_fn(
         sp, proxy, tables=tables, run_dir=run_dir, cache=out_dir / "scores.csv", gamma=gamma,
         preset_overrides=preset_overrides, device=device, echo=echo)
-    truth = _truth(sp, ground_truth)
+    truth = _truth(sp, ground_truth, metric)
     rows, history = [], []
     for r in range(repeats):
         rng = random.Random(seed + r)
@@ -161,7 +162,8 @@ def run_search(*, proxy: str, space: str = "nb201", tables: Sequence[str] = (),
              if sp.write_found else [])
     summary = {"space": sp.name, "proxy": proxy, "algorithm": algorithm, "repeats": repeats,
                "population": population, "iterations": iterations, "parents": parents,
-               "mutation_prob": mutation_prob, "seed": seed, "gamma": gamma, **settings,
+               "mutation_prob": mutation_prob, "seed": seed, "gamma": gamma,
+               "truth_metric": metric, **settings,
                "found": sp.text(sp.cell_of(best_id)), "score": float(best["score"]),
                "evaluations": int(best["evaluations"]), "wall_seconds": time.time() - t0,
                "figures": [str(f) for f in files if str(f).endswith((".png", ".svg"))],
