@@ -134,3 +134,9 @@ def test_truth_metric_changes_the_ground_truth_and_says_so(tmp_path, gt_csv):
     tau_a = a.loc[a.metric == "kendall_tau", "value"].item()
     tau_b = b.loc[b.metric == "kendall_tau", "value"].item()
     assert tau_a > 0.3 and tau_b == pytest.approx(-tau_a)
+
+
+def test_command_list_shows_whole_phrases():
+    out = run("--help").output
+    combine = next(line for line in out.splitlines() if line.strip().startswith("combine"))
+    assert "Eq. (5)" in combine and not combine.rstrip().endswith("Eq.")

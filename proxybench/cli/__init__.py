@@ -336,7 +336,7 @@ def _format_correlation(df: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- combine
-@main.command()
+@main.command(short_help="New proxy column: GeNAS Eq. (5), mean rank or log-rank.")
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--terms", required=True,
               help="Columns to combine, comma-separated: S,F for Eq. (5) (e.g. angle,flatness).")
@@ -505,11 +505,12 @@ def genotype(spec, target_mflops, draw) -> None:
 @O.BOOTSTRAP
 @O.RETRY
 @O.THREADS
+@O.DEVICE
 @O.QUIET
 @O.out_dir("Where OUT/<name>.csv and the scored tables go")
 @friendly
 def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth_metric,
-           bootstrap, retry_errors, threads, quiet, out) -> None:
+           bootstrap, retry_errors, threads, device, quiet, out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
     or a trust study: where tau's variance comes from, and tau vs training budget.
 
@@ -527,7 +528,7 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth
                          indices=get_space("nb201").select(cells_opt, seed or 0), out=out,
                          ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
                          echo=_notes(quiet), retry_errors=retry_errors, levels=levels,
-                         metric=truth_metric)
+                         metric=truth_metric, device=device)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")

@@ -75,7 +75,8 @@ def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
 def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                  out: str | Path, ground_truth: str | None, dataset: str, n_boot: int = 200,
                  echo: Callable[[str], None] = print, retry_errors: bool = False,
-                 levels: int = 4, metric: str = "test-200") -> pd.DataFrame:
+                 levels: int = 4, metric: str = "test-200", device: str = "cpu"
+                 ) -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
 
     ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
@@ -104,7 +105,8 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
             if set(indices) <= set(table.index) and all(s.column in table for s in specs):
                 echo(f"[{name}] reusing {reuse}")
                 return table.loc[sorted(indices)], specs
-        ctx, info = context_from_run(this, specs, checkpoint=checkpoint, seed=seed)
+        ctx, info = context_from_run(this, specs, checkpoint=checkpoint, seed=seed,
+                                     device=device)
         safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", tag or text)
         echo(f"[{name}] scoring {text} on {len(indices)} cells"
              + (f" ({checkpoint})" if checkpoint else "") + (f" of {run}" if run else "")
