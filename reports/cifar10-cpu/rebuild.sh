@@ -83,7 +83,10 @@ cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
   proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --out angle_valacc.csv
   proxybench combine training_free_2000.csv --method logrank --missing last --name az_nas \
     --terms az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity \
-    --out az_nas_2000.csv )
+    --out az_nas_2000.csv
+  proxybench correlate training_free_2000.csv --column zico --column meco --column swap \
+    --out training_free_2000.correlate.csv
+  proxybench correlate az_nas_2000.csv --column az_nas --out az_nas_2000.correlate.csv )
 # label-free ensembles, few-label predictors and their searches on the 2,000 cells
 bash $R/beyond.sh "$RUNS/beyond" $R/zero_cost_2000.csv $R/cells.csv $R/all_cells_seed0.csv \
   $R/training_free_2000.csv
