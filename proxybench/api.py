@@ -134,7 +134,7 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
             "command": command}
         if world > 1:
             table = score_sharded(specs, ctx, ids, table_path, resume=resume, meta=meta,
-                                  space=space)
+                                  space=space, progress=progress)
             done.append(Scored(table_path, table, 0 if table is None else len(table)))
             continue
         before = _rows(table_path) if resume else 0

@@ -472,8 +472,8 @@ def _channels_last(batch: tuple, device: torch.device) -> tuple:
 
 
 def score_sharded(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence,
-                  out: str | Path, *, resume: bool, meta: dict, space: str = "nb201"
-                  ) -> pd.DataFrame | None:
+                  out: str | Path, *, resume: bool, meta: dict, space: str = "nb201",
+                  progress: bool = True) -> pd.DataFrame | None:
     """Under torchrun: each rank scores its shard into ``OUT.rankR-of-W.csv``; rank 0 merges
     them into OUT once every rank is done. The merged table on rank 0, None elsewhere."""
     import torch.distributed as dist
@@ -485,7 +485,7 @@ def score_sharded(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequen
     try:
         parts = [Path(f"{out}.rank{r}-of-{world}.csv") for r in range(world)]
         score_cells(specs, ctx, shard_indices(indices, rank, world, space), parts[rank],
-                    resume=resume, progress=rank == 0, space=space,
+                    resume=resume, progress=progress and rank == 0, space=space,
                     meta={**meta, "rank": rank, "world_size": world})
         dist.barrier()
         if rank != 0:
