@@ -178,6 +178,8 @@ def test_search_pool_cli_and_the_markdown_section(world, tmp_path):
     for needle in ("### synthetic", "**Leaderboard**", "greedy-selected", "declared two",
                    "**Search on the sample**", "predictor:linear:k=10", "AZ-NAS"):
         assert needle in md, needle
+    (tmp_path / "title.txt").write_text("zc + cells\n")     # what beyond.sh records
+    assert "### zc + cells" in render_beyond(tmp_path)
 
 
 def test_expected_best_of_random_by_hand():

@@ -232,7 +232,9 @@ def render_beyond(roots: str | Path | Sequence[str | Path], *, titles: Sequence[
            "per cell of the members' scoring as recorded in the tables' `_seconds` columns "
            "(free counts: ~0); a label costs one NB201 training run (200 epochs).\n"]
     for i, root in enumerate(roots):
-        title = titles[i] if i < len(titles) else root.name
+        named = root / "title.txt"     # written by beyond.sh: which tables went in
+        title = titles[i] if i < len(titles) else (
+            named.read_text().strip() if named.is_file() else root.name)
         out.append(f"{h}# {title}\n")
         _leaderboard(root, out)
         _ensembles(root, out)

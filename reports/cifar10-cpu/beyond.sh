@@ -103,6 +103,9 @@ step search $PB search-pool "${SC[@]}" "${COMB[@]}" "${PROX[@]}" "${PRED[@]}" \
   --budget 200 --population 20 --mutation-prob 0.3333333333333333 --repeats 5 \
   --out "$OUT/search"
 
+echo "$(basename "$ZC" .csv) + $(basename "$CELLS" .csv)${SUPER:+ + $(basename "$SUPER" .csv)}$(for t in "${EXTRA[@]}"; do printf ' + %s' "$(basename "$t" .csv)"; done)" \
+  > "$OUT/title.txt"
+
 # ---- 4. the Markdown section
 TITLE=""
 for t in "${TABLES[@]}"; do TITLE="${TITLE:+$TITLE + }$(basename "$t" .csv)"; done
