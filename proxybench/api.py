@@ -164,12 +164,16 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
     run (None for zero-cost proxies and baselines, which then use ``data_dir``, ``dataset``
     and the ``preset``'s network). With ``out`` the table and its ``.json`` are written
     there (resumable); without, a temporary file is used and removed."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = out if out is not None else Path(tmp) / "scores.csv"
+    def to(path: str | Path, resume: bool) -> pd.DataFrame:
         return score_files(proxies, path, run=run, space=space, cells=cells, seed=seed,
-                           data_dir=data_dir, dataset=dataset, preset=preset,
-                           resume=out is not None, device=device, progress=progress,
+                           data_dir=data_dir, dataset=dataset, preset=preset, resume=resume,
+                           device=device, progress=progress,
                            command="proxybench.api.score(...)")[0].table
+
+    if out is not None:
+        return to(out, resume=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        return to(Path(tmp) / "scores.csv", resume=False)
 
 
 def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",

@@ -22,7 +22,7 @@ from ..table import (
     read_scores,
     recorded_fingerprint,
 )
-from .metrics import combine_linear, combine_rank_average, flatness_beta
+from .metrics import aggregate, combine_linear, flatness_beta
 
 
 def sigma1(path: Path, column: str) -> float | None:
@@ -95,16 +95,11 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         share = (gamma * beta * joined[f]) / values
         extra = {"gamma": gamma, "beta": beta,
                  "flatness_share_percent": float(100 * share.mean())}
-    elif method == "rank":
-        column = "rank(" + "+".join(terms) + ")"
-        values = combine_rank_average([joined[t] for t in terms], [higher[t] for t in terms])
-        extra = {}
-    else:  # AZ-NAS's aggregation: sum of log(rank / N)
-        from .ensemble import aggregate
-        column = "logrank(" + "+".join(terms) + ")"
+    else:  # mean rank, or AZ-NAS's aggregation: sum of log(rank / N)
+        column = f"{method}(" + "+".join(terms) + ")"
         values = aggregate([joined[t] for t in terms], [higher[t] for t in terms],
-                           method="logrank", missing=missing)
-        extra = {"missing": missing}
+                           method=method, missing=missing)
+        extra = {"missing": missing} if method == "logrank" else {}
     if name:
         if name in terms:
             raise ScoreError(f"--name {name} is one of the terms; choose a new column name")

@@ -23,63 +23,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from ..errors import ScoreError
 from ..table import direction, proxy_columns, read_scores
-from .metrics import kendall_tau, spearman_rho
+from .metrics import (  # noqa: F401  (aggregate, oriented_ranks: re-exported)
+    METHODS,
+    aggregate,
+    kendall_tau,
+    oriented_ranks,
+    spearman_rho,
+)
 
-METHODS = ("rank", "logrank")
 Source = str | Path | pd.DataFrame
-
-
-def oriented_ranks(values: ArrayLike, higher_is_better: bool) -> np.ndarray:
-    """Average ranks 1..n over the finite values, n for the best cell; NaN stays NaN."""
-    v = np.array(values, dtype=float).ravel()
-    out = np.full(v.size, np.nan)
-    keep = np.isfinite(v)
-    if keep.any():
-        out[keep] = stats.rankdata(v[keep] if higher_is_better else -v[keep], method="average")
-    return out
-
-
-def aggregate(columns: Sequence[ArrayLike], higher_is_better: Sequence[bool], *,
-              method: str, missing: str = "drop") -> np.ndarray:
-    """One label-free score per cell from several columns (higher = predicted better).
-
-    ``rank``: mean of the oriented ranks; ``logrank``: sum of log(rank / N) (AZ-NAS).
-    ``missing="drop"``: N is the number of cells complete in every column, and a cell with a
-    NaN anywhere gets NaN; ``missing="last"``: a missing value ranks below every finite one
-    in its column (AZ-NAS's reference scores a degenerate component -inf), N all cells."""
-    if method not in METHODS:
-        raise ScoreError(f"aggregation method must be one of {', '.join(METHODS)}, got "
-                         f"{method!r}")
-    if missing not in ("drop", "last"):
-        raise ScoreError(f"missing must be drop or last, got {missing!r}")
-    if len(columns) == 0 or len(columns) != len(higher_is_better):
-        raise ValueError(f"got {len(columns)} columns and {len(higher_is_better)} directions")
-    cols = [np.array(c, dtype=float).ravel() for c in columns]
-    if len({c.size for c in cols}) != 1:
-        raise ValueError(f"columns differ in length: {[c.size for c in cols]}")
-    if missing == "last":   # the worst value of its direction: ranked last, ties averaged
-        cols = [np.where(np.isnan(c), -np.inf if h else np.inf, c)
-                for c, h in zip(cols, higher_is_better, strict=True)]
-        complete = np.ones(cols[0].size, dtype=bool)
-    else:
-        complete = np.all(np.isfinite(np.vstack(cols)), axis=0)
-    out = np.full(cols[0].size, np.nan)
-    if not complete.any():
-        return out
-    ranks = np.vstack([_ranks(c[complete], h)
-                       for c, h in zip(cols, higher_is_better, strict=True)])
-    n = int(complete.sum())
-    out[complete] = ranks.mean(0) if method == "rank" else np.log(ranks / n).sum(0)
-    return out
-
-
-def _ranks(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Average ranks 1..n, n for the best (infinite values included: they rank at an end)."""
-    return stats.rankdata(values if higher_is_better else -values, method="average")
 
 
 # ----------------------------------------------------------------------------- tables

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ProxybenchError
+from ..spaces.nb201 import DATASETS
 
 __all__ = [
     "ENV_VAR",
@@ -35,7 +36,7 @@ __all__ = [
     "load_ground_truth",
 ]
 
-GT_DATASETS = ("cifar10", "cifar100", "imagenet16-120")
+GT_DATASETS = DATASETS   # the datasets a ground-truth table may hold
 ENV_VAR = "PROXYBENCH_NB201"
 
 # Accepted CSV spellings of each dataset column.
@@ -72,6 +73,15 @@ def default_path() -> Path | None:
     """``$PROXYBENCH_NB201`` if set (and not empty), so runs need not repeat the path."""
     value = os.environ.get(ENV_VAR, "")
     return Path(value) if value else None
+
+
+def resolve(path: str | Path | None) -> str | None:
+    """The ground-truth table to use: ``path``, else ``$PROXYBENCH_NB201``, else None (the
+    caller then runs without ground truth)."""
+    if path:
+        return str(path)
+    default = default_path()
+    return str(default) if default else None
 
 
 def load_ground_truth(path: str | Path | None, metric: str = "test-200") -> pd.DataFrame:

@@ -25,8 +25,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..errors import ScoreError
-from .ensemble import oriented_ranks
-from .metrics import kendall_tau, spearman_rho
+from .metrics import kendall_tau, oriented_ranks, spearman_rho
 
 MODELS = ("linear", "gbt")
 RIDGE_ALPHAS = tuple(10.0 ** np.arange(-3, 4))

@@ -17,6 +17,7 @@ import click
 import pandas as pd
 
 from .. import __version__
+from ..run.distributed import set_threads
 from . import options as O
 
 
@@ -56,11 +57,6 @@ def _one_run(run_dirs: tuple[str, ...]) -> str | None:
         raise click.UsageError("give one --run here (a run or a seed group); only `ablate "
                                "budget` takes several")
     return run_dirs[0] if run_dirs else None
-
-
-def _threads(threads: int | None) -> None:
-    from ..run.distributed import set_threads
-    set_threads(threads)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,7 +106,7 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     """
     from ..api import train as run_train
     from ..run.rundir import parse_seeds
-    _threads(threads)
+    set_threads(threads)
     run_train(out, dataset=dataset, data_dir=data_dir, preset=preset,
               seeds=parse_seeds(seeds) if seeds else None, seed=seed or 0, space=space,
               save_every=save_every, split_file=split_file, resume=resume, device=device,
@@ -217,7 +213,7 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
 
     from ..api import score_files
     from ..table import count_errors
-    _threads(threads)
+    set_threads(threads)
     run_dir = _one_run(run_dirs)
     t0 = time.time()
     done = score_files(proxy_text, out, run=run_dir, space=space, cells=cells_opt, seed=seed,
@@ -401,10 +397,10 @@ def search(space, proxy_text, tables, run_dirs, algorithm, population, iteration
     proxybench search --proxy flatness --scores runs/c10/flatness.csv --repeats 5 --out s/
     proxybench search --space darts --run runs/darts --proxy flatness:sigmas=1e-5/5e-5/1e-4 --population 50 --iterations 20 --out s-darts/
     """  # noqa: E501
-    from ..analysis.groundtruth import default_path
+    from ..analysis.groundtruth import resolve as resolve_gt
     from ..search.run import run_search
-    _threads(threads)
-    gt = ground_truth or (str(default_path()) if default_path() else None)
+    set_threads(threads)
+    gt = resolve_gt(ground_truth)
     run_search(proxy=proxy_text, space=space, tables=list(tables), run_dir=_one_run(run_dirs),
                algorithm=algorithm, population=population, iterations=iterations,
                parents=parents, mutation_prob=mutation_prob, seed=seed or 0, repeats=repeats,
@@ -445,7 +441,7 @@ def retrain(genotype_spec, dataset, data_dir, preset, init_channels, target_mflo
     proxybench retrain --genotype s-darts/genotype.json --data-dir DIR --preset cpu --out rt
     """
     from ..api import retrain as run_retrain
-    _threads(threads)
+    set_threads(threads)
     res = run_retrain(genotype_spec, out, dataset=dataset, data_dir=data_dir, preset=preset,
                       seed=seed or 0, init_channels=init_channels, target_mflops=target_mflops,
                       resume=resume, device=device, progress=not quiet, echo=_notes(quiet),
@@ -521,7 +517,7 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth
     """
     from ..engine.ablate import run_ablation
     from ..spaces import get_space
-    _threads(threads)
+    set_threads(threads)
     if not run_dirs:
         raise click.UsageError("ablate needs --run (a training run, or seed groups)")
     table = run_ablation(name, run_dir=list(run_dirs),
@@ -566,9 +562,9 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth
 def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, dataset,
            ground_truth, truth_metric, title, bootstrap, notes, commands, out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
-    from ..analysis.groundtruth import default_path
+    from ..analysis.groundtruth import resolve as resolve_gt
     from ..report.build import build_report, write_readme_block
-    gt = ground_truth or (str(default_path()) if default_path() else None)
+    gt = resolve_gt(ground_truth)
     folder = build_report(out, scores=tables, seeds=seed_tables, searches=searches,
                           ablations=ablations, retrains=retrains, beyond=beyond,
                           ground_truth=gt,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..run.data import DATASETS
+from ..spaces.nb201 import DATASETS
 
 SPACE = click.option("--space", type=click.Choice(["nb201", "darts"]), default="nb201",
                      show_default=True, help="Search space.")

@@ -34,8 +34,8 @@ def _need(tables: tuple) -> None:
 
 
 def _gt(ground_truth: str | None) -> str | None:
-    from ..analysis.groundtruth import default_path
-    return ground_truth or (str(default_path()) if default_path() else None)
+    from ..analysis.groundtruth import resolve
+    return resolve(ground_truth)
 
 
 def _meta(extra: dict) -> dict:
@@ -120,7 +120,11 @@ def ensemble(tables, columns, methods, declared, splits, min_members, dataset, g
 
     Greedy forward selection of members on a random half of the cells (Kendall tau), tau on
     the other half; repeated over --splits halves. Writes OUT/splits.csv, summary.csv,
-    members.csv and OUT/all_cells.csv (every column and declared ensemble on all cells)."""
+    members.csv and OUT/all_cells.csv (every column and declared ensemble on all cells).
+
+    \b
+    proxybench ensemble --scores zc.csv --scores cells.csv --declare 'free3=nwot,synflow,params_live' --out ens/
+    """  # noqa: E501
     from ..analysis.ensemble import ensemble_tables
     _need(tables)
     seed = seed or 0
@@ -165,7 +169,11 @@ def search_pool(tables, columns, predictors, features, label_baselines, algorith
                 population, mutation_prob, repeats, dataset, ground_truth, out) -> None:
     """Search restricted to the scored sample: proxies, ensembles and predictors at one
     budget of evaluations, against random search (see proxybench.analysis.pool_search).
-    Seeds 0..R-1 (--repeats)."""
+    Seeds 0..R-1 (--repeats).
+
+    \b
+    proxybench search-pool --scores zc.csv --scores cells.csv --column nwot --predictor gbt:100 --repeats 5 --out sp/
+    """  # noqa: E501
     from ..analysis.pool_search import search_tables
     _need(tables)
     start = time.time()

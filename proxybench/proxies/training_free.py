@@ -118,7 +118,7 @@ from ..spaces import cell_text
 from ..spaces.nb201 import Cell
 from . import ProxyError, ScoreContext, register
 from .performance import memo_of, seed_from
-from .zero_cost import _BN, _batch, _check_batch, _grads, build_net, prunable_weights
+from .zero_cost import _BN, _batch, _check_batch, _grads, build_net, hooked, prunable_weights
 
 AZ_NAS = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability",
           "az_nas_complexity")
@@ -233,13 +233,8 @@ def meco_score(net: nn.Module, x: Tensor) -> float:
         if isinstance(out, Tensor) and out.dim() >= 2:
             values.append(min_eig_correlation(out[0]))
 
-    handles = [m.register_forward_hook(hook) for m in net.modules()]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with hooked(list(net.modules()), hook), torch.no_grad():
+        net(x)
     return float(sum(values))
 
 
@@ -304,13 +299,8 @@ def swap_count(net: nn.Module, x: Tensor) -> int:
         if inp[0].dim() == 4:
             codes.append(out.detach() > 0)
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with hooked([m for m in net.modules() if isinstance(m, nn.ReLU)], hook), torch.no_grad():
+        net(x)
     return count_patterns(codes, len(x))
 
 
@@ -461,32 +451,23 @@ def _az_component(ctx: ScoreContext, cell: Cell, name: str, batch_size: int) -> 
     return value
 
 
-@register("az_nas_expressivity", higher_is_better=True, needs=("macro",), by_pruned=False,
-          batch_size=64,
-          description="AZ-NAS expressivity: sum over stages of the entropy of the normalised "
-                      "feature covariance spectrum, Gaussian input (Lee & Ham 2024)")
-def az_nas_expressivity(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return _az_component(ctx, cell, "expressivity", batch_size)
+def _register_az(name: str, description: str) -> None:
+    """One registry entry per AZ-NAS component; all read the same pass (``_az_pass``)."""
+    def component(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
+        return _az_component(ctx, cell, name, batch_size)
+
+    component.__name__ = f"az_nas_{name}"
+    component.check_options = _check_batch
+    register(f"az_nas_{name}", higher_is_better=True, needs=("macro",), by_pruned=False,
+             batch_size=64, description=description)(component)
 
 
-@register("az_nas_progressivity", higher_is_better=True, needs=("macro",), by_pruned=False,
-          batch_size=64,
-          description="AZ-NAS progressivity: minimum increase of the spectrum entropy from "
-                      "one stage to the next (Lee & Ham 2024)")
-def az_nas_progressivity(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return _az_component(ctx, cell, "progressivity", batch_size)
-
-
-@register("az_nas_trainability", higher_is_better=True, needs=("macro",), by_pruned=False,
-          batch_size=64,
-          description="AZ-NAS trainability: mean over blocks of -s-1/s+2, s the top singular "
-                      "value of the block's input-output gradient map (Lee & Ham 2024)")
-def az_nas_trainability(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
-    return _az_component(ctx, cell, "trainability", batch_size)
-
-
-for _fn in (az_nas_expressivity, az_nas_progressivity, az_nas_trainability):
-    _fn.check_options = _check_batch
+_register_az("expressivity", "AZ-NAS expressivity: sum over stages of the entropy of the "
+             "normalised feature covariance spectrum, Gaussian input (Lee & Ham 2024)")
+_register_az("progressivity", "AZ-NAS progressivity: minimum increase of the spectrum "
+             "entropy from one stage to the next (Lee & Ham 2024)")
+_register_az("trainability", "AZ-NAS trainability: mean over blocks of -s-1/s+2, s the top "
+             "singular value of the block's input-output gradient map (Lee & Ham 2024)")
 
 
 @register("az_nas_complexity", higher_is_better=True, needs=("macro",), by_pruned=False,
@@ -509,7 +490,7 @@ def az_nas_aggregate(table: pd.DataFrame, columns: tuple[str, ...] = AZ_NAS) -> 
     below every finite value, as the reference's -inf does. Returns a Series named
     ``az_nas`` aligned with ``table``'s index (higher is better).
     """
-    from ..analysis.ensemble import aggregate
+    from ..analysis.metrics import aggregate
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"az_nas_aggregate: the table lacks {missing}; score "

@@ -63,6 +63,7 @@ jacov 0.07 s, nwot 0.06 s, l2_norm 0.007 s, synflow 0.03 s, zen 0.07 s.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -147,6 +148,19 @@ def grasp_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
                 for w, h in zip(weights, hg, strict=True))
 
 
+@contextlib.contextmanager
+def hooked(modules, hook, *, pre: bool = False):
+    """``hook`` on each of ``modules`` (a forward pre-hook with ``pre``) for the duration of
+    the block, removed afterwards even when the forward pass raises."""
+    handles = [m.register_forward_pre_hook(hook) if pre else m.register_forward_hook(hook)
+               for m in modules]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def fisher_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
     """Sum over Conv2d/Linear outputs a and channels k of 0.5 * mean_n (sum_hw a * dL/da)^2."""
     acts: list[Tensor] = []
@@ -154,13 +168,8 @@ def fisher_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
     def keep(_m, _inp, out):
         acts.append(out)
 
-    handles = [m.register_forward_hook(keep) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
+    with hooked([m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))], keep):
         loss = F.cross_entropy(model(inputs), targets)
-    finally:
-        for h in handles:
-            h.remove()
     return fisher_from(acts, _grads(loss, acts))
 
 
@@ -233,14 +242,9 @@ def nwot_score(model: nn.Module, inputs: Tensor) -> float:
     def keep(_m, inp):
         codes.append(inp[0].detach() > 0)
 
-    handles = [m.register_forward_pre_hook(keep) for m in model.modules()
-               if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], keep, pre=True), \
+            torch.no_grad():
+        model(inputs)
     if not codes:
         raise ValueError("nwot: the network has no ReLU")
     return nwot_from_codes(codes)

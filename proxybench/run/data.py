@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ProxybenchError
+from ..spaces.nb201 import DATASETS  # one list of NB201's datasets, in the space
 
 __all__ = [
     "DATASETS",
@@ -47,7 +48,6 @@ __all__ = [
     "train_batches",
 ]
 
-DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 
 Stats = tuple[float, float, float]
 

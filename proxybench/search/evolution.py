@@ -95,12 +95,7 @@ def evolution(score: ScoreFn, *, population: int = 100, iterations: int = 20,
         propose(lambda c=cells: space.crossover(rng.choice(c), rng.choice(c), rng),
                 population // 2, candidates)
         propose(lambda: space.sample(rng), population - len(candidates), candidates)
-    finite = {i: s for i, s in scores.items() if s == s}
-    if not finite:
-        raise SearchError("every evaluated cell scored NaN: check the proxy's errors")
-    _require_ranking(finite)
-    best = max(finite, key=finite.get)
-    return SearchResult(best, finite[best], len(scores), history, scores)
+    return _result(scores, history)
 
 
 def random_search(score: ScoreFn, *, evaluations: int, rng: random.Random,
@@ -126,6 +121,11 @@ def random_search(score: ScoreFn, *, evaluations: int, rng: random.Random,
         history.append({"iteration": len(history) + 1, "evaluated": len(scores),
                         "best": finite.get(best, float("nan")), "best_index": best,
                         "population_mean": float("nan")})
+    return _result(scores, history)
+
+
+def _result(scores: dict[Any, float], history: list[dict]) -> SearchResult:
+    """The best finitely scored cell of a finished search."""
     finite = {i: s for i, s in scores.items() if s == s}
     if not finite:
         raise SearchError("every evaluated cell scored NaN: check the proxy's errors")

@@ -66,5 +66,3 @@ def cell_text(cell) -> str:
     """One stable string per cell: NB201's arch string, DARTS' canonical genotype text."""
     return space_of(cell).text(cell)
 
-
-SPACES = ("nb201", "darts")   # the built-in spaces (the registry may hold more)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -57,7 +57,6 @@ class Space:
     ground_truth: bool = False                   # NB201's tables give every cell's accuracy
     write_found: Callable[[Any, Any, str], list] | None = None  # (id, folder, title) ->
     #                                                 files describing a search's find
-    extras: dict = field(default_factory=dict)
 
     @property
     def key_column(self) -> str:

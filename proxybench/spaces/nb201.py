@@ -24,6 +24,8 @@ from .base import Space
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_NODES = 4
+# the datasets NAS-Bench-201 trained every cell on (ground truth, data loaders, CLI choices)
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16-120")
 NUM_CELLS = len(OPS) ** len(EDGES)
 NONE = 0
 
