@@ -3,21 +3,24 @@
     python benchmarks/bench_parallel.py --run RUN --data-dir DIR [--flat-cells 40]
         [--zc-cells 20] [--zc-proxy "grad_norm;snip;nwot;synflow"] [--repeats 2] [--out DIR]
 
-Scores the same seeded cells three ways with the ``proxybench score`` CLI, each a fresh
+Scores the same seeded cells four ways with the ``proxybench score`` CLI, each a fresh
 command timed from start to exit (start-up and data loading included, as a user pays them):
 
-- ``1 proc x 1 thread``: ``proxybench score ... --threads 1`` (the baseline);
-- ``1 proc x 2 threads``: ``proxybench score ... --threads 2``;
-- ``2 procs x 1 thread``: ``torchrun --standalone --nproc-per-node=2 -m proxybench score ...
-  --threads 1`` (each rank scores its shard of distinct cells, rank 0 merges the tables);
+- ``1 proc x 1 thread``: ``proxybench score ... --workers 1 --threads 1`` (the baseline);
+- ``1 proc x 2 threads``: ``proxybench score ... --workers 1 --threads 2`` (the default
+  before forked workers);
+- ``torchrun 2 x 1 thread``: ``torchrun --standalone --nproc-per-node=2 -m proxybench
+  score ... --threads 1`` (each rank scores its shard of distinct cells, rank 0 merges);
+- ``plain score``: ``proxybench score ...`` with no option, which forks one one-thread
+  worker per core (2 here) after loading the supernet and images once;
 
 for two workloads: supernet flatness at the run's preset (``--run``) and zero-cost proxies
 on NB201's network (``--preset paper --data-dir``). The scoring time inside the command
 (the table's ``wall_seconds_this_session``; for torchrun the slower rank's) is printed
 beside the wall time. Each way runs ``--repeats`` times, the order rotating each round, and
 its fastest round is reported (every round's wall time is printed too). Then checks that
-the three tables of a workload are identical, every column but the ``*_seconds`` timings.
-The two 1-thread ways must agree bit for bit (the script fails otherwise); 2 torch threads
+the tables of a workload are identical, every column but the ``*_seconds`` timings.
+The 1-thread ways must agree bit for bit (the script fails otherwise); 2 torch threads
 may sum in another order, so for that way the script prints each column's largest relative
 difference and whether the ranking of the cells changed.
 """
@@ -36,15 +39,18 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-WAYS = ("1 proc x 1 thread", "1 proc x 2 threads", "2 procs x 1 thread")
+WAYS = ("1 proc x 1 thread", "1 proc x 2 threads", "torchrun 2 x 1 thread", "plain score")
 
 
 def command(way: str, args: list[str]) -> list[str]:
-    if way == "2 procs x 1 thread":
+    score = [sys.executable, "-m", "proxybench", "score", *args]
+    if way == "torchrun 2 x 1 thread":
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc-per-node=2", "-m", "proxybench", "score", *args, "--threads", "1"]
+                "--nproc-per-node=2", *score[1:], "--threads", "1"]
+    if way == "plain score":
+        return score
     threads = "2" if way == "1 proc x 2 threads" else "1"
-    return [sys.executable, "-m", "proxybench", "score", *args, "--threads", threads]
+    return [*score, "--workers", "1", "--threads", threads]
 
 
 def run_way(way: str, args: list[str], out: Path) -> tuple[float, float, pd.DataFrame]:
@@ -95,7 +101,7 @@ def main() -> None:
     ap.add_argument("--zc-cells", type=int, default=20)
     ap.add_argument("--zc-proxy", default="grad_norm;snip;nwot;synflow")
     ap.add_argument("--repeats", type=int, default=2,
-                    help="rounds of the three ways (the order rotates each round); the "
+                    help="rounds of the four ways (the order rotates each round); the "
                          "fastest round of each way is reported")
     ap.add_argument("--out", default=None, help="keep the tables here (default: a temp dir)")
     args = ap.parse_args()

@@ -47,33 +47,51 @@ from proxybench.nets.nb201 import cell_cost
 from proxybench.proxies import parse_specs
 from proxybench.spaces import nb201
 
+CPU = torch.device("cpu")
+
+
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (a GPU runs asynchronously; a CPU does not)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
 
 def conv_gflops(batch: int, channels: int, size: int, blocks: int = 5,
-                seconds: float = 0.3) -> float:
-    """Best-of-``blocks`` GFLOP/s of a channels_last 3x3 conv, C -> C, at batch x C x size^2."""
+                seconds: float = 0.3, device: torch.device = CPU) -> float:
+    """Best-of-``blocks`` GFLOP/s of a channels_last 3x3 conv, C -> C, at batch x C x size^2
+    (float32; on a GPU in full IEEE precision, as the engine scores, not TF32)."""
     fmt = torch.channels_last
-    x = torch.randn(batch, channels, size, size).contiguous(memory_format=fmt)
-    w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=fmt)
+    x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=fmt)
+    w = torch.randn(channels, channels, 3, 3, device=device).contiguous(memory_format=fmt)
     flops = 2 * batch * channels * channels * 9 * size * size
-    with torch.no_grad():
-        for _ in range(3):
-            F.conv2d(x, w, padding=1)
-        t0 = time.perf_counter()
-        F.conv2d(x, w, padding=1)
-        reps = max(1, int(seconds / max(time.perf_counter() - t0, 1e-6)))
-        best = 0.0
-        for _ in range(blocks):
-            t0 = time.perf_counter()
-            for _ in range(reps):
+    conv = torch.backends.cudnn.conv
+    old, conv.fp32_precision = conv.fp32_precision, "ieee"
+    try:
+        with torch.no_grad():
+            for _ in range(3):
                 F.conv2d(x, w, padding=1)
-            best = max(best, flops * reps / (time.perf_counter() - t0) / 1e9)
+            sync(device)
+            t0 = time.perf_counter()
+            F.conv2d(x, w, padding=1)
+            sync(device)
+            reps = max(1, int(seconds / max(time.perf_counter() - t0, 1e-6)))
+            best = 0.0
+            for _ in range(blocks):
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    F.conv2d(x, w, padding=1)
+                sync(device)
+                best = max(best, flops * reps / (time.perf_counter() - t0) / 1e9)
+    finally:
+        conv.fp32_precision = old
     return best
 
 
-def conv_ceiling(batch: int, channels: int) -> tuple[float, list[tuple[str, float]]]:
+def conv_ceiling(batch: int, channels: int, device: torch.device = CPU
+                 ) -> tuple[float, list[tuple[str, float]]]:
     """(combined GFLOP/s over the three stage shapes, [(shape, GFLOP/s)])."""
     shapes = [(channels * 2 ** s, 32 // 2 ** s) for s in range(3)]
-    rates = [(f"{c}x{h}x{h}", conv_gflops(batch, c, h)) for c, h in shapes]
+    rates = [(f"{c}x{h}x{h}", conv_gflops(batch, c, h, device=device)) for c, h in shapes]
     # equal FLOPs per shape: combined rate = 1 / mean(1 / rate)
     combined = len(rates) / sum(1 / r for _, r in rates)
     return combined, rates

@@ -103,10 +103,13 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 data_dir: str | None = None, dataset: str = "cifar10", preset: str = "paper",
                 overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
+                workers: int | None = None, threads: int | None = None,
                 command: str = "proxybench.api.score_files(...)") -> list[Scored]:
     """Score cells into the table ``out`` (resumable), or with ``run`` a seed group into one
     table per supernet (``OUT.seed-K.csv``). ``cells``: 'all', N (a seeded sample), a file
-    of ids, or a list of ids. Under torchrun each rank scores a shard and rank 0 merges."""
+    of ids, or a list of ids. ``workers`` processes of ``threads`` torch threads score side
+    by side (default: one one-thread process per CPU core; one on a GPU). Under torchrun
+    each rank scores a shard and rank 0 merges."""
     from .engine.score import context_from_run, score_cells, score_sharded
     from .proxies import parse_specs
     from .run.distributed import rank_world
@@ -139,7 +142,8 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
             continue
         before = _rows(table_path) if resume else 0
         table = score_cells(specs, ctx, ids, table_path, resume=resume, meta=meta, space=space,
-                            retry_errors=retry_errors, progress=progress)
+                            retry_errors=retry_errors, progress=progress, workers=workers,
+                            threads=threads)
         done.append(Scored(table_path, table, len(table) - before))
     return done
 
@@ -157,17 +161,19 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
           cells: int | Sequence[int] | str = "all", seed: int | None = None,
           out: str | Path | None = None, data_dir: str | None = None,
           dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
-          space: str = "nb201", progress: bool = False) -> pd.DataFrame:
+          space: str = "nb201", progress: bool = False, workers: int | None = None
+          ) -> pd.DataFrame:
     """Score cells with proxies; returns the table (one row per cell).
 
     ``cells``: "all", a number N (a seeded sample) or a list of ids. ``run`` is a training
     run (None for zero-cost proxies and baselines, which then use ``data_dir``, ``dataset``
     and the ``preset``'s network). With ``out`` the table and its ``.json`` are written
-    there (resumable); without, a temporary file is used and removed."""
+    there (resumable); without, a temporary file is used and removed. ``workers``: scoring
+    processes (default: one per CPU core, each one torch thread; one on a GPU)."""
     def to(path: str | Path, resume: bool) -> pd.DataFrame:
         return score_files(proxies, path, run=run, space=space, cells=cells, seed=seed,
                            data_dir=data_dir, dataset=dataset, preset=preset, resume=resume,
-                           device=device, progress=progress,
+                           device=device, progress=progress, workers=workers,
                            command="proxybench.api.score(...)")[0].table
 
     if out is not None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 SCORE = ["-m", "proxybench", "score", "--proxy", "val_loss;flatness;params", "--cells", "40"]
@@ -26,13 +30,29 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
                                   b[cols].reset_index(drop=True))
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_run, tmp_path):
-    whole = _score(tiny_run, tmp_path / "whole.csv")
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.add(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_run, tmp_path, workers):
+    whole = _score(tiny_run, tmp_path / "whole.csv", "--workers", "1", "--threads", "1")
     out = tmp_path / "killed.csv"
-    proc = subprocess.Popen([sys.executable, *SCORE, "--run", str(tiny_run), "--out", str(out)],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    err = open(tmp_path / "stderr.txt", "wb")  # noqa: SIM115 - the child writes it
+    proc = subprocess.Popen([sys.executable, *SCORE, "--run", str(tiny_run), "--out", str(out),
+                             "--workers", workers],
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.time() + 120
+    kids: set[int] = set()
     while time.time() < deadline:  # wait for a few rows, then kill without warning
+        kids |= _children(proc.pid) if sys.platform.startswith("linux") else set()
         if out.exists() and out.read_text().count("\n") > 8:
             break
         time.sleep(0.05)
@@ -40,9 +60,33 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_run, tmp_path):
     proc.wait()
     partial = out.read_text().count("\n") - 1
     assert 0 < partial < 40, "the kill should land mid-run"
-    resumed = _score(tiny_run, out, "--resume")
+    if workers == "2" and sys.platform.startswith("linux"):
+        assert kids, "two workers should have been forked"
+        time.sleep(1)           # the workers die with their parent, none is left scoring
+        assert not [k for k in kids if Path(f"/proc/{k}").exists()
+                    and "Z" not in Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1][:3]]
+        # killed at once with the parent, not by a broken pipe when their group is done
+        assert "Traceback" not in (tmp_path / "stderr.txt").read_text()
+    err.close()
+    resumed = _score(tiny_run, out, "--resume", "--workers", workers)
     assert len(resumed) == 40
     _same(resumed, whole)
+
+
+def test_worker_processes_give_the_one_thread_table(tiny_run, tmp_path):
+    """The default (one one-thread process per core) must be the one-thread table bit for bit,
+    also when a resumed table holds part of a pruned form's group."""
+    import proxybench as pb
+    from proxybench.spaces import nb201
+
+    ids = nb201.sample_cells(40, seed=0)
+    one = _score(tiny_run, tmp_path / "one.csv", "--workers", "1", "--threads", "1")
+    part = tmp_path / "part.csv"
+    pb.score(tiny_run, ["val_loss", "flatness", "params"], cells=ids[::3], out=part, workers=1)
+    got = pb.score(tiny_run, ["val_loss", "flatness", "params"], cells=ids, out=part,
+                   workers=2)
+    _same(got, one)
+    assert json.loads(part.with_suffix(".json").read_text())["workers"] == 2
 
 
 def test_torchrun_two_ranks_equal_one_process(tiny_run, tmp_path):
@@ -66,8 +110,6 @@ def test_torchrun_ddp_training_on_cpu(tmp_path):
                           "--out", str(out)], env=ENV, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    import json
-
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "done" and meta["world_size"] == 2
     metrics = pd.read_csv(out / "metrics.csv")

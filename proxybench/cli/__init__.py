@@ -200,13 +200,14 @@ def proxies() -> None:
 @O.out_file("The score table (with --run GROUP: OUT.seed-K.csv per supernet)")
 @O.RESUME
 @O.RETRY
+@O.WORKERS
 @O.THREADS
 @O.DEVICE
 @O.QUIET
 @friendly
 def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, cells_opt,
-          seed, bn_images, val_images, chunk, out, resume, retry_errors, threads, device,
-          quiet) -> None:
+          seed, bn_images, val_images, chunk, out, resume, retry_errors, workers, threads,
+          device, quiet) -> None:
     """Score cells with proxies into a table (resumable). Supernet proxies need --run;
     zero-cost proxies use --data-dir and the preset's network (NB201's at `paper`)."""
     import time
@@ -221,7 +222,8 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
                        preset=preset, overrides={"bn_images": bn_images,
                                                  "val_images": val_images, "chunk": chunk},
                        resume=resume, retry_errors=retry_errors, device=device,
-                       progress=not quiet, command=_command())
+                       progress=not quiet, workers=workers, threads=threads,
+                       command=_command())
     for d in done:
         if d.table is None:
             continue

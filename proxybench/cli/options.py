@@ -55,7 +55,12 @@ RESUME = click.option("--resume", is_flag=True,
 RETRY = click.option("--retry-errors", is_flag=True,
                      help="With --resume: score again the cells whose error column is set.")
 THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
-                       help="torch threads per process (default: every core).")
+                       help="torch threads per process (default: every core; `score`: one per "
+                            "worker process).")
+WORKERS = click.option("--workers", type=click.IntRange(min=1), default=None,
+                       help="Scoring processes, each with --threads torch threads (default: "
+                            "one per CPU core, each with one thread, which gives the "
+                            "one-thread table bit for bit; one on a GPU).")
 DEVICE = click.option("--device", default="auto", show_default=True,
                       help="auto (a GPU if there is one), cpu, cuda or cuda:N.")
 QUIET = click.option("--quiet", "-q", is_flag=True,

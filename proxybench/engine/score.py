@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import json
 import math
+import multiprocessing as mp
 import os
+import signal
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -196,7 +200,8 @@ def _code_versions(old: dict | None) -> list:
 def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence,
                 out_csv: str | Path, *, resume: bool = False, progress: bool = True,
                 meta: dict | None = None, space: str = "nb201",
-                retry_errors: bool = False) -> pd.DataFrame:
+                retry_errors: bool = False, workers: int | None = None,
+                threads: int | None = None) -> pd.DataFrame:
     """Score ``indices`` (official NB201 indices; for DARTS genotypes or their text) with
     every spec into ``out_csv``. ``retry_errors`` (with ``resume``) scores again the rows
     whose ``error`` is set, e.g. after a fix; every other row is kept as it is.
@@ -205,6 +210,10 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
     count, status, wall time and the table's fingerprint (what its values are computed
     from). ``resume`` refuses a table whose fingerprint differs, and ``<out>.lock`` refuses
     a second writer while this one runs. Returns the whole table sorted by its key column.
+
+    ``workers`` processes score groups of cells side by side, each with ``threads`` torch
+    threads (default: ``default_workers``, one one-thread process per core on a CPU); with
+    one worker the cells are scored in this process, with its threads.
     """
     if not specs:
         raise ScoreError("no proxy to score; name one with --proxy (`proxybench proxies` "
@@ -222,13 +231,18 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
             stack.enter_context(exclusive(out_csv))
         except OSError as exc:
             raise ScoreError(unwritable(out_csv, exc)) from exc
+        if workers is None:
+            workers = default_workers(ctx, threads)
+        stack.enter_context(_ieee_convolutions())
         return _score_locked(specs, ctx, indices, out_csv, resume=resume, progress=progress,
-                             meta=meta, space=space, retry_errors=retry_errors)
+                             meta=meta, space=space, retry_errors=retry_errors,
+                             workers=workers, threads=threads)
 
 
 def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
                   out_csv: Path, *, resume: bool, progress: bool, meta: dict | None,
-                  space: str, retry_errors: bool) -> pd.DataFrame:
+                  space: str, retry_errors: bool, workers: int,
+                  threads: int | None) -> pd.DataFrame:
     """``score_cells`` once it holds the table's lock."""
     keys = get_space(space)
     fp = fingerprint(specs, ctx, meta, space)
@@ -288,32 +302,19 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
     def work(members: list) -> int:
         return len(members) if per_cell else 1
 
-    bar = tqdm(total=sum(work(m) for m in groups.values()), disable=not progress,
-               unit="eval", desc="scoring", smoothing=0.05)
+    # each group takes the values a resumed table already holds for its pruned form
+    tasks = [(members, {k: cached[k] for s in specs if (k := (s.column, pruned)) in cached})
+             for pruned, members in groups.items()]
     rows_done = len(indices) - len(todo)
     last_sync = time.time()
-    with open(out_csv, "a", newline="") as fh:
+    with open(out_csv, "a", newline="") as fh, \
+            _group_scorer(specs, ctx, space, workers, threads or 1, len(tasks)) as scored:
+        # the bar comes after the workers: tqdm's monitor thread must not be forked
+        bar = tqdm(total=sum(work(m) for m in groups.values()), disable=not progress,
+                   unit="eval", desc="scoring", smoothing=0.05)
         writer = csv.writer(fh)
-        for pruned, members in groups.items():
-            for i in members:
-                cell = keys.cell_of(i)
-                row: dict = keys.ids_of(i)
-                errors = []
-                for s in specs:
-                    key = (s.column, _group_key(s, cell))
-                    if key in cached:
-                        values = cached[key]
-                    else:
-                        values, error = _run_proxy(s, ctx, cell)
-                        if error:
-                            errors.append(error)
-                        elif s.proxy.by_pruned:
-                            cached[key] = values
-                    row.update(values)
-                row["error"] = " | ".join(errors)
-                writer.writerow([_fmt(row[c]) for c in columns])
-            for s in specs:  # a finished group is never needed again
-                cached.pop((s.column, pruned), None)
+        for members, rows in scored(tasks):
+            writer.writerows([_fmt(row[c]) for c in columns] for row in rows)
             fh.flush()
             if time.time() - last_sync > 5:
                 os.fsync(fh.fileno())
@@ -328,9 +329,110 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
     # order of computation, resumption or sharding
     atomic_write_bytes(out_csv, table.to_csv(index=False).encode())
     meta.update(status="done", rows=len(table), wall_seconds_this_session=time.time() - t_start,
-                errors=count_errors(table))
+                errors=count_errors(table), workers=workers)
     atomic_write_json(meta_path, meta)
     return table
+
+
+@contextlib.contextmanager
+def _ieee_convolutions() -> Iterator[None]:
+    """Full float32 convolutions while scoring. cuDNN runs float32 convs in TF32 (a 10-bit
+    mantissa, ~1e-3 relative error) by default on recent GPUs; flatness reads loss changes of
+    that order at its smallest sigma, so TF32 would score rounding, not the cell. The
+    setting is restored afterwards (CPU convolutions never use TF32)."""
+    conv = torch.backends.cudnn.conv
+    old = conv.fp32_precision
+    conv.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision = old
+
+
+def _score_group(specs: Sequence[ProxySpec], ctx: ScoreContext, space: str, members: list,
+                 cached: dict) -> list[dict]:
+    """The rows of one group of cells that share a pruned form: a by-pruned proxy runs once
+    for the group (or not at all when ``cached``, from a resumed table, has its values)."""
+    keys = get_space(space)
+    cached = dict(cached)
+    rows = []
+    for i in members:
+        cell = keys.cell_of(i)
+        row: dict = keys.ids_of(i)
+        errors = []
+        for s in specs:
+            key = (s.column, _group_key(s, cell))
+            if key in cached:
+                values = cached[key]
+            else:
+                values, error = _run_proxy(s, ctx, cell)
+                if error:
+                    errors.append(error)
+                elif s.proxy.by_pruned:
+                    cached[key] = values
+            row.update(values)
+        row["error"] = " | ".join(errors)
+        rows.append(row)
+    return rows
+
+
+def default_workers(ctx: ScoreContext, threads: int | None = None) -> int:
+    """Processes a plain ``score`` uses: on a CPU one per core, each with ``threads`` torch
+    threads (1 when not given). Why: N one-thread processes score faster than one N-thread
+    process, and their table is the one-thread table bit for bit, whatever the machine
+    (``benchmarks/bench_parallel.py``). One on a GPU, under torchrun (each rank is already a
+    process), and off Linux (forking a process that has run torch is only safe there)."""
+    from ..run.distributed import rank_world
+    if (_device_of(ctx).type != "cpu" or rank_world()[1] > 1
+            or not sys.platform.startswith("linux")):
+        return 1
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    return max(1, cores // (threads or 1))
+
+
+def _device_of(ctx: ScoreContext) -> torch.device:
+    if ctx.supernet is not None:
+        return next(ctx.supernet.parameters()).device
+    if ctx.val_batch is not None:
+        return ctx.val_batch[0].device
+    return torch.device("cpu")
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(specs: Sequence[ProxySpec], ctx: ScoreContext, space: str,
+                  threads: int, parent: int) -> None:
+    """Set up a forked worker. It dies with its parent (Linux's PR_SET_PDEATHSIG): a killed
+    ``score`` leaves no orphan scoring on."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:      # the parent died before the line above
+        os._exit(1)
+    torch.set_num_threads(threads)
+    _WORKER.update(specs=specs, ctx=ctx, space=space)
+
+
+def _score_task(task: tuple[list, dict]) -> tuple[list, list[dict]]:
+    members, cached = task
+    return members, _score_group(_WORKER["specs"], _WORKER["ctx"], _WORKER["space"], members,
+                                 cached)
+
+
+@contextlib.contextmanager
+def _group_scorer(specs: Sequence[ProxySpec], ctx: ScoreContext, space: str, workers: int,
+                  threads: int, n_tasks: int) -> Iterator[Callable]:
+    """A function from tasks (members, cached) to (members, rows) as each group finishes: in
+    this process, or in ``workers`` forked processes of ``threads`` torch threads each. Forked
+    workers inherit the supernet and images (nothing is copied or pickled but cells and
+    rows); the caller stays the table's only writer, so resume and the lock work as ever."""
+    if workers <= 1 or n_tasks <= 1:
+        yield lambda tasks: ((m, _score_group(specs, ctx, space, m, c)) for m, c in tasks)
+        return
+    with mp.get_context("fork").Pool(min(workers, n_tasks), _start_worker,
+                                     (specs, ctx, space, threads, os.getpid())) as pool:
+        yield lambda tasks: pool.imap_unordered(_score_task, tasks)
 
 
 def _fmt(value: object) -> object:
@@ -388,9 +490,10 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)),
                                               seed + 1), dev)
         ctx = ScoreContext(seed=seed, preset=preset, num_classes=num_classes,
-                           input_size=input_size, bn_batch=bn, val_batch=val)
+                           input_size=input_size, bn_batch=bn, val_batch=val,
+                           evaluation_chunk=evaluation_chunk(preset.chunk, dev))
         return ctx, {"run": None, "dataset": dataset, "data_dir": data_dir,
-                     "preset_name": preset_name}
+                     "preset_name": preset_name, "device": str(dev)}
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
     if not run_json.is_file():
@@ -441,13 +544,27 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                             dev)
     ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
                        input_size=input_size, supernet=supernet, init_supernet=init,
-                       bn_batch=bn, val_batch=val)
+                       bn_batch=bn, val_batch=val,
+                       evaluation_chunk=evaluation_chunk(preset.chunk, dev))
     info = {"run": str(run_dir), "checkpoint": str(ckpt_path),
             "checkpoint_sha256": file_sha256(ckpt_path),
             "weights_sha256": weights_sha256(ckpt["state_dict"]),
-            "checkpoint_epoch": ckpt["epoch"],
+            "checkpoint_epoch": ckpt["epoch"], "device": str(dev),
             "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"]}
     return ctx, info
+
+
+GPU_EVALUATION_CHUNK = 2048
+
+
+def evaluation_chunk(preset_chunk: int, device: torch.device) -> int:
+    """Images per evaluation pass on ``device``. On a CPU the preset's chunk (128 in every
+    preset: the fastest there, ``benchmarks/bench_layout.py``), so CPU tables stay as they
+    were. On a GPU 2,048: small batches leave it idle, and 2,048 images keep a C=16
+    network's activations near 1 GB (``benchmarks/bench_gpu.py`` times other sizes)."""
+    if torch.device(device).type == "cpu":
+        return preset_chunk
+    return max(preset_chunk, GPU_EVALUATION_CHUNK)
 
 
 def _check_checkpoint_matches_run(ckpt_path: Path, ckpt: dict, run_json: Path, cfg: dict,

@@ -31,7 +31,7 @@ from ..spaces.darts import (
     chosen_edges,
     edge_index,
 )
-from .ops import FactorizedReduce, ReLUConvBN, make_darts_op
+from .ops import FactorizedReduce, ReLUConvBN, make_darts_op, standalone_copy
 
 
 def drop_path(x: Tensor, drop_prob: float, generator: torch.Generator | None) -> Tensor:
@@ -190,10 +190,7 @@ class DartsNet(nn.Module):
         """A standalone copy of one path of the supernet, weights and BN buffers included;
         it shares nothing with the supernet."""
         genotype = self._genotype(check_genotype(genotype))
-        sub = DartsNet(genotype=genotype, **self.config)
-        full = self.state_dict()
-        sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
-        return sub.to(next(self.parameters()).device, memory_format=torch.channels_last)
+        return standalone_copy(self, lambda: DartsNet(genotype=genotype, **self.config))
 
     def searched_cells(self) -> list[nn.Module]:
         return list(self.cells)

@@ -14,9 +14,23 @@ reduction for skips at stride 2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+
+def standalone_copy(supernet: nn.Module, build: Callable[[], nn.Module]) -> nn.Module:
+    """The network ``build()`` makes, holding clones of the supernet's tensors of the same
+    names, on the supernet's device, channels_last (~2x faster small convs on CPU, README
+    "Speed"). Built on the meta device and handed the clones: no random init is computed
+    and no tensor goes through the host, which matters on a GPU (a copy per cell)."""
+    with torch.device("meta"):
+        sub = build()
+    full = supernet.state_dict()
+    sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()}, assign=True)
+    return sub.to(memory_format=torch.channels_last)
 
 
 class AvgPool3x3(nn.Module):

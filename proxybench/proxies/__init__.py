@@ -49,9 +49,16 @@ class ScoreContext:
     # one pass over a network (e.g. snip, fisher, jacov on the same init network and batch)
     # compute it once, with what all of them need (set by the engine; empty = alone)
     together: tuple[tuple[str, tuple], ...] = ()
+    # images per forward pass when evaluating (not BN recalibration, whose statistics depend
+    # on the preset's chunk): speed only, chosen per device (0: the preset's chunk)
+    evaluation_chunk: int = 0
     # results that depend only on (context, cell), kept for the cell being scored so that
     # proxies of one cell share the BN-recalibrated path and its clean evaluation
     memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def eval_chunk(self) -> int:
+        return self.evaluation_chunk or self.preset.chunk
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,16 @@ def perturbable(net: torch.nn.Module, position: str) -> list[tuple[str, torch.nn
     return [(n, p) for n, p in named if id(p) in in_cells]
 
 
-def noise_generators(seed: int, names: Sequence[str], draw: int = 0) -> dict[str, torch.Generator]:
-    """One generator per parameter name, seeded by (seed, name[, draw])."""
+def noise_generators(seed: int, names: Sequence[str], draw: int = 0,
+                     device: torch.device | str = "cpu") -> dict[str, torch.Generator]:
+    """One generator per parameter name, seeded by (seed, name[, draw]), on ``device``: the
+    noise is drawn where the weights are (no host-to-GPU copy per parameter and sigma). A
+    CUDA generator draws other numbers than a CPU one, so a GPU table's noise differs from a
+    CPU table's (as its convolutions' rounding does); the table records the device."""
     gens = {}
     for name in names:
         key = f"{seed}|{name}" if draw == 0 else f"{seed}|{name}|{draw}"
-        gens[name] = torch.Generator().manual_seed(seed_from(key))
+        gens[name] = torch.Generator(device=device).manual_seed(seed_from(key))
     return gens
 
 
@@ -81,7 +85,8 @@ def perturbed_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Para
     totals = [0.0] * len(sigmas)
     with torch.no_grad():
         for draw in range(draws):
-            gens = noise_generators(seed, [n for n, _ in params], draw)
+            gens = noise_generators(seed, [n for n, _ in params], draw,
+                                    params[0][1].device if params else "cpu")
             previous = 0.0
             for i, sigma in enumerate(sigmas):
                 if clean is not None and (noise == "direct" or i == 0):
@@ -89,8 +94,9 @@ def perturbed_losses(net: torch.nn.Module, params: list[tuple[str, torch.nn.Para
                         p.copy_(p0)
                 step = sigma if noise == "direct" else sigma - previous
                 for name, p in params:
-                    eps = torch.randn(p.shape, generator=gens[name], dtype=p.dtype)
-                    p.add_(eps.to(p.device) * step)
+                    eps = torch.randn(p.shape, generator=gens[name], dtype=p.dtype,
+                                      device=p.device)
+                    p.add_(eps * step)
                 previous = sigma
                 totals[i] += evaluate(net, images, labels, chunk)[0]
     return [t / draws for t in totals]
@@ -182,10 +188,10 @@ def flatness(ctx: ScoreContext, cell: Cell, *, sigmas: tuple[float, ...], alpha:
     base = ctx.seed if noise_seed < 0 else noise_seed
     seed = base if crn else cell_seed(base, cell)
     if direction == "hessian":
-        losses = hessian_losses(net, params, sigmas, *ctx.val_batch, ctx.preset.chunk, seed,
+        losses = hessian_losses(net, params, sigmas, *ctx.val_batch, ctx.eval_chunk, seed,
                                 hessian_iters)
     else:
-        losses = perturbed_losses(net, params, sigmas, *ctx.val_batch, ctx.preset.chunk, seed,
+        losses = perturbed_losses(net, params, sigmas, *ctx.val_batch, ctx.eval_chunk, seed,
                                   noise, draws)
     result = {"score": flatness_value(losses, sigmas, alpha)}
     result.update({f"loss@{s:g}": v for s, v in zip(sigmas, losses, strict=True)})

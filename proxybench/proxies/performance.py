@@ -54,7 +54,7 @@ def clean_evaluation(ctx: ScoreContext, cell: Cell) -> tuple[float, float]:
     """(validation loss, accuracy %) of the recalibrated path, computed once per cell."""
     memo = memo_of(ctx, cell)
     if "eval" not in memo:
-        memo["eval"] = evaluate(prepared_subnet(ctx, cell), *ctx.val_batch, ctx.preset.chunk)
+        memo["eval"] = evaluate(prepared_subnet(ctx, cell), *ctx.val_batch, ctx.eval_chunk)
     return memo["eval"]
 
 
