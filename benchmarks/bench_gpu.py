@@ -47,8 +47,10 @@ from proxybench.spaces import nb201
 
 def scratch_run(out: Path, data_dir: str, device: torch.device) -> Path:
     """A paper-preset supernet after one step on 64 images: its epoch-0 weights are a real
-    run's initialisation, and scoring reads them like any run's."""
-    preset = get_preset("paper", epochs=1, train_images=64)
+    run's initialisation, and scoring reads them like any run's. Its own end-of-training
+    check is cut to one path on 64 images (scoring sets its image counts itself)."""
+    preset = get_preset("paper", epochs=1, train_images=64, path_sample=1, val_images=64,
+                        bn_images=64)
     cfg = TrainConfig("nb201", "cifar10", data_dir, "paper", preset, 0, 0, None)
     train_supernet(cfg, out, progress=False, device=str(device))
     return out
@@ -73,7 +75,9 @@ def main() -> None:
     sigmas = spec.options["sigmas"]
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(args.run) if args.run else scratch_run(Path(tmp) / "run", args.data_dir, dev)
-        overrides = {"bn_images": args.bn_images, "val_images": args.val_images}
+        paper = get_preset("paper")
+        overrides = {"bn_images": args.bn_images or paper.bn_images,
+                     "val_images": args.val_images or paper.val_images}
         ctx, info = context_from_run(run, [spec], data_dir=args.data_dir,
                                      checkpoint=None if args.run else "epoch-0.pt",
                                      preset_overrides=overrides, device=str(dev))

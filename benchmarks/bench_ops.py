@@ -1,13 +1,17 @@
-"""3x3 average pooling: PyTorch's kernel vs proxybench's depthwise-conv form, one run.
+"""Average pooling: PyTorch's kernels vs proxybench's depthwise-conv forms, one run.
 
     python benchmarks/bench_ops.py [--run RUN] [--cells 20]
 
-1. The op alone at the NB201 feature-map shapes (chunks of 128 images, channels_last), for
+Two poolings run as depthwise convolutions: the cells' 3x3 pooling (``AvgPool3x3``) and the
+reductions' 2x2 shortcut pooling (``AvgPool2x2``, bit-identical to ``nn.AvgPool2d(2, 2)``).
+
+1. Each op alone at the NB201 feature-map shapes (chunks of 128 images, channels_last), for
    C=8 (the ``cpu`` preset) and C=16 (``paper``).
 2. With ``--run``: the validation-loss evaluation that flatness repeats for every sigma, over
-   the recalibrated paths of the same sampled cells, once with ``nn.AvgPool2d`` swapped back
-   in and once as shipped. Prints the seconds per cell of each and the ratio, and checks
-   that both give the same loss.
+   the recalibrated paths of the same sampled cells, three ways, interleaved: both poolings
+   PyTorch's again, only the 2x2 one PyTorch's again, and as shipped. Prints the seconds
+   per cell of each, the ratios, and checks the losses (the 2x2 form must give the same
+   loss bit for bit).
 3. With ``--run --compile``: the same evaluation under ``torch.compile`` for 2 cells: the
    first call (compilation) and a second call, against eager. Every distinct cell is a new
    graph, so a scoring run would pay the compilation once per cell.
@@ -23,7 +27,7 @@ import torch
 from torch import nn
 
 from proxybench.nets.nb201 import evaluate
-from proxybench.nets.ops import AvgPool3x3
+from proxybench.nets.ops import AvgPool2x2, AvgPool3x3
 
 
 def _time_pair(a, b, repeats: int = 15) -> tuple[float, float]:
@@ -40,14 +44,17 @@ def _time_pair(a, b, repeats: int = 15) -> tuple[float, float]:
     return ta / repeats, tb / repeats
 
 
-def _with_pytorch_pool(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` whose AvgPool3x3 ops are PyTorch's pooling module again."""
+def _with_pytorch_pool(net: nn.Module, three: bool = True) -> nn.Module:
+    """A copy of ``net`` whose AvgPool2x2 (and with ``three`` AvgPool3x3) ops are PyTorch's
+    pooling modules again."""
     net = copy.deepcopy(net)
     for module in list(net.modules()):
         for name, child in module.named_children():
-            if isinstance(child, AvgPool3x3):
+            if three and isinstance(child, AvgPool3x3):
                 setattr(module, name, nn.AvgPool2d(3, stride=child.stride, padding=1,
                                                    count_include_pad=False))
+            elif isinstance(child, AvgPool2x2):
+                setattr(module, name, nn.AvgPool2d(2, stride=2))
     return net
 
 
@@ -64,8 +71,15 @@ def main() -> None:
             ref = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
             ours = AvgPool3x3()
             t_ref, t_ours = _time_pair(lambda: ref(x), lambda: ours(x))  # noqa: B023
-            print(f"pool {ch:3d}x{size:2d}x{size:2d}: pytorch {1e3 * t_ref:6.2f} ms, "
+            print(f"pool 3x3 {ch:3d}x{size:2d}x{size:2d}: pytorch {1e3 * t_ref:6.2f} ms, "
                   f"depthwise {1e3 * t_ours:6.2f} ms, {t_ref / t_ours:4.1f}x")
+        for ch, size in ((c, 32), (2 * c, 16)):   # the two reductions' inputs
+            x = torch.randn(128, ch, size, size).contiguous(memory_format=torch.channels_last)
+            ref, ours = nn.AvgPool2d(2, stride=2), AvgPool2x2()
+            assert torch.equal(ref(x), ours(x))
+            t_ref, t_ours = _time_pair(lambda: ref(x), lambda: ours(x))  # noqa: B023
+            print(f"pool 2x2 {ch:3d}x{size:2d}x{size:2d}: pytorch {1e3 * t_ref:6.2f} ms, "
+                  f"depthwise {1e3 * t_ours:6.2f} ms, {t_ref / t_ours:4.1f}x (bit-identical)")
     if args.run is None:
         return
     from proxybench.engine.score import context_from_run
@@ -76,22 +90,28 @@ def main() -> None:
     ctx, _ = context_from_run(args.run, [spec])
     cells = [nb201.prune(nb201.cell_at(i)) for i in nb201.sample_cells(args.cells, 0)]
     nets = [prepared_subnet(ctx, c) for c in cells if not nb201.is_disconnected(c)]
-    old = [_with_pytorch_pool(n) for n in nets]
+    ways = {"both pytorch": [_with_pytorch_pool(n) for n in nets],
+            "2x2 pytorch": [_with_pytorch_pool(n, three=False) for n in nets],
+            "shipped": nets}
     x, y = ctx.val_batch
     chunk = ctx.preset.chunk
-    t_old = t_new = 0.0
-    l_old, l_new = [], []
-    for a, b in zip(old, nets, strict=True):  # interleaved, so load changes hit both alike
-        t0 = time.perf_counter()
-        l_old.append(evaluate(a, x, y, chunk)[0])
-        t1 = time.perf_counter()
-        l_new.append(evaluate(b, x, y, chunk)[0])
-        t_old, t_new = t_old + t1 - t0, t_new + time.perf_counter() - t1
-    worst = max(abs(a - b) / abs(a) for a, b in zip(l_old, l_new, strict=True))
+    seconds = dict.fromkeys(ways, 0.0)
+    losses: dict[str, list] = {w: [] for w in ways}
+    for k in range(len(nets)):     # interleaved, so load changes hit every way alike
+        for way, variants in ways.items():
+            t0 = time.perf_counter()
+            losses[way].append(evaluate(variants[k], x, y, chunk)[0])
+            seconds[way] += time.perf_counter() - t0
     n = len(nets)
+    worst = max(abs(a - b) / abs(a) for a, b in zip(losses["both pytorch"], losses["shipped"],
+                                                    strict=True))
+    if losses["2x2 pytorch"] != losses["shipped"]:
+        raise SystemExit("the 2x2 depthwise pooling changed a loss")
     print(f"validation evaluation of {n} recalibrated paths ({len(x)} images each): "
-          f"pytorch pool {t_old / n:.3f} s/cell, depthwise {t_new / n:.3f} s/cell, "
-          f"{t_old / t_new:.2f}x; max relative loss difference {worst:.1e}")
+          + ", ".join(f"{w} {t / n:.4f} s/cell" for w, t in seconds.items())
+          + f"; 2x2 lever {seconds['2x2 pytorch'] / seconds['shipped']:.3f}x (losses "
+          f"identical), both {seconds['both pytorch'] / seconds['shipped']:.3f}x (max "
+          f"relative loss difference {worst:.1e})")
     if args.compile:
         for net in nets[:2]:
             t0 = time.perf_counter()

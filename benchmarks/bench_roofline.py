@@ -33,6 +33,7 @@ network runs as a depthwise conv, which NB201's count leaves out).
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from bench_score import reference_flatness, sgemm_gflops
 from torch.utils.flop_counter import FlopCounterMode
 
-from proxybench.engine.score import context_from_run, score_cells
+from proxybench.engine.score import context_from_run, default_workers, score_cells
 from proxybench.nets.nb201 import cell_cost
 from proxybench.proxies import parse_specs
 from proxybench.spaces import nb201
@@ -97,6 +98,19 @@ def conv_ceiling(batch: int, channels: int, device: torch.device = CPU
     return combined, rates
 
 
+def engine_seconds(spec, ctx, indices: list, workers: int | None) -> tuple[float, dict]:
+    """(seconds, {arch_index: flatness}) of ``score_cells`` on ``indices`` into a scratch
+    table: one process at this process's torch threads (``workers=1``), or ``score``'s
+    default (``None``)."""
+    ctx.memo.clear()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        table = score_cells([spec], ctx, indices, Path(tmp) / "scores.csv", progress=False,
+                            workers=workers)
+        seconds = time.perf_counter() - t0
+    return seconds, dict(zip(table["arch_index"], table["flatness"], strict=True))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True)
@@ -144,6 +158,7 @@ def main() -> None:
           f"GFLOP (ratio {counted / (2 * sum(macs(c) for c in check)):.3f}; the excess is "
           f"avg pooling run as a depthwise conv)")
 
+    one_thread = None     # the 1-thread scores, which the default workers must reproduce
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
         print(f"\n== torch threads {torch.get_num_threads()}")
@@ -153,23 +168,29 @@ def main() -> None:
         print(f"conv ceiling (3x3, channels_last, batch {p.chunk}): {ceiling:.1f} GFLOP/s "
               f"combined ({shapes}); sgemm 1024^2 {sgemm_gflops():.1f} GFLOP/s")
 
-        ctx.memo.clear()
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            table = score_cells([spec], ctx, indices, Path(tmp) / "scores.csv",
-                                progress=False)
-            t_eng = time.perf_counter() - t0
+        t_eng, ours = engine_seconds(spec, ctx, indices, workers=1)
+        if threads == 1:
+            one_thread = ours
         eng = 2 * engine_macs / t_eng / 1e9
         print(f"engine:    {len(cells) / t_eng:6.2f} cells/s ({t_eng:.1f} s), {eng:5.1f} "
               f"GFLOP/s = {eng / ceiling:5.1%} of the conv ceiling ({eng / best:.1%} of the "
-              f"best shape)")
+              f"best shape); one process")
+        if threads > 1:
+            t_def, plain = engine_seconds(spec, ctx, indices, workers=None)
+            if one_thread is not None and any(
+                    a != b and not (math.isnan(a) and math.isnan(b))
+                    for a, b in zip(plain.values(), one_thread.values(), strict=True)):
+                raise SystemExit("the default workers' scores differ from one thread's")
+            dgf = 2 * engine_macs / t_def / 1e9
+            print(f"plain:     {len(cells) / t_def:6.2f} cells/s ({t_def:.1f} s), {dgf:5.1f} "
+                  f"GFLOP/s = {dgf / ceiling:5.1%} of the conv ceiling; `score`'s default, "
+                  f"{default_workers(ctx)} forked one-thread workers")
         if not args.no_reference:
             ctx.memo.clear()
             t0 = time.perf_counter()
             ref = [reference_flatness(ctx, c, sigmas, alpha) for c in pruned]
             t_ref = time.perf_counter() - t0
             rgf = 2 * ref_macs / t_ref / 1e9
-            ours = dict(zip(table["arch_index"], table["flatness"], strict=True))
             worst = max(abs(ours[i] - r) / abs(r) for i, r in zip(indices, ref, strict=True))
             print(f"reference: {len(cells) / t_ref:6.2f} cells/s ({t_ref:.1f} s), {rgf:5.1f} "
                   f"GFLOP/s = {rgf / ceiling:5.1%} of the conv ceiling; engine/reference "

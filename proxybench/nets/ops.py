@@ -55,6 +55,17 @@ class AvgPool3x3(nn.Module):
         return f"stride={self.stride}"
 
 
+class AvgPool2x2(nn.Module):
+    """``nn.AvgPool2d(2, stride=2)`` as a depthwise convolution with a 0.25 kernel: the same
+    four values summed in the same order, scaled by a power of two, so the same numbers bit
+    for bit (tested), and 2-4x faster on CPU in channels_last: the reductions' shortcut
+    pooling took 6 % of an evaluation (benchmarks/README.md). No parameters or buffers."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, x.new_full((x.shape[1], 1, 2, 2), 0.25), stride=2,
+                        groups=x.shape[1])
+
+
 class ReLUConvBN(nn.Sequential):
     """ReLU -> Conv (no bias) -> BN, NB201's ``nor_conv`` ops."""
 
@@ -74,7 +85,7 @@ class ResNetBasicBlock(nn.Module):
         self.conv_a = ReLUConvBN(c_in, c_out, 3, stride, affine=True)
         self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, affine=True)
         self.downsample = nn.Sequential(
-            nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
+            AvgPool2x2(),
             nn.Conv2d(c_in, c_out, kernel_size=1, stride=1, padding=0, bias=False),
         )
 
