@@ -37,7 +37,12 @@ from pathlib import Path
 import torch
 from bench_roofline import conv_ceiling, sync
 
-from proxybench.engine.score import context_from_run, evaluation_chunk, score_cells
+from proxybench.engine.score import (
+    context_from_run,
+    default_workers,
+    evaluation_chunk,
+    score_cells,
+)
 from proxybench.nets.nb201 import cell_cost
 from proxybench.proxies import parse_specs
 from proxybench.run.presets import get_preset
@@ -68,6 +73,9 @@ def main() -> None:
                          "choice for the device)")
     ap.add_argument("--bn-images", type=int, default=None, help="default: the preset's")
     ap.add_argument("--val-images", type=int, default=None, help="default: the preset's")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="scoring processes (default: score's, one per CPU core on a CPU, "
+                         "one on a GPU)")
     args = ap.parse_args()
 
     dev = resolve_device(args.device)
@@ -100,15 +108,18 @@ def main() -> None:
         work = flop(distinct)
         forms = list({nb201.prune(c) for c in nb201.all_cells()})
         every = flop(forms)
+        full = every / images * (paper.bn_images + len(sigmas) * paper.val_images)
         print(f"{len(indices)} seeded cells (seed {args.seed}), {len(distinct)} distinct "
               f"pruned forms, {work / 1e12:.2f} TFLOP; all 15,625 cells: {len(forms)} forms, "
-              f"{every / 1e15:.2f} PFLOP")
+              f"{every / 1e15:.2f} PFLOP at these image counts, {full / 1e15:.2f} PFLOP at "
+              f"the preset's ({paper.bn_images} BN + {len(sigmas)} x {paper.val_images})")
 
         chunks = ([int(c) for c in args.chunks.split(",")] if args.chunks
                   else [evaluation_chunk(p.chunk, dev)])
         # warm-up: CUDA context, cuDNN's kernel choice, the allocator
         score_cells([spec], replace(ctx, evaluation_chunk=chunks[0]), indices[:1],
                     Path(tmp) / "warm.csv", progress=False, workers=1)
+        workers = args.workers or default_workers(ctx)
         best = None
         for chunk in chunks:
             ceiling, rates = conv_ceiling(chunk, p.channels, dev)
@@ -116,21 +127,28 @@ def main() -> None:
             sync(dev)
             t0 = time.perf_counter()
             table = score_cells([spec], replace(ctx, evaluation_chunk=chunk), indices,
-                                Path(tmp) / f"scores-{chunk}.csv", progress=False, workers=1)
+                                Path(tmp) / f"scores-{chunk}.csv", progress=False,
+                                workers=workers)
             sync(dev)
             seconds = time.perf_counter() - t0
             rate = work / seconds / 1e9
             hours = every / (rate * 1e9) / 3600
+            paper_hours = full / (rate * 1e9) / 3600
             shapes = ", ".join(f"{s} {r:.0f}" for s, r in rates)
-            print(f"chunk {chunk:5d}: {seconds:7.1f} s, {seconds / len(distinct):6.3f} s per "
-                  f"distinct cell, {rate:8.1f} GFLOP/s = {rate / ceiling:5.1%} of the conv "
-                  f"ceiling {ceiling:.0f} GFLOP/s ({shapes}); all cells: {hours:.1f} h; "
+            print(f"chunk {chunk:5d}, {workers} worker(s): {seconds:7.1f} s, "
+                  f"{seconds / len(distinct):6.3f} s per distinct cell, {rate:8.1f} GFLOP/s = "
+                  f"{rate / ceiling:5.1%} of the conv ceiling {ceiling:.0f} GFLOP/s ({shapes}"
+                  f"{f'; {torch.get_num_threads()} threads' if dev.type == 'cpu' else ''}); "
+                  f"all cells: "
+                  f"{hours:.1f} h at these image counts, {paper_hours:.1f} h at the preset's; "
                   f"{int(table['flatness'].notna().sum())}/{len(table)} scored")
             if best is None or seconds < best[1]:
-                best = (chunk, seconds, rate, hours)
-        chunk, seconds, rate, hours = best
-        print(json.dumps({"device": name, "chunk": chunk, "seconds_per_distinct_cell":
-                          seconds / len(distinct), "gflops": rate, "all_cells_hours": hours,
+                best = (chunk, seconds, rate, hours, paper_hours)
+        chunk, seconds, rate, hours, paper_hours = best
+        print(json.dumps({"device": name, "chunk": chunk, "workers": workers,
+                          "seconds_per_distinct_cell": seconds / len(distinct),
+                          "gflops": rate, "all_cells_hours": hours,
+                          "all_cells_hours_at_preset_images": paper_hours,
                           "val_images": p.val_images, "bn_images": p.bn_images,
                           "checkpoint": info["checkpoint"]}))
 

@@ -1,7 +1,7 @@
 """Flatness scoring against the machine's conv ceiling: how much of it the engine uses, one run.
 
     python benchmarks/bench_roofline.py --run RUN [--cells 40] [--seed 0] [--threads 1,2]
-        [--data-dir DIR] [--no-reference]
+        [--data-dir DIR] [--no-reference] [--profile]
 
 For each torch thread count in ``--threads`` (the ceiling and the scorers run at the same
 count, one right after the other):
@@ -14,7 +14,9 @@ count, one right after the other):
    combined rate, total FLOPs / total time (the harmonic mean), printed with each shape's.
    It is measured again after the scorers: a drop flags load from other processes;
 2. the engine: ``score_cells`` with ``flatness`` (the preset's defaults) on the seeded sample
-   of ``--cells`` cells, as ``proxybench score --cells N`` runs it, into a scratch table;
+   of ``--cells`` cells, in one process at that thread count (``workers=1``), into a
+   scratch table; above one thread also ``score``'s default, one forked one-thread worker
+   per core, whose scores must equal the one-thread scores bit for bit;
 3. the GeNAS reference loop of ``bench_score.py`` (``reference_flatness``) on the same cells.
 
 FLOPs executed are counted, not estimated from cells/s: flatness (cumulative noise) runs, per
@@ -98,6 +100,31 @@ def conv_ceiling(batch: int, channels: int, device: torch.device = CPU
     return combined, rates
 
 
+def profile_evaluation(ctx, cells: list, top: int = 8) -> None:
+    """Where a validation pass spends its time, one thread: torch.profiler's self CPU time
+    per aten op over one evaluation of each cell's recalibrated path (after a warm-up)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from proxybench.nets.nb201 import evaluate
+    from proxybench.proxies.performance import prepared_subnet
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    nets = [prepared_subnet(ctx, c) for c in cells if not nb201.is_disconnected(c)][:12]
+    x, y = ctx.val_batch
+    for net in nets:
+        evaluate(net, x, y, ctx.eval_chunk)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for net in nets:
+            evaluate(net, x, y, ctx.eval_chunk)
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in events)
+    shares = ", ".join(f"{e.key} {e.self_cpu_time_total / total:.1%} ({e.count} calls)"
+                       for e in events[:top])
+    print(f"profile of one validation pass of {len(nets)} paths, 1 thread, self CPU time: "
+          f"{shares}")
+    torch.set_num_threads(threads)
+
+
 def engine_seconds(spec, ctx, indices: list, workers: int | None) -> tuple[float, dict]:
     """(seconds, {arch_index: flatness}) of ``score_cells`` on ``indices`` into a scratch
     table: one process at this process's torch threads (``workers=1``), or ``score``'s
@@ -121,6 +148,8 @@ def main() -> None:
                          "torch's default)")
     ap.add_argument("--data-dir", default=None, help="default: the run's")
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print where a validation pass spends its time (op shares)")
     args = ap.parse_args()
 
     spec = parse_specs("flatness")[0]
@@ -157,6 +186,9 @@ def main() -> None:
           f"executed vs 2 x analytic multiply-adds {2 * sum(macs(c) for c in check) / 1e9:.2f} "
           f"GFLOP (ratio {counted / (2 * sum(macs(c) for c in check)):.3f}; the excess is "
           f"avg pooling run as a depthwise conv)")
+
+    if args.profile:
+        profile_evaluation(ctx, distinct)
 
     one_thread = None     # the 1-thread scores, which the default workers must reproduce
     for threads in (int(t) for t in args.threads.split(",")):

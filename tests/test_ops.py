@@ -45,6 +45,8 @@ def test_avg_pool_2x2_is_pytorchs_bit_for_bit(size, channels_last):
     x = torch.randn(4, 16, size, size, generator=g) * 3
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():               # the depthwise-conv form
+        assert torch.equal(AvgPool2x2()(x), nn.AvgPool2d(2, stride=2)(x))
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     ref = nn.AvgPool2d(2, stride=2)(x1)
     ours = AvgPool2x2()(x2)
