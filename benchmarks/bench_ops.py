@@ -1,4 +1,5 @@
-"""Average pooling: PyTorch's kernels vs proxybench's depthwise-conv forms, one run.
+"""Average pooling (PyTorch's kernels vs proxybench's depthwise-conv forms) and path copies,
+one run.
 
     python benchmarks/bench_ops.py [--run RUN] [--cells 20]
 
@@ -7,11 +8,14 @@ reductions' 2x2 shortcut pooling (``AvgPool2x2``, bit-identical to ``nn.AvgPool2
 
 1. Each op alone at the NB201 feature-map shapes (chunks of 128 images, channels_last), for
    C=8 (the ``cpu`` preset) and C=16 (``paper``).
-2. With ``--run``: the validation-loss evaluation that flatness repeats for every sigma, over
-   the recalibrated paths of the same sampled cells, three ways, interleaved: both poolings
-   PyTorch's again, only the 2x2 one PyTorch's again, and as shipped. Prints the seconds
-   per cell of each, the ratios, and checks the losses (the 2x2 form must give the same
-   loss bit for bit).
+2. With ``--run``: copying a cell's path out of the supernet, the way ``extract`` did before
+   (build the network, which initialises it randomly, load the tensors, move it) and as
+   shipped (built on the meta device and handed clones), interleaved, at the run's size
+   and at the paper's (C=16, N=5); then the validation-loss evaluation that flatness
+   repeats for every sigma, over the recalibrated paths of the same sampled cells, three
+   ways, interleaved: both poolings PyTorch's again, only the 2x2 one PyTorch's again, and
+   as shipped. Prints the seconds per cell of each, the ratios, and checks the losses (the
+   2x2 form must give the same loss bit for bit).
 3. With ``--run --compile``: the same evaluation under ``torch.compile`` for 2 cells: the
    first call (compilation) and a second call, against eager. Every distinct cell is a new
    graph, so a scoring run would pay the compilation once per cell.
@@ -58,6 +62,47 @@ def _with_pytorch_pool(net: nn.Module, three: bool = True) -> nn.Module:
     return net
 
 
+def _copy_via_host(supernet: nn.Module, cell) -> nn.Module:
+    """How ``extract`` copied a path before ``standalone_copy``: build it (random init),
+    load the supernet's tensors into it, move it to the device, channels_last."""
+    from proxybench.nets.nb201 import NB201Net
+    cfg = supernet.config
+    sub = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], cell=cell,
+                   affine_cells=cfg["affine_cells"])
+    full = supernet.state_dict()
+    sub.load_state_dict({k: full[k].clone() for k in sub.state_dict()})
+    return sub.to(next(supernet.parameters()).device, memory_format=torch.channels_last)
+
+
+def copy_paths(supernet: nn.Module, cells: list) -> None:
+    """Seconds per path copy, the old way and ``extract`` (meta device, no init), interleaved;
+    the copies must hold the same tensors."""
+    old = new = 0.0
+    for cell in cells:
+        t0 = time.perf_counter()
+        a = _copy_via_host(supernet, cell)
+        t1 = time.perf_counter()
+        b = supernet.extract(cell)
+        old, new = old + t1 - t0, new + time.perf_counter() - t1
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    n = len(cells)
+    print(f"path copy of {n} cells: build + load + move {old / n * 1e3:.2f} ms, extract (meta "
+          f"device, no init) {new / n * 1e3:.2f} ms, {old / new:.2f}x; same tensors")
+    from proxybench.nets.nb201 import NB201Net
+    cfg = {**supernet.config, "channels": 16, "layers": 5}
+    big = NB201Net(cfg["channels"], cfg["layers"], cfg["num_classes"], affine_cells=False)
+    old = new = 0.0
+    for cell in cells:
+        t0 = time.perf_counter()
+        _copy_via_host(big, cell)
+        t1 = time.perf_counter()
+        big.extract(cell)
+        old, new = old + t1 - t0, new + time.perf_counter() - t1
+    print(f"path copy at the paper's size (C=16, N=5): build + load + move "
+          f"{old / n * 1e3:.2f} ms, extract {new / n * 1e3:.2f} ms, {old / new:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None)
@@ -90,6 +135,7 @@ def main() -> None:
     spec = parse_specs("flatness")[0]
     ctx, _ = context_from_run(args.run, [spec])
     cells = [nb201.prune(nb201.cell_at(i)) for i in nb201.sample_cells(args.cells, 0)]
+    copy_paths(ctx.supernet, cells)
     nets = [prepared_subnet(ctx, c) for c in cells if not nb201.is_disconnected(c)]
     ways = {"both pytorch": [_with_pytorch_pool(n) for n in nets],
             "2x2 pytorch": [_with_pytorch_pool(n, three=False) for n in nets],

@@ -10,12 +10,16 @@ script scores the same seeded cells with every proxy of ``zero_cost.ZERO_COST`` 
 (a fresh context per proxy, as separate ``score`` runs would) and together (one context, as
 one ``score --proxy 'a;b;...'`` run), interleaved ``--repeats`` times so both see the same
 load, checks that the scores are identical, and prints seconds per cell of each and the
-ratio.
+ratio. Then it scores them as a plain ``proxybench score --proxy 'a;b;...'`` does now:
+together, in ``score``'s default workers (one forked one-thread process per core), whose
+table must hold the same scores; the ratio of one by one (one thread) to that is what a
+user gains from both levers.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import replace
 
@@ -43,6 +47,26 @@ def score_all(ctx, specs, cells, together: bool) -> tuple[float, dict]:
     return time.perf_counter() - t0, scores
 
 
+def score_default(ctx, specs, indices: list) -> tuple[float, dict]:
+    """Seconds and scores of ``score_cells`` with its default workers, all proxies together."""
+    import tempfile
+    from pathlib import Path
+
+    from proxybench.engine.score import score_cells
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        table = score_cells(specs, replace(ctx, memo={}), indices, Path(tmp) / "zc.csv",
+                            progress=False)
+        seconds = time.perf_counter() - t0
+    scores = {}
+    for row in table.to_dict("records"):
+        cell = nb201.cell_at(int(row["arch_index"]))
+        for s in specs:
+            v = row[s.column]
+            scores[(s.column, cell)] = None if isinstance(v, float) and math.isnan(v) else v
+    return seconds, scores
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", required=True)
@@ -56,7 +80,8 @@ def main() -> None:
     specs = parse_specs(args.proxies)
     ctx, _ = context_from_run(None, specs, data_dir=args.data_dir, preset_name=args.preset,
                               seed=args.seed)
-    cells = [nb201.cell_at(i) for i in nb201.sample_cells(args.cells, args.seed)]
+    indices = nb201.sample_cells(args.cells, args.seed)
+    cells = [nb201.cell_at(i) for i in indices]
     print(f"torch threads={torch.get_num_threads()} preset={args.preset} "
           f"C={ctx.preset.channels} N={ctx.preset.layers} cells={len(cells)} "
           f"proxies={len(specs)}")
@@ -71,6 +96,13 @@ def main() -> None:
     n = args.repeats * len(cells)
     print(f"one by one: {alone_t / n:.3f} s/cell   together: {together_t / n:.3f} s/cell   "
           f"ratio {alone_t / together_t:.2f}x   (scores identical)")
+    default_t, table = score_default(ctx, specs, indices)
+    expected = {k: (None if isinstance(v, str) or not math.isfinite(v) else float(v))
+                for k, v in shared.items()}
+    if table != expected:
+        raise SystemExit("score's default workers gave other scores than one process")
+    print(f"score's default workers, together: {default_t / len(cells):.3f} s/cell   one by "
+          f"one / default {alone_t / args.repeats / default_t:.2f}x   (scores identical)")
 
 
 if __name__ == "__main__":

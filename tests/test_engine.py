@@ -115,3 +115,37 @@ def test_torchrun_ddp_training_on_cpu(tmp_path):
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["epoch"]) == [1, 2] and metrics["train_loss"].notna().all()
     assert (out / "final.pt").is_file() and (out / "epoch-0.pt").is_file()
+
+
+def test_a_worker_killed_mid_run_ends_it_with_one_clear_error_and_rows_kept(tmp_path):
+    """A dead worker (e.g. killed for memory) must not leave the run waiting forever for its
+    group: the run stops with a ScoreError, what was written stays, and --resume finishes."""
+    from proxybench.engine.score import ScoreError, score_cells
+    from proxybench.proxies import PROXIES, ScoreContext, parse_specs, register
+    from proxybench.run.presets import get_preset
+    from proxybench.spaces import nb201
+
+    parent = os.getpid()
+    victim = nb201.cell_at(7)
+
+    @register("probe_killer", higher_is_better=True, needs=(), by_pruned=False,
+              description="test only")
+    def killer(ctx, cell):
+        if os.getpid() != parent and cell == victim:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return float(nb201.arch_index(cell))
+
+    try:
+        ctx = ScoreContext(seed=0, preset=get_preset("tiny"), num_classes=10)
+        out = tmp_path / "k.csv"
+        with pytest.raises(ScoreError, match="worker process died.*--resume"):
+            score_cells(parse_specs("probe_killer"), ctx, list(range(12)), out,
+                        progress=False, workers=2)
+        assert 0 < len(pd.read_csv(out)) < 12
+        table = score_cells(parse_specs("probe_killer"), ctx, list(range(12)), out,
+                            resume=True, progress=False, workers=1)
+        assert list(table["probe_killer"]) == [float(i) for i in range(12)]
+        with pytest.raises(ScoreError, match="workers must be at least 1"):
+            score_cells(parse_specs("probe_killer"), ctx, [0], tmp_path / "w.csv", workers=0)
+    finally:
+        PROXIES.pop("probe_killer", None)

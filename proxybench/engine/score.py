@@ -29,6 +29,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -231,6 +233,9 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
             stack.enter_context(exclusive(out_csv))
         except OSError as exc:
             raise ScoreError(unwritable(out_csv, exc)) from exc
+        for name, value in (("workers", workers), ("threads", threads)):
+            if value is not None and value < 1:
+                raise ScoreError(f"{name} must be at least 1, got {value}")
         if workers is None:
             workers = default_workers(ctx, threads)
         stack.enter_context(_ieee_convolutions())
@@ -426,13 +431,30 @@ def _group_scorer(specs: Sequence[ProxySpec], ctx: ScoreContext, space: str, wor
     """A function from tasks (members, cached) to (members, rows) as each group finishes: in
     this process, or in ``workers`` forked processes of ``threads`` torch threads each. Forked
     workers inherit the supernet and images (nothing is copied or pickled but cells and
-    rows); the caller stays the table's only writer, so resume and the lock work as ever."""
+    rows); the caller stays the table's only writer, so resume and the lock work as ever.
+    A worker that dies (e.g. killed for memory) ends the run with a ScoreError, the rows
+    written so far kept, instead of a run that waits forever for its group."""
     if workers <= 1 or n_tasks <= 1:
         yield lambda tasks: ((m, _score_group(specs, ctx, space, m, c)) for m, c in tasks)
         return
-    with mp.get_context("fork").Pool(min(workers, n_tasks), _start_worker,
-                                     (specs, ctx, space, threads, os.getpid())) as pool:
-        yield lambda tasks: pool.imap_unordered(_score_task, tasks)
+    with ProcessPoolExecutor(min(workers, n_tasks), mp_context=mp.get_context("fork"),
+                             initializer=_start_worker,
+                             initargs=(specs, ctx, space, threads, os.getpid())) as pool:
+        def scored(tasks: list) -> Iterator[tuple[list, list[dict]]]:
+            futures = [pool.submit(_score_task, t) for t in tasks]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            except BrokenProcessPool as exc:
+                raise ScoreError(
+                    "a scoring worker process died (killed by the system, e.g. for memory); "
+                    "the rows scored so far are kept: continue with --resume, with fewer "
+                    "--workers if memory is short") from exc
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        yield scored
 
 
 def _fmt(value: object) -> object:
