@@ -149,3 +149,24 @@ def test_a_worker_killed_mid_run_ends_it_with_one_clear_error_and_rows_kept(tmp_
             score_cells(parse_specs("probe_killer"), ctx, [0], tmp_path / "w.csv", workers=0)
     finally:
         PROXIES.pop("probe_killer", None)
+
+
+def test_usable_cores_respects_a_containers_cpu_quota(tmp_path):
+    from proxybench.run.distributed import cgroup_cpu_quota, usable_cores
+
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(v2) == 2
+    assert usable_cores(v2) == min(2, usable_cores(tmp_path / "none"))
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(v2) is None
+    v1 = tmp_path / "v1" / "cpu"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("300000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1.parent) == 3
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_quota(v1.parent) is None
+    assert cgroup_cpu_quota(tmp_path / "none") is None
+    assert usable_cores(tmp_path / "none") >= 1

@@ -94,3 +94,4 @@ def test_flatness_on_a_gpu_matches_the_cpu_ranking(tiny_run, tmp_path):
     cpu = pb.score(tiny_run, ["val_loss"], cells=ids, device="cpu")
     gpu = pb.score(tiny_run, ["val_loss"], cells=ids, device="cuda")
     assert (gpu["val_loss"] - cpu["val_loss"]).abs().max() < 1e-4
+

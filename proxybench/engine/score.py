@@ -382,18 +382,17 @@ def _score_group(specs: Sequence[ProxySpec], ctx: ScoreContext, space: str, memb
 
 
 def default_workers(ctx: ScoreContext, threads: int | None = None) -> int:
-    """Processes a plain ``score`` uses: on a CPU one per core, each with ``threads`` torch
-    threads (1 when not given). Why: N one-thread processes score faster than one N-thread
-    process, and their table is the one-thread table bit for bit, whatever the machine
+    """Processes a plain ``score`` uses: on a CPU one per usable core (affinity, capped by a
+    container's CPU quota), each with ``threads`` torch threads (1 when not given). Why: N
+    one-thread processes score faster than one N-thread process, and their table is the
+    one-thread table bit for bit, whatever the machine
     (``benchmarks/bench_parallel.py``). One on a GPU, under torchrun (each rank is already a
     process), and off Linux (forking a process that has run torch is only safe there)."""
-    from ..run.distributed import rank_world
+    from ..run.distributed import rank_world, usable_cores
     if (_device_of(ctx).type != "cpu" or rank_world()[1] > 1
             or not sys.platform.startswith("linux")):
         return 1
-    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-             else os.cpu_count() or 1)
-    return max(1, cores // (threads or 1))
+    return max(1, usable_cores() // (threads or 1))
 
 
 def _device_of(ctx: ScoreContext) -> torch.device:

@@ -4,8 +4,10 @@ Nothing home-made beyond this: DDP trains, and each rank scores its shard of cel
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 
 def rank_world() -> tuple[int, int]:
@@ -38,3 +40,26 @@ def set_threads(threads: int | None) -> None:
     if threads:
         import torch
         torch.set_num_threads(threads)
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPU cores this process may use: its CPU affinity, capped by the container's CPU quota,
+    which affinity does not show (a 2-CPU container on a 64-core host must not fork 64
+    scoring workers)."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    quota = cgroup_cpu_quota(cgroup)
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def cgroup_cpu_quota(cgroup: Path) -> int | None:
+    """CPUs a cgroup's quota allows, rounded up (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``);
+    None without a quota."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else math.ceil(int(quota) / int(period))
+    with contextlib.suppress(OSError, ValueError):
+        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+        return math.ceil(quota / period) if quota > 0 and period > 0 else None
+    return None
