@@ -59,7 +59,7 @@ THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
                             "worker process).")
 WORKERS = click.option("--workers", type=click.IntRange(min=1), default=None,
                        help="Scoring processes, each with --threads torch threads (default: "
-                            "one per CPU core, each with one thread, which gives the "
+                            "one per usable CPU core, each with one thread, which gives the "
                             "one-thread table bit for bit; one on a GPU).")
 DEVICE = click.option("--device", default="auto", show_default=True,
                       help="auto (a GPU if there is one), cpu, cuda or cuda:N.")
