@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
-from proxybench.engine.score import context_from_run
+from proxybench.engine.score import context_from_run, score_cells
 from proxybench.proxies import parse_specs
 from proxybench.proxies.zero_cost import ZERO_COST
 from proxybench.spaces import nb201
@@ -49,10 +51,6 @@ def score_all(ctx, specs, cells, together: bool) -> tuple[float, dict]:
 
 def score_default(ctx, specs, indices: list) -> tuple[float, dict]:
     """Seconds and scores of ``score_cells`` with its default workers, all proxies together."""
-    import tempfile
-    from pathlib import Path
-
-    from proxybench.engine.score import score_cells
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         table = score_cells(specs, replace(ctx, memo={}), indices, Path(tmp) / "zc.csv",

@@ -389,18 +389,10 @@ def default_workers(ctx: ScoreContext, threads: int | None = None) -> int:
     (``benchmarks/bench_parallel.py``). One on a GPU, under torchrun (each rank is already a
     process), and off Linux (forking a process that has run torch is only safe there)."""
     from ..run.distributed import rank_world, usable_cores
-    if (_device_of(ctx).type != "cpu" or rank_world()[1] > 1
+    if (ctx.device.type != "cpu" or rank_world()[1] > 1
             or not sys.platform.startswith("linux")):
         return 1
     return max(1, usable_cores() // (threads or 1))
-
-
-def _device_of(ctx: ScoreContext) -> torch.device:
-    if ctx.supernet is not None:
-        return next(ctx.supernet.parameters()).device
-    if ctx.val_batch is not None:
-        return ctx.val_batch[0].device
-    return torch.device("cpu")
 
 
 _WORKER: dict = {}

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ..errors import ProxybenchError
@@ -59,6 +60,16 @@ class ScoreContext:
     @property
     def eval_chunk(self) -> int:
         return self.evaluation_chunk or self.preset.chunk
+
+    @property
+    def device(self) -> torch.device:
+        """Where the context's images and supernet live (the CPU when it holds neither)."""
+        for batch in (self.bn_batch, self.val_batch):
+            if batch is not None:
+                return batch[0].device
+        if self.supernet is not None:
+            return next(self.supernet.parameters()).device
+        return torch.device("cpu")
 
 
 @dataclass(frozen=True)

@@ -337,14 +337,6 @@ def _gaussian_init(model: nn.Module) -> None:
 
 # ---------------------------------------------------------------------------- proxies
 
-def _device(ctx: ScoreContext) -> torch.device:
-    if ctx.bn_batch is not None:
-        return ctx.bn_batch[0].device
-    if ctx.supernet is not None:
-        return next(ctx.supernet.parameters()).device
-    return torch.device("cpu")
-
-
 def build_net(ctx: ScoreContext, cell: Cell, gaussian: bool = False,
               noise: tuple[int, ...] | None = None) -> tuple[NB201Net, list[Tensor]]:
     """The cell's standalone network at init, seeded by (ctx.seed, cell), in train mode,
@@ -357,7 +349,7 @@ def build_net(ctx: ScoreContext, cell: Cell, gaussian: bool = False,
         if gaussian:
             _gaussian_init(net)
         extra = [torch.randn(noise), torch.randn(noise)] if noise is not None else []
-    device = _device(ctx)
+    device = ctx.device
     net = net.to(device, memory_format=torch.channels_last).train()
     extra = [t.to(device).contiguous(memory_format=torch.channels_last) for t in extra]
     return net, extra
