@@ -48,30 +48,54 @@ def _spec_text(proxy: ProxyArg) -> str:
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,
           preset: str = "paper", seeds: Sequence[int] | None = None, seed: int = 0,
           space: str = "nb201", save_every: int = 0, split_file: str | None = None,
-          resume: bool = True, device: str = "auto", progress: bool = False,
+          sampling: str = "uniform", resume: bool = True, force: bool = False,
+          device: str = "auto", progress: bool = False,
           echo: Callable[[str], None] | None = None, **overrides: Any) -> list[Path]:
     """Train one supernet per seed: ``seeds=None`` trains ``seed`` into ``out``; a list
-    trains the seed group ``out/seed-K`` (finished runs are kept). Under torchrun this is
-    DDP. Returns the run directories."""
+    trains the seed group ``out/seed-K`` (finished runs with the same settings are kept; a
+    run with other settings is refused, or retrained with ``force``). ``sampling`` picks the
+    path of each step (NB201: uniform, distinct, unique, fair). Under torchrun this is DDP.
+    Returns the run directories."""
     from .run.distributed import process_group, rank_world
     from .run.presets import get_preset
     from .run.rundir import FINAL, seed_dir
-    from .run.train import TrainConfig, train_supernet
+    from .run.train import TrainConfig, TrainError, clear_run, run_difference, train_supernet
+    from .spaces import get_space
+    names = get_space(space).sampler_names()
+    if sampling not in names:
+        raise ProxybenchError(f"unknown sampling {sampling!r} for the {space} space; choose "
+                              f"one of {', '.join(names)}")
     p = get_preset(preset, space, **overrides)
     if data_dir is not None and not Path(data_dir).is_dir():
         raise ProxybenchError(f"--data-dir {data_dir} does not exist; point it at the folder "
                               f"that holds cifar-10-batches-py/ (or the dataset's own folder)")
     group = seeds is not None
     runs = [(s, seed_dir(out, s)) for s in seeds] if group else [(seed, Path(out))]
-    for run_seed, run in runs:
-        if group and (run / FINAL).is_file():
-            _say(echo, f"seed {run_seed}: {run} is trained already; kept")
+    cfgs = [TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset, p,
+                        run_seed, save_every, split_file and str(Path(split_file).resolve()),
+                        sampling) for run_seed, _ in runs]
+    # every run's settings are checked before any is trained or cleared
+    differ = {}
+    for cfg, (_, run) in zip(cfgs, runs, strict=True):
+        diff = run_difference(run, cfg)
+        if diff and not force:
+            raise TrainError(f"{run} holds a run trained with {diff}; use a new --out, the "
+                             f"same options as before, or --force to retrain it")
+        differ[run] = diff
+    for cfg, (run_seed, run) in zip(cfgs, runs, strict=True):
+        if differ[run]:
+            clear_run(run)
+            _say(echo, f"seed {run_seed}: {run} was trained with {differ[run]}; retraining "
+                       f"(--force)")
+        elif force and (run / FINAL).is_file():
+            clear_run(run)
+        elif group and (run / FINAL).is_file():
+            _say(echo, f"seed {run_seed}: {run} is trained already with these settings; kept")
             continue
-        cfg = TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset,
-                          p, run_seed, save_every, split_file and str(Path(split_file).resolve()))
         t0 = time.time()
         with process_group(device):
-            summary = train_supernet(cfg, run, resume=resume, progress=progress, device=device)
+            summary = train_supernet(cfg, run, resume=resume or force, progress=progress,
+                                     device=device)
         if rank_world()[0] == 0:
             _say(echo, f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) in "
                        f"{time.time() - t0:.0f} s -> {run}")
@@ -99,7 +123,7 @@ class Scored:
 
 def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 run: str | Path | None = None, space: str = "nb201", cells: Any = "all",
-                seed: int | None = None, checkpoint: str | None = None,
+                seed: int | None = None, checkpoint: str | None = None, average: int = 1,
                 data_dir: str | None = None, dataset: str = "cifar10", preset: str = "paper",
                 overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
@@ -131,7 +155,7 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
         ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                      preset_overrides=overrides or {}, seed=seed,
                                      dataset=dataset, preset_name=preset, device=device,
-                                     space=space)
+                                     space=space, average=average)
         meta = {**info, "space": space, "cell_selection": str(cells) if isinstance(
             cells, (str, int)) else f"{len(ids)} ids", "environment": environment(),
             "command": command}
@@ -161,17 +185,19 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
           cells: int | Sequence[int] | str = "all", seed: int | None = None,
           out: str | Path | None = None, data_dir: str | None = None,
           dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
-          space: str = "nb201", progress: bool = False, workers: int | None = None
-          ) -> pd.DataFrame:
+          space: str = "nb201", progress: bool = False, workers: int | None = None,
+          average: int = 1) -> pd.DataFrame:
     """Score cells with proxies; returns the table (one row per cell).
 
     ``cells``: "all", a number N (a seeded sample) or a list of ids. ``run`` is a training
     run (None for zero-cost proxies and baselines, which then use ``data_dir``, ``dataset``
     and the ``preset``'s network). With ``out`` the table and its ``.json`` are written
     there (resumable); without, a temporary file is used and removed. ``workers``: scoring
-    processes (default: one per CPU core, each one torch thread; one on a GPU)."""
+    processes (default: one per CPU core, each one torch thread; one on a GPU).
+    ``average``: score the mean weights of the run's last K saved checkpoints."""
     def to(path: str | Path, resume: bool) -> pd.DataFrame:
         return score_files(proxies, path, run=run, space=space, cells=cells, seed=seed,
+                           average=average,
                            data_dir=data_dir, dataset=dataset, preset=preset, resume=resume,
                            device=device, progress=progress, workers=workers,
                            command="proxybench.api.score(...)")[0].table

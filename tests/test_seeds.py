@@ -106,7 +106,7 @@ def test_correlate_cli_reports_replicates_and_refuses_one_replicate_twice(tmp_pa
     dup = tmp_path / "copy.csv"
     _table(dup, acc, tmp_path / "seed-0", "h0", 0)
     one_line_error(run("correlate", paths[0], dup, "--ground-truth", gt_csv, ok=False),
-                   "same checkpoint", "one replicate")
+                   "one supernet", "one replicate")
 
 
 def test_train_seeds_score_group_and_variance(tmp_path, gt_csv):

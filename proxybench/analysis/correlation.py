@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScoreError
-from ..table import direction, proxy_columns, read_meta_or_empty, read_scores, require_ranking
+from ..table import (
+    direction,
+    proxy_columns,
+    read_meta_or_empty,
+    read_scores,
+    recorded_fingerprint,
+    require_ranking,
+)
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
 from .metrics import correlate, correlate_replicates, kendall_tau, spearman_rho
 
@@ -144,6 +151,72 @@ def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, colu
                                 seed=seed, higher_is_better=higher_is_better)
 
 
+def replicate_setting(meta: dict) -> dict:
+    """What must agree between seed replicates: how the supernet was trained (its seed
+    aside) and how it was scored (the preset's image counts, checkpoint averaging); only
+    the settings a table records are compared."""
+    setting = {"training": meta.get("training"), "scoring preset": meta.get("preset"),
+               "averaged checkpoints": len(meta.get("averaged_checkpoints") or []) or None,
+               "dataset": meta.get("dataset")}
+    return {k: v for k, v in setting.items() if v is not None}
+
+
+def _first_difference(a: dict, b: dict) -> str | None:
+    for key in a.keys() & b.keys():
+        x, y = a[key], b[key]
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(x.keys() | y.keys()):
+                if x.get(k) != y.get(k):
+                    inner = _first_difference({k: x.get(k)}, {k: y.get(k)})
+                    return f"{key} {inner}"
+        return f"{key}={x}, not {y}"
+    return None
+
+
+def supernet_weights(meta: dict) -> str | None:
+    """The hash of the supernet weights a table's values come from: its own, or for a
+    combined table its sources' (combining copies columns; it makes no new supernet)."""
+    own = meta.get("weights_sha256") or recorded_fingerprint(meta).get("weights_sha256")
+    if own:
+        return str(own)
+    sources = (meta.get("fingerprint") or {}).get("sources") if isinstance(
+        meta.get("fingerprint"), dict) else None
+    for src in sources or []:
+        fp = src.get("fingerprint") if isinstance(src, dict) else None
+        if isinstance(fp, dict) and fp.get("weights_sha256"):
+            return str(fp["weights_sha256"])
+    return meta.get("checkpoint_sha256")
+
+
+def check_replicates(holders: Sequence[Path], column: str) -> None:
+    """Tables of one proxy taken as seed replicates must come from different supernets
+    (by the hash of their weights) trained and scored with the same settings; otherwise one
+    line names the two files and what they share or differ in."""
+    seen: dict[str, Path] = {}
+    first = None
+    for p in holders:
+        m = read_meta_or_empty(p)
+        weights = supernet_weights(m)
+        if weights is not None and weights in seen:
+            raise ScoreError(f"{p} and {seen[weights]} score {column} on the weights of one "
+                             f"supernet (sha256 {str(weights)[:12]}): they are one replicate, "
+                             f"not two; correlate them apart, or merge them "
+                             f"(`proxybench merge`) if they hold other cells")
+        if weights is not None:
+            seen[weights] = p
+        setting = replicate_setting(m)
+        if first is None:
+            first = (p, setting)
+            continue
+        diff = _first_difference(setting, first[1])
+        if diff:
+            raise ScoreError(f"{p} and {first[0]} are not seed replicates of one setting: "
+                             f"{p.name} has {diff}; correlate each setting apart (`proxybench "
+                             f"ablate levers` compares settings)")
+
+
 def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.DataFrame,
                     dataset: str, n_boot: int, seed: int,
                     fracs: Sequence[float] = (0.01, 0.05, 0.10)) -> pd.DataFrame:
@@ -151,15 +224,7 @@ def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.Da
     hierarchical CI over the replicates, the seed ensemble, and each replicate's own row.
     Tables computed from the same checkpoint with the same seed are the same replicate
     twice, and refused."""
-    seen: dict[tuple, Path] = {}
-    for p in holders:
-        m = read_meta_or_empty(p)
-        key = (m.get("checkpoint_sha256"), m.get("seed"), m.get("run"))
-        if key[0] is not None and key in seen:
-            raise ScoreError(f"{p} and {seen[key]} score {column} on the same checkpoint with "
-                             f"the same seed: they are one replicate, not two; merge them "
-                             f"(`proxybench merge`) or name one column as {column}@N")
-        seen[key] = p
+    check_replicates(holders, column)
     summary, per = replicate_metrics(
         [tables[p].set_index("arch_index")[column] for p in holders],
         truth.set_index("arch_index")[dataset], column=column,

@@ -90,7 +90,16 @@ def main() -> None:
 @O.SEED
 @click.option("--seeds", default=None,
               help="Train a seed group: e.g. 0-4 or 0,2,7 -> OUT/seed-K (runs already "
-                   "finished are kept).")
+                   "finished with the same settings are kept).")
+@click.option("--sampling", type=click.Choice(["uniform", "distinct", "unique", "fair"]),
+              default="uniform", show_default=True,
+              help="The path each step trains: uniform (SPOS: each edge an op uniformly), "
+                   "distinct (uniform over NB201's 9,445 pruned forms), unique (uniform over "
+                   "its 6,466 isomorphism classes, EEPE's de-isomorphic sampling), fair "
+                   "(FairNAS: every op of every edge once per 5 steps). DARTS: uniform.")
+@click.option("--force", is_flag=True,
+              help="Retrain runs in --out that were trained with other settings (their "
+                   "checkpoints are deleted).")
 @O.out_dir("The run directory (or seed group)")
 @O.RESUME
 @O.THREADS
@@ -98,8 +107,13 @@ def main() -> None:
 @O.QUIET
 @friendly
 def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers, train_images,
-          split_file, save_every, seed, seeds, out, resume, threads, device, quiet) -> None:
-    """Train a weight-sharing supernet (SPOS uniform single path).
+          split_file, save_every, seed, seeds, sampling, force, out, resume, threads, device,
+          quiet) -> None:
+    """Train a weight-sharing supernet (SPOS single path; --sampling picks the path).
+
+    \b
+    Example (the cpu preset, three seeds, de-isomorphic sampling):
+      proxybench train --data-dir DATA --preset cpu --sampling unique --seeds 0-2 --out runs/unique
 
     Runs under torchrun as DDP (gloo on CPU, nccl on GPUs), e.g.
     `torchrun --nproc-per-node=4 -m proxybench train ... --out RUN`.
@@ -109,9 +123,9 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     set_threads(threads)
     run_train(out, dataset=dataset, data_dir=data_dir, preset=preset,
               seeds=parse_seeds(seeds) if seeds else None, seed=seed or 0, space=space,
-              save_every=save_every, split_file=split_file, resume=resume, device=device,
-              progress=not quiet, echo=click.echo, epochs=epochs, batch_size=batch_size,
-              channels=channels, layers=layers, train_images=train_images)
+              save_every=save_every, split_file=split_file, sampling=sampling, resume=resume,
+              force=force, device=device, progress=not quiet, echo=click.echo, epochs=epochs,
+              batch_size=batch_size, channels=channels, layers=layers, train_images=train_images)
 
 
 # --------------------------------------------------------------------------- cells, arch
@@ -197,6 +211,9 @@ def proxies() -> None:
 @click.option("--chunk", type=click.IntRange(min=1), default=None,
               help="Override the preset: images per forward pass (speed; BN statistics are "
                    "averaged over chunks, so it is recorded).")
+@click.option("--average", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Checkpoint averaging: score the mean weights of the run's last K saved "
+                   "checkpoints up to --checkpoint (train with --save-every); 1 = none.")
 @O.out_file("The score table (with --run GROUP: OUT.seed-K.csv per supernet)")
 @O.RESUME
 @O.RETRY
@@ -206,10 +223,17 @@ def proxies() -> None:
 @O.QUIET
 @friendly
 def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, cells_opt,
-          seed, bn_images, val_images, chunk, out, resume, retry_errors, workers, threads,
-          device, quiet) -> None:
+          seed, bn_images, val_images, chunk, average, out, resume, retry_errors, workers,
+          threads, device, quiet) -> None:
     """Score cells with proxies into a table (resumable). Supernet proxies need --run;
-    zero-cost proxies use --data-dir and the preset's network (NB201's at `paper`)."""
+    zero-cost proxies use --data-dir and the preset's network (NB201's at `paper`).
+
+    \b
+    Examples:
+      proxybench score --run runs/c10 --proxy "flatness;val_loss" --cells 1000 --out runs/c10/sn.csv
+      proxybench score --run runs/c10 --proxy val_loss --average 3 --out runs/c10/avg3.csv
+      proxybench score --proxy "synflow;nwot" --data-dir DATA --cells 1000 --out runs/zc.csv
+    """
     import time
 
     from ..api import score_files
@@ -218,8 +242,8 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
     run_dir = _one_run(run_dirs)
     t0 = time.time()
     done = score_files(proxy_text, out, run=run_dir, space=space, cells=cells_opt, seed=seed,
-                       checkpoint=checkpoint, data_dir=data_dir, dataset=dataset,
-                       preset=preset, overrides={"bn_images": bn_images,
+                       checkpoint=checkpoint, average=average, data_dir=data_dir,
+                       dataset=dataset, preset=preset, overrides={"bn_images": bn_images,
                                                  "val_images": val_images, "chunk": chunk},
                        resume=resume, retry_errors=retry_errors, device=device,
                        progress=not quiet, workers=workers, threads=threads,
@@ -491,8 +515,11 @@ def genotype(spec, target_mflops, draw) -> None:
 # --------------------------------------------------------------------------- ablate
 @main.command()
 @click.argument("name", type=click.Choice(["sigma", "alpha", "position", "direction", "gamma",
-                                           "epochs", "variance", "budget"]))
+                                           "epochs", "variance", "budget", "levers"]))
 @O.RUN
+@click.option("--lever", "levers", multiple=True, type=click.Path(),
+              help="levers: a seed group (its GROUP/supernet.seed-K.csv tables) or a group's "
+                   "table GROUP/NAME.csv (GROUP/NAME.seed-K.csv); repeat, the baseline first.")
 @O.CELLS
 @O.SEED
 @click.option("--levels", type=click.IntRange(min=2), default=4, show_default=True,
@@ -507,8 +534,8 @@ def genotype(spec, target_mflops, draw) -> None:
 @O.QUIET
 @O.out_dir("Where OUT/<name>.csv and the scored tables go")
 @friendly
-def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth_metric,
-           bootstrap, retry_errors, threads, device, quiet, out) -> None:
+def ablate(name, run_dirs, levers, cells_opt, seed, levels, dataset, ground_truth,
+           truth_metric, bootstrap, retry_errors, threads, device, quiet, out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
     or a trust study: where tau's variance comes from, and tau vs training budget.
 
@@ -516,17 +543,27 @@ def ablate(name, run_dirs, cells_opt, seed, levels, dataset, ground_truth, truth
     proxybench ablate sigma --run runs/c10 --cells 1000 --out runs/c10/ablate
     proxybench ablate variance --run runs/c10-seeds --cells 1000 --out runs/ablate
     proxybench ablate budget --run runs/e15 --run runs/e30 --run runs/e60 --out runs/ablate
+    proxybench ablate levers --lever runs/uniform --lever runs/fair \\
+        --lever runs/uniform/avg3.csv --out runs/ablate
     """
     from ..engine.ablate import run_ablation
     from ..spaces import get_space
     set_threads(threads)
+    if name == "levers":
+        if run_dirs:
+            raise click.UsageError("ablate levers takes --lever (a seed group or its table), "
+                                   "not --run")
+        run_dirs = levers
+    elif levers:
+        raise click.UsageError(f"--lever is for ablate levers; ablate {name} takes --run")
     if not run_dirs:
-        raise click.UsageError("ablate needs --run (a training run, or seed groups)")
+        raise click.UsageError("ablate needs --run (a training run, or seed groups; levers: "
+                               "--lever)")
     table = run_ablation(name, run_dir=list(run_dirs),
                          indices=get_space("nb201").select(cells_opt, seed or 0), out=out,
                          ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
                          echo=_notes(quiet), retry_errors=retry_errors, levels=levels,
-                         metric=truth_metric, device=device)
+                         metric=truth_metric, device=device, seed=seed or 0)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")

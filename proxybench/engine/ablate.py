@@ -36,7 +36,8 @@ from ..run.rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
 from ..table import read_meta_or_empty, read_scores
 from .score import ScoreError, context_from_run, score_cells
 
-ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget")
+ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget",
+             "levers")
 # the supernet proxies every replicate is scored with (one recalibrated pass shared)
 SUPERNET_PROXIES = "flatness;val_acc;val_loss;angle"
 SUPERNET_COLUMNS = (("flatness", True), ("val_acc", True), ("val_loss", False),
@@ -75,17 +76,23 @@ def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
 def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                  out: str | Path, ground_truth: str | None, dataset: str, n_boot: int = 200,
                  echo: Callable[[str], None] = print, retry_errors: bool = False,
-                 levels: int = 4, metric: str = "test-200", device: str = "cpu"
-                 ) -> pd.DataFrame:
+                 levels: int = 4, metric: str = "test-200", device: str = "cpu",
+                 seed: int = 0) -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
 
     ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
-    ``budget`` one seed group per training budget (several)."""
+    ``budget`` one seed group per training budget (several); for ``levers`` one seed group
+    (or a group's table, ``GROUP/NAME.csv`` for ``GROUP/NAME.seed-K.csv``) per lever, the
+    first the baseline the others are paired with."""
     if name not in ABLATIONS:
         raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
     run_dirs = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
-    if name != "budget" and len(run_dirs) != 1:
-        raise ScoreError(f"ablate {name} takes one --run (only budget takes several)")
+    if name not in ("budget", "levers") and len(run_dirs) != 1:
+        raise ScoreError(f"ablate {name} takes one --run (only budget and levers take "
+                         f"several)")
+    if name == "levers" and len(run_dirs) < 2:
+        raise ScoreError("ablate levers compares settings: pass the baseline's seed group "
+                         "and at least one other (--run BASE --run LEVER ...)")
     truth = load_ground_truth(ground_truth, metric)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,6 +131,8 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         rows = _variance(run_dirs[0], scored, tau, truth, dataset, n_boot, levels)
     elif name == "budget":
         rows = _budget(run_dirs, scored, tau)
+    elif name == "levers":
+        rows = _levers(run_dirs, truth, dataset, n_boot, seed)
     elif name == "sigma":
         for sig, paper in zip(SIGMA_SETS, PAPER_SIGMA_TAU, strict=True):
             t, specs = scored(f"flatness:sigmas={sig}")
@@ -314,3 +323,106 @@ def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> li
 def _ckpt_epoch(path: Path) -> int:
     from ..run.files import load_checkpoint
     return int(load_checkpoint(path)["epoch"])
+
+
+def _lever_tables(target: str | Path) -> tuple[str, Path, list, list[Path]]:
+    """(label, group, runs, per-run tables) of one lever: a seed group's supernet.csv
+    tables (``GROUP/supernet.seed-K.csv``), or a group's table ``GROUP/NAME.csv`` (e.g.
+    the same supernets scored with more images), each checked to be its run's."""
+    target = Path(target)
+    if target.suffix == ".csv":
+        group, stem, label = target.parent, target, f"{target.parent.name}:{target.stem}"
+    else:
+        group, stem, label = target, target / GROUP_TABLE, target.name
+    runs = _group(group)
+    paths = [replicate_table(stem, r) for r in runs]
+    for path, run in zip(paths, runs, strict=True):
+        if not path.is_file():
+            raise ScoreError(f"lever {label}: {path} is missing; score it with `proxybench "
+                             f"score --run {group} --proxy \"{SUPERNET_PROXIES}\" --cells ... "
+                             f"--out {stem}`")
+        if read_meta_or_empty(path).get("run") and not _same_run(path, run) \
+                and not read_meta_or_empty(path).get("averaged_checkpoints"):
+            raise ScoreError(f"lever {label}: {path} was not scored from the final weights of "
+                             f"{run} with its seed; score it again into {stem}")
+    return label, group, runs, paths
+
+
+def _lever_setting(run: Path, table: Path) -> str:
+    """The training and scoring settings of a lever, in words."""
+    cfg = json.loads((run / RUN_JSON).read_text())["config"]
+    p = cfg["preset"]
+    meta = read_meta_or_empty(table)
+    sp = meta.get("preset") or {}
+    avg = len(meta.get("averaged_checkpoints") or [])
+    return (f"{cfg.get('sampling', 'uniform')} sampling, C={p['channels']} N={p['layers']}, "
+            f"{p['epochs']} epochs, batch {p['batch_size']}; BN {sp.get('bn_images')} / "
+            f"val {sp.get('val_images')} images" + (f", mean of {avg} checkpoints" if avg
+                                                     else ""))
+
+
+def _score_minutes(table: pd.DataFrame) -> float:
+    """CPU-minutes the table's proxies took: each distinct pruned form once (a form's
+    other cells reuse its values and carry its timings)."""
+    from ..spaces.nb201 import cell_at, prune
+    forms = pd.Series([prune(cell_at(int(i))) for i in table.index], index=table.index)
+    cols = [f"{c}_seconds" for c, _ in SUPERNET_COLUMNS if f"{c}_seconds" in table]
+    return float(table.loc[~forms.duplicated(), cols].to_numpy().sum() / 60)
+
+
+def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,
+            dataset: str, n_boot: int, seed: int) -> list[dict]:
+    """Each lever's supernet proxies over its training seeds (mean, sd, hierarchical CI of
+    tau; rho; top-5 % precision), the paired difference of tau to the first lever (the
+    baseline) over the seeds both have (mean, sd, a t-interval over seeds), and the costs:
+    training minutes per supernet (metrics.csv) and scoring CPU-minutes per table."""
+    from scipy import stats
+
+    from ..analysis.correlation import check_replicates, replicate_metrics
+    levers = [_lever_tables(t) for t in targets]
+    truth_s = truth.set_index("arch_index")[dataset]
+    base_tau: dict[str, dict[int, float]] = {}
+    rows: list[dict] = []
+    for k, (label, _, runs, paths) in enumerate(levers):
+        seeds = [_run_seed(r) for r in runs]
+        tables = [read_scores(p).set_index("arch_index") for p in paths]
+        common = sorted(set.intersection(*(set(t.index) for t in tables)))
+        train_min = float(np.mean([pd.read_csv(r / METRICS)["seconds"].sum() / 60
+                                   for r in runs]))
+        score_min = float(np.mean([_score_minutes(t.loc[common]) for t in tables]))
+        for col, higher in SUPERNET_COLUMNS:
+            if not all(col in t for t in tables):
+                continue
+            check_replicates(paths, col)
+            summary, per = replicate_metrics([t.loc[common, col] for t in tables], truth_s,
+                                             column=col, higher_is_better=higher,
+                                             n_boot=n_boot, seed=seed, fracs=(0.05,))
+            taus = per[per["metric"] == "kendall_tau"]["value"].to_numpy()
+            by_seed = dict(zip(seeds, taus, strict=True))
+            if k == 0:
+                base_tau[col] = by_seed
+            paired = sorted(set(by_seed) & set(base_tau.get(col, {})))
+            diffs = np.array([by_seed[s] - base_tau[col][s] for s in paired])
+            if k > 0 and len(diffs) >= 2:
+                half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(
+                    len(diffs))
+                d_mean, d_sd = float(diffs.mean()), float(diffs.std(ddof=1))
+                d_low, d_high = d_mean - half, d_mean + half
+            else:
+                d_mean = d_sd = d_low = d_high = np.nan
+            tau = summary.loc["kendall_tau"]
+            rows.append({
+                "lever": label, "setting": _lever_setting(runs[0], paths[0]), "proxy": col,
+                "seeds": len(runs), "cells": int(tau["n"]),
+                "tau_mean": float(tau["mean"]), "tau_sd": float(tau["sd"]),
+                "tau_ci_low": float(tau["ci_low"]), "tau_ci_high": float(tau["ci_high"]),
+                "rho_mean": float(summary.loc["spearman_rho", "mean"]),
+                "rho_sd": float(summary.loc["spearman_rho", "sd"]),
+                "top5_mean": float(summary.loc["top5%", "mean"]),
+                "top5_sd": float(summary.loc["top5%", "sd"]),
+                "paired_seeds": len(paired) if k > 0 else 0,
+                "tau_diff_mean": d_mean, "tau_diff_sd": d_sd,
+                "tau_diff_ci_low": d_low, "tau_diff_ci_high": d_high,
+                "taus": " ".join(f"{s}:{v:+.4f}" for s, v in sorted(by_seed.items())),
+                "train_minutes": train_min, "score_cpu_minutes": score_min})
+    return rows

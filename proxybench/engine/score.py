@@ -458,8 +458,13 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      checkpoint: str | None = None, data_dir: str | None = None,
                      preset_overrides: dict | None = None, seed: int | None = None,
                      dataset: str = "cifar10", preset_name: str = "paper",
-                     device: str = "cpu", space: str = "nb201") -> tuple[ScoreContext, dict]:
+                     device: str = "cpu", space: str = "nb201",
+                     average: int = 1) -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
+
+    ``average`` > 1 scores the mean weights of the last ``average`` checkpoints the run saved
+    up to ``checkpoint`` (``train --save-every``; checkpoint averaging, EEPE); BN is
+    recalibrated on them as on any checkpoint, and the table records which were averaged.
 
     Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
     only images (``data_dir``, ``dataset``) and the macro of ``preset_name``. The BN batch
@@ -468,7 +473,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     """
 
     from ..run import data as D
-    from ..run.files import file_sha256, weights_sha256
+    from ..run.files import file_sha256, load_checkpoint, weights_sha256
     from ..run.presets import get_preset, preset_from_dict
     from ..run.train import load_search_data, resolve_device, supernet_from_checkpoint
 
@@ -537,6 +542,15 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     except (KeyError, TypeError) as exc:
         raise ScoreError(f"{run_json} has a damaged preset ({exc}); retrain the run") from exc
     _check_checkpoint_matches_run(ckpt_path, ckpt, run_json, cfg, preset)
+    averaged: list[str] = []
+    if average > 1:
+        ckpt, averaged = _averaged(run_dir, ckpt_path, ckpt, average, space)
+        for name in averaged:
+            _check_checkpoint_matches_run(run_dir / name, load_checkpoint(run_dir / name,
+                                          space), run_json, cfg, preset)
+        supernet.load_state_dict(ckpt["state_dict"])
+    elif average < 1:
+        raise ScoreError(f"--average must be at least 1 (1 = no averaging), got {average}")
     preset = get_preset("paper", **{**preset.to_dict(), **overrides})
     seed = cfg["seed"] if seed is None else seed
     supernet = supernet.to(dev).eval()
@@ -563,8 +577,41 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             "checkpoint_sha256": file_sha256(ckpt_path),
             "weights_sha256": weights_sha256(ckpt["state_dict"]),
             "checkpoint_epoch": ckpt["epoch"], "device": str(dev),
-            "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"]}
+            "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"],
+            "training": training_settings(cfg)}
+    if averaged:
+        info["averaged_checkpoints"] = averaged
     return ctx, info
+
+
+def training_settings(cfg: dict) -> dict:
+    """What a supernet was trained with, seed and data folder aside: tables whose supernets
+    differ here are not seed replicates of one setting (``correlate`` refuses them)."""
+    from ..run.train import full_config
+    full = full_config(cfg)
+    return {k: v for k, v in full.items() if k not in ("seed", "data_dir", "save_every")}
+
+
+def _averaged(run_dir: Path, ckpt_path: Path, ckpt: dict, k: int,
+              space: str) -> tuple[dict, list[str]]:
+    """The checkpoint ``ckpt`` with the mean weights of the run's last ``k`` saved epochs up
+    to its own, and the files averaged (oldest first)."""
+    from ..run.files import average_state_dicts, load_checkpoint
+    by_epoch: dict[int, Path] = {}
+    for path in sorted(run_dir.glob("epoch-*.pt")) + [run_dir / "final.pt", ckpt_path]:
+        if path.is_file() and path.name != "epoch-0.pt":
+            epoch = int(load_checkpoint(path, space)["epoch"])
+            if epoch <= int(ckpt["epoch"]):
+                by_epoch.setdefault(epoch, path)
+    epochs = sorted(by_epoch)[-k:]
+    if len(epochs) < k:
+        raise ScoreError(f"--average {k} needs {k} saved checkpoints up to epoch "
+                         f"{ckpt['epoch']} of {run_dir}, which holds {len(epochs)} "
+                         f"(epochs {', '.join(map(str, epochs)) or 'none'}); train with "
+                         f"--save-every, or average fewer")
+    states = [load_checkpoint(by_epoch[e], space)["state_dict"] for e in epochs]
+    return ({**ckpt, "state_dict": average_state_dicts(states)},
+            [by_epoch[e].name for e in epochs])
 
 
 GPU_EVALUATION_CHUNK = 2048

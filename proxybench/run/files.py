@@ -139,6 +139,23 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def average_state_dicts(states: list[dict]) -> dict:
+    """The element-wise mean of several state dicts of one network (checkpoint averaging):
+    floating tensors are averaged in float64 and cast back; integer buffers (BN's batch
+    counters) are the last state's. The inputs are not changed."""
+    if not states:
+        raise ValueError("average_state_dicts needs at least one state dict")
+    last = states[-1]
+    out = {}
+    for name, tensor in last.items():
+        if tensor.is_floating_point():
+            total = sum(s[name].double() for s in states)
+            out[name] = (total / len(states)).to(tensor.dtype)
+        else:
+            out[name] = tensor.clone()
+    return out
+
+
 def weights_sha256(state_dict: dict) -> str:
     """A hash of a network's weights by value (names, dtypes, shapes, numbers), not of its
     file: the same weights saved twice can differ in bytes (memory layout), and a score

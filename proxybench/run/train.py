@@ -42,6 +42,7 @@ from .files import (
 )
 from .loop import fit
 from .presets import Preset, preset_from_dict
+from .rundir import CHECKPOINT, FINAL, METRICS, RUN_JSON
 
 
 class TrainError(ProxybenchError):
@@ -58,11 +59,82 @@ class TrainConfig:
     seed: int
     save_every: int
     split_file: str | None
+    sampling: str = "uniform"   # the space's path sampler per step (``train --sampling``)
 
     def to_dict(self) -> dict:
         return {"space": self.space, "dataset": self.dataset, "data_dir": self.data_dir,
                 "preset_name": self.preset_name, "preset": self.preset.to_dict(),
-                "seed": self.seed, "save_every": self.save_every, "split_file": self.split_file}
+                "seed": self.seed, "save_every": self.save_every, "split_file": self.split_file,
+                "sampling": self.sampling}
+
+
+# settings added to TrainConfig after runs were made with it: a run.json or checkpoint
+# without one was trained with the value given here
+CONFIG_DEFAULTS = {"sampling": "uniform"}
+
+
+def full_config(config: dict) -> dict:
+    """A recorded training config with the settings it predates filled in, so old runs
+    compare equal to the same settings given today."""
+    return {**CONFIG_DEFAULTS, **config} if isinstance(config, dict) else config
+
+
+def config_difference(old: dict, new: dict) -> str | None:
+    """'sampling=uniform, not fair': the first training setting a recorded config (run.json,
+    a checkpoint) has other than ``new``; None when they agree. Preset sizes are named one
+    by one."""
+    old = full_config(old) if isinstance(old, dict) else {}
+    for key in new:
+        a, b = old.get(key), new[key]
+        if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
+            for k in b:
+                if a.get(k) != b[k]:
+                    return f"{k}={a.get(k)}, not {k}={b[k]}"
+        elif a != b:
+            return f"{key}={a}, not {key}={b}"
+    return None
+
+
+def recorded_config(run: str | Path) -> dict | None:
+    """The training config a run directory holds (run.json, else its resumable checkpoint),
+    None when it holds no run; a damaged run.json is an error naming the fix."""
+    import json
+    run = Path(run)
+    if (run / RUN_JSON).is_file():
+        try:
+            meta = json.loads((run / RUN_JSON).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TrainError(f"{run / RUN_JSON} is damaged ({exc}); retrain with --force or "
+                             f"choose a new --out") from exc
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise TrainError(f"{run / RUN_JSON} holds no training config; retrain with "
+                             f"--force or choose a new --out")
+        return meta["config"]
+    if (run / CHECKPOINT).is_file():
+        return load_checkpoint(run / CHECKPOINT).get("config")
+    return None
+
+
+def run_difference(run: str | Path, cfg: TrainConfig) -> str | None:
+    """The first setting the run in ``run`` was trained with other than ``cfg``'s (the data
+    folder aside: it may move); None when it holds no run or the same settings."""
+    old = recorded_config(run)
+    if old is None:
+        return None
+    new = cfg.to_dict()
+    old = full_config(old)
+    if isinstance(old.get("data_dir"), str) and isinstance(new["data_dir"], str):
+        old = {**old, "data_dir": new["data_dir"]}
+    return config_difference(old, new)
+
+
+def clear_run(run: str | Path) -> None:
+    """Remove a run's files (``--force``): its checkpoints, metrics and run.json; other
+    files in the folder (score tables) are kept."""
+    run = Path(run)
+    for path in [*run.glob("epoch-*.pt"), run / FINAL, run / CHECKPOINT, run / METRICS,
+                 run / RUN_JSON]:
+        path.unlink(missing_ok=True)
 
 
 def load_search_data(dataset: str, data_dir: str | None, split_file: str | None,
@@ -163,7 +235,10 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     batch, and DDP averages the gradients, so the update is that of one full batch; rank 0
     alone writes files.
     """
-    get_space(cfg.space)   # an unknown name fails here, with the list of spaces
+    space = get_space(cfg.space)   # an unknown name fails here, with the list of spaces
+    if cfg.sampling not in space.sampler_names():
+        raise TrainError(f"unknown --sampling {cfg.sampling!r} for the {cfg.space} space; "
+                         f"choose one of {', '.join(space.sampler_names())}")
     rank, world = _dist()
     dev = resolve_device(device)
     out = Path(out_dir)
@@ -187,9 +262,10 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     optim_state = None
     if ckpt_path.exists() and resume:
         ckpt = load_checkpoint(ckpt_path, space=cfg.space)
-        if ckpt.get("config") != cfg.to_dict():
-            raise TrainError(f"{out} holds a run with another config; use a new --out, or "
-                             f"the same options as before to resume it")
+        diff = config_difference(ckpt.get("config"), cfg.to_dict())
+        if diff:
+            raise TrainError(f"{out} holds a run trained with {diff}; use a new --out, the "
+                             f"same options as before to resume it, or --force to retrain it")
         net.load_state_dict(ckpt["state_dict"])
         optim_state = ckpt["optimizer"]
         start_epoch = int(ckpt["epoch"])
@@ -220,9 +296,13 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
         atomic_write_json(run_json, {**meta, "status": "training", "epoch": start_epoch})
 
     per_rank = preset.batch_size // world
+    paths: dict[int, object] = {}   # the epoch's path sampler, made from its generator
 
     def step(x, y, epoch, gen, path_rng):
-        cell = canonical_cell(sample_cell(path_rng, cfg.space))  # same on every rank
+        if epoch not in paths:
+            paths.clear()
+            paths[epoch] = space.path_sampler(cfg.sampling, path_rng)
+        cell = canonical_cell(next(paths[epoch]))  # the same on every rank
         x = x[rank * per_rank:(rank + 1) * per_rank]
         y = y[rank * per_rank:(rank + 1) * per_rank]
         x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)

@@ -17,7 +17,7 @@ Three representations, documented once:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +57,27 @@ class Space:
     ground_truth: bool = False                   # NB201's tables give every cell's accuracy
     write_found: Callable[[Any, Any, str], list] | None = None  # (id, folder, title) ->
     #                                                 files describing a search's find
+    # training's path samplers by name (``train --sampling``): rng -> endless paths; a
+    # space without its own has ``uniform`` (``path_sample`` at every step)
+    samplers: dict[str, Callable[[random.Random], Iterator[Any]]] | None = None
 
     @property
     def key_column(self) -> str:
         return self.id_columns[0]
+
+    def sampler_names(self) -> tuple[str, ...]:
+        """The path samplings this space trains with, ``uniform`` first."""
+        return tuple(self.samplers) if self.samplers else ("uniform",)
+
+    def path_sampler(self, name: str, rng: random.Random) -> Iterator[Any]:
+        """The paths one training epoch draws from ``rng`` under sampling ``name``."""
+        if name not in self.sampler_names():
+            from ..errors import ProxybenchError
+            raise ProxybenchError(f"unknown path sampling {name!r} for the {self.name} space; "
+                                  f"choose one of {', '.join(self.sampler_names())}")
+        if self.samplers:
+            return self.samplers[name](rng)
+        return iter(lambda: self.path_sample(rng), None)
 
     def key_of_row(self, row: dict) -> Any:
         return self.key(row[self.key_column])

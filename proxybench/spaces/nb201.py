@@ -15,6 +15,7 @@ Representations (one of each, converted here and nowhere else):
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -219,6 +220,68 @@ def random_path(rng: random.Random) -> Cell:
     return tuple(rng.randrange(len(OPS)) for _ in EDGES)
 
 
+@lru_cache(maxsize=1)
+def distinct_forms() -> tuple[Cell, ...]:
+    """The 9,445 pruned forms (9,444 with a path, plus the all-``none`` cell), sorted: the
+    networks a weight-sharing supernet can tell apart."""
+    return tuple(sorted({prune(c) for c in all_cells()}))
+
+
+@lru_cache(maxsize=1)
+def isomorphism_classes() -> tuple[tuple[Cell, ...], ...]:
+    """The 6,466 isomorphism classes, each as its distinct pruned forms (sorted): the
+    classes EEPE's de-isomorphic sampling draws from. Isomorphic forms compute the same
+    function but use other weights of a supernet, so a class is trained through all of
+    them."""
+    classes: dict[str, set[Cell]] = {}
+    for cell in all_cells():
+        classes.setdefault(isomorphism_key(cell), set()).add(prune(cell))
+    return tuple(tuple(sorted(forms)) for _, forms in sorted(classes.items()))
+
+
+def _uniform_paths(rng: random.Random) -> Iterator[Cell]:
+    """SPOS: each edge picks one op uniformly at every step (the cells repeat as often as
+    their op tuples: a pruned form with many dead-edge variants is trained more often)."""
+    while True:
+        yield random_path(rng)
+
+
+def _paths_from(cells: tuple[Cell, ...]):
+    def paths(rng: random.Random) -> Iterator[Cell]:
+        while True:
+            yield cells[rng.randrange(len(cells))]
+    return paths
+
+
+def _unique_paths(rng: random.Random) -> Iterator[Cell]:
+    """De-isomorphic sampling: an isomorphism class uniformly, then one of its forms."""
+    classes = isomorphism_classes()
+    while True:
+        forms = classes[rng.randrange(len(classes))]
+        yield forms[rng.randrange(len(forms))]
+
+
+def _fair_paths(rng: random.Random) -> Iterator[Cell]:
+    """FairNAS strict fairness: each group of 5 steps draws one random permutation of the 5
+    ops per edge and step j trains op perm[j] on every edge, so every op of every edge is
+    trained exactly once per group (groups restart with each epoch's generator)."""
+    while True:
+        perms = []
+        for _ in EDGES:
+            perm = list(range(len(OPS)))
+            rng.shuffle(perm)
+            perms.append(perm)
+        for j in range(len(OPS)):
+            yield tuple(perm[j] for perm in perms)
+
+
+# ``train --sampling``: what one training step's path is drawn from
+SAMPLERS = {"uniform": _uniform_paths,
+            "distinct": lambda rng: _paths_from(distinct_forms())(rng),
+            "unique": _unique_paths,
+            "fair": _fair_paths}
+
+
 def random_cell(rng: random.Random) -> Cell:
     """A uniform random cell with a path from input to output (search proposals)."""
     while True:
@@ -314,7 +377,7 @@ SPACE = Space(
     path_sample=random_path, sample=random_cell, mutate=mutate, crossover=crossover,
     dedup=prune, valid=lambda c: not is_disconnected(c), size=lambda: float(live_forms()),
     presets=_presets, build_supernet=_build_supernet, cells_table=_cells_table,
-    ground_truth=True)
+    ground_truth=True, samplers=SAMPLERS)
 
 
 def grow_sample(cells: list[int], n: int, seed: int) -> list[int]:

@@ -1,0 +1,240 @@
+"""The supernet training levers: path samplings, checkpoint averaging, settings that must
+match for seed replicates and resumes, and the levers study (`ablate levers`)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from proxybench.analysis.metrics import kendall_tau
+from proxybench.run.files import average_state_dicts
+from proxybench.spaces import get_space
+from proxybench.spaces.nb201 import (
+    OPS,
+    distinct_forms,
+    isomorphism_classes,
+    prune,
+    random_path,
+)
+
+from .cli_helpers import one_line_error, run
+
+NB201 = get_space("nb201")
+
+
+def _draw(name: str, n: int, seed: int = 0) -> list:
+    it = NB201.path_sampler(name, random.Random(seed))
+    return [next(it) for _ in range(n)]
+
+
+def test_uniform_sampling_is_the_spos_sequence_of_earlier_runs():
+    # runs trained before --sampling existed drew random_path per step from the same rng
+    rng = random.Random(7)
+    assert _draw("uniform", 50, 7) == [random_path(rng) for _ in range(50)]
+
+
+def test_fair_sampling_trains_every_op_of_every_edge_once_per_five_steps():
+    paths = _draw("fair", 5 * 40, 3)
+    for g in range(40):
+        group = paths[5 * g:5 * g + 5]
+        for edge in range(6):
+            assert sorted(p[edge] for p in group) == list(range(len(OPS)))
+    # and the groups are not all the same permutation
+    assert len({tuple(paths[5 * g:5 * g + 5]) for g in range(40)}) > 30
+
+
+def test_distinct_sampling_is_uniform_over_pruned_forms():
+    forms = set(distinct_forms())
+    assert len(forms) == 9445
+    paths = _draw("distinct", 20000, 1)
+    assert all(p in forms and prune(p) == p for p in paths)
+    # uniform over forms: the all-none form (1/9445) is far rarer than under SPOS, where
+    # every disconnected op tuple (2.3 % of the 15,625) prunes to it
+    none_share = sum(all(op == 0 for op in p) for p in paths) / len(paths)
+    assert none_share < 0.002
+    uniform = [prune(p) for p in _draw("uniform", 20000, 1)]
+    assert sum(all(op == 0 for op in p) for p in uniform) / len(uniform) > 0.015
+
+
+def test_unique_sampling_is_uniform_over_isomorphism_classes():
+    classes = isomorphism_classes()
+    assert len(classes) == 6466
+    # the chance of a form: its classes' 1/6466 each, shared among the class's forms
+    expected: Counter = Counter()
+    for forms in classes:
+        for f in forms:
+            expected[f] += 1 / (len(classes) * len(forms))
+    paths = _draw("unique", 60000, 2)
+    seen = Counter(paths)
+    assert set(seen) <= set(expected)
+    # forms of one-form classes are drawn about 1/6466 each; forms of large classes share
+    # theirs (under SPOS, a form's chance grows with its number of op tuples instead)
+    for tier in ([f for f in expected if expected[f] >= 1 / 6466],
+                 [f for forms in classes if len(forms) >= 4 for f in forms]):
+        want = sum(expected[f] for f in tier)
+        assert sum(seen[f] for f in tier) / len(paths) == pytest.approx(want, rel=0.05)
+    many = max(classes, key=len)
+    assert sum(seen[f] > 0 for f in many) > 1   # a class is trained through several forms
+
+
+def test_unknown_sampling_is_one_line(tmp_path):
+    from proxybench.errors import ProxybenchError
+    with pytest.raises(ProxybenchError, match="unknown path sampling 'best'"):
+        NB201.path_sampler("best", random.Random(0))
+    assert get_space("darts").sampler_names() == ("uniform",)
+    one_line_error(run("train", "--space", "darts", "--preset", "tiny", "--sampling", "fair",
+                       "--out", tmp_path / "d", ok=False), "unknown", "fair", "uniform")
+    assert not (tmp_path / "d").exists()
+
+
+def test_sampling_is_recorded_and_changes_training(tmp_path):
+    for m in ("uniform", "fair"):
+        run("train", "--preset", "tiny", "--sampling", m, "--threads", "1",
+            "--out", tmp_path / m)
+    cfgs = {m: json.loads((tmp_path / m / "run.json").read_text())["config"]
+            for m in ("uniform", "fair")}
+    assert cfgs["uniform"]["sampling"] == "uniform" and cfgs["fair"]["sampling"] == "fair"
+    a = torch.load(tmp_path / "uniform" / "final.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "fair" / "final.pt", weights_only=True)["state_dict"]
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    # resuming with another sampling is refused with the setting named, nothing changed
+    before = (tmp_path / "fair" / "final.pt").read_bytes()
+    one_line_error(run("train", "--preset", "tiny", "--sampling", "unique", "--resume",
+                       "--out", tmp_path / "fair", ok=False), "sampling=fair, not sampling=unique")
+    assert (tmp_path / "fair" / "final.pt").read_bytes() == before
+
+
+def test_seed_group_with_other_settings_is_refused_then_forced(tmp_path):
+    group = tmp_path / "g"
+    run("train", "--preset", "tiny", "--seeds", "0-1", "--threads", "1", "--out", group)
+    before = (group / "seed-1" / "final.pt").read_bytes()
+    res = run("train", "--preset", "tiny", "--epochs", "3", "--seeds", "0-1", "--out", group,
+              ok=False)
+    one_line_error(res, "epochs=2, not epochs=3", "--force")
+    assert (group / "seed-1" / "final.pt").read_bytes() == before
+    res = run("train", "--preset", "tiny", "--epochs", "3", "--seeds", "0-1", "--force",
+              "--threads", "1", "--out", group)
+    assert res.output.count("retraining (--force)") == 2
+    for s in (0, 1):
+        cfg = json.loads((group / f"seed-{s}" / "run.json").read_text())["config"]
+        assert cfg["preset"]["epochs"] == 3
+        assert len(pd.read_csv(group / f"seed-{s}" / "metrics.csv")) == 3
+
+
+def test_runs_recorded_before_sampling_existed_count_as_uniform(tmp_path):
+    from proxybench.run.presets import get_preset
+    from proxybench.run.train import TrainConfig, run_difference
+    out = tmp_path / "old"
+    run("train", "--preset", "tiny", "--threads", "1", "--out", out)
+    meta = json.loads((out / "run.json").read_text())
+    del meta["config"]["sampling"]
+    (out / "run.json").write_text(json.dumps(meta))
+    cfg = TrainConfig("nb201", "cifar10", None, "tiny", get_preset("tiny"), 0, 0, None)
+    assert run_difference(out, cfg) is None
+    assert "sampling=uniform, not sampling=fair" in run_difference(
+        out, TrainConfig("nb201", "cifar10", None, "tiny", get_preset("tiny"), 0, 0, None,
+                         "fair"))
+
+
+def test_average_state_dicts_means_floats_and_keeps_counters():
+    a = {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(3)}
+    b = {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(5)}
+    avg = average_state_dicts([a, b])
+    assert torch.equal(avg["w"], torch.tensor([2.0, 4.0])) and int(avg["n"]) == 5
+    assert torch.equal(a["w"], torch.tensor([1.0, 2.0]))      # inputs unchanged
+
+
+def test_score_average_uses_the_last_saved_checkpoints(tmp_path):
+    from proxybench.run.files import load_checkpoint, weights_sha256
+    out = tmp_path / "r"
+    run("train", "--preset", "tiny", "--epochs", "3", "--save-every", "1", "--threads", "1",
+        "--out", out)
+    run("score", "--run", out, "--proxy", "val_loss;angle", "--cells", "12", "--average", "2",
+        "--workers", "1", "--out", tmp_path / "a.csv")
+    meta = json.loads((tmp_path / "a.json").read_text())
+    assert meta["averaged_checkpoints"] == ["epoch-2.pt", "epoch-3.pt"]
+    want = average_state_dicts([load_checkpoint(out / f"epoch-{e}.pt")["state_dict"]
+                                for e in (2, 3)])
+    assert meta["weights_sha256"] == weights_sha256(want)
+    run("score", "--run", out, "--proxy", "val_loss;angle", "--cells", "12", "--workers", "1",
+        "--out", tmp_path / "f.csv")
+    a, f = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "f.csv")
+    assert not np.allclose(a["val_loss"], f["val_loss"])
+    # the averaged table is not resumed with the final weights' settings
+    one_line_error(run("score", "--run", out, "--proxy", "val_loss;angle", "--cells", "12",
+                       "--resume", "--out", tmp_path / "a.csv", ok=False), "weights")
+    one_line_error(run("score", "--run", out, "--proxy", "val_loss", "--cells", "12",
+                       "--average", "9", "--out", tmp_path / "b.csv", ok=False),
+                   "--average 9", "--save-every")
+    assert not (tmp_path / "b.csv").exists()
+
+
+SN = "flatness;val_acc;val_loss;angle"
+
+
+@pytest.fixture(scope="module")
+def groups(tmp_path_factory):
+    """Two seed groups of tiny supernets, uniform and fair, scored on the same 30 cells."""
+    root = tmp_path_factory.mktemp("levers")
+    for m in ("uniform", "fair"):
+        run("train", "--preset", "tiny", "--sampling", m, "--seeds", "0-1", "--save-every",
+            "1", "--threads", "1", "--out", root / m)
+        run("score", "--run", root / m, "--proxy", SN, "--cells", "30", "--workers", "1",
+            "--out", root / m / "supernet.csv")
+    return root
+
+
+def test_correlate_refuses_replicates_of_other_settings_or_one_supernet(groups, tmp_path,
+                                                                         gt_csv):
+    u0, u1 = groups / "uniform" / "supernet.seed-0.csv", groups / "uniform" / "supernet.seed-1.csv"
+    f1 = groups / "fair" / "supernet.seed-1.csv"
+    run("correlate", u0, u1, "--column", "val_loss", "--ground-truth", gt_csv, "--bootstrap",
+        "10", "--out", tmp_path / "c.csv")
+    one_line_error(run("correlate", u0, f1, "--column", "val_loss", "--ground-truth", gt_csv,
+                       "--bootstrap", "10", "--out", tmp_path / "c2.csv", ok=False),
+                   "not seed replicates", "sampling=")
+    # a second table scored from the same supernet (another scoring seed) is not a replicate
+    run("score", "--run", groups / "uniform" / "seed-0", "--proxy", "val_loss", "--cells",
+        "30", "--seed", "5", "--workers", "1", "--out", tmp_path / "again.csv")
+    one_line_error(run("correlate", u0, tmp_path / "again.csv", "--column", "val_loss",
+                       "--ground-truth", gt_csv, "--bootstrap", "10", "--out",
+                       tmp_path / "c3.csv", ok=False), "one supernet")
+
+
+def test_ablate_levers_pairs_each_lever_with_the_baseline(groups, tmp_path, gt_csv):
+    run("score", "--run", groups / "uniform", "--proxy", SN, "--cells", "30", "--average",
+        "2", "--workers", "1", "--out", groups / "uniform" / "avg2.csv")
+    res = run("ablate", "levers", "--lever", groups / "uniform", "--lever", groups / "fair",
+              "--lever", groups / "uniform" / "avg2.csv", "--cells", "30", "--bootstrap", "20",
+              "--ground-truth", gt_csv, "--out", tmp_path / "ab")
+    table = pd.read_csv(tmp_path / "ab" / "levers.csv")
+    assert set(table["lever"]) == {"uniform", "fair", "uniform:avg2"}
+    assert len(table) == 12 and (table["seeds"] == 2).all()
+    assert "fair sampling" in table[table["lever"] == "fair"]["setting"].iloc[0]
+    assert "mean of 2 checkpoints" in table[table["lever"] == "uniform:avg2"]["setting"].iloc[0]
+    gt = pd.read_csv(gt_csv).set_index("index")["cifar10"]
+    taus = {}
+    for m in ("uniform", "fair"):
+        for s in (0, 1):
+            t = pd.read_csv(groups / m / f"supernet.seed-{s}.csv")
+            taus[m, s] = kendall_tau(t["flatness"], gt.loc[t["arch_index"]].to_numpy())
+    fair = table[(table["lever"] == "fair") & (table["proxy"] == "flatness")].iloc[0]
+    assert fair["tau_mean"] == pytest.approx((taus["fair", 0] + taus["fair", 1]) / 2, abs=1e-6)
+    diff = np.mean([taus["fair", s] - taus["uniform", s] for s in (0, 1)])
+    assert fair["tau_diff_mean"] == pytest.approx(diff, abs=1e-6)
+    assert fair["tau_diff_ci_low"] <= fair["tau_diff_mean"] <= fair["tau_diff_ci_high"]
+    base = table[table["lever"] == "uniform"]
+    assert base["tau_diff_mean"].isna().all() and (base["train_minutes"] > 0).all()
+    assert "uniform:avg2" in res.output
+    one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--lever",
+                       groups / "uniform" / "nothing.csv", "--cells", "30",
+                       "--ground-truth", gt_csv, "--out", tmp_path / "ab2", ok=False),
+                   "missing", "proxybench score")
+    one_line_error(run("ablate", "levers", "--run", groups / "uniform", "--cells", "30",
+                       "--out", tmp_path / "ab3", ok=False), "--lever")
