@@ -232,6 +232,13 @@ def test_ablate_levers_pairs_each_lever_with_the_baseline(groups, tmp_path, gt_c
     base = table[table["lever"] == "uniform"]
     assert base["tau_diff_mean"].isna().all() and (base["train_minutes"] > 0).all()
     assert "uniform:avg2" in res.output
+    run("report", "--ablation", tmp_path / "ab" / "levers.csv", "--seed-tables",
+        groups / "uniform" / "supernet.seed-0.csv", "--seed-tables",
+        groups / "uniform" / "supernet.seed-1.csv", "--ground-truth", gt_csv,
+        "--bootstrap", "10", "--out", tmp_path / "rep")
+    md = (tmp_path / "rep" / "index.md").read_text()
+    assert "Supernet levers" in md and "mean of 2 checkpoints" in md
+    assert md.index("Supernet levers") < md.index("Where the numbers come from")
     one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--lever",
                        groups / "uniform" / "nothing.csv", "--cells", "30",
                        "--ground-truth", gt_csv, "--out", tmp_path / "ab2", ok=False),

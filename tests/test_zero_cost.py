@@ -36,9 +36,12 @@ def test_registry_entries():
         assert p.higher_is_better and not p.by_pruned and p.description
         assert p.needs == frozenset({"macro"} if name in DATA_FREE else {"data"})
         if name not in ("synflow", "l2_norm"):
-            assert p.defaults == ({"batch_size": 64, "bn_var": "batch"} if name == "zen"
-                                  else {"batch_size": 64})
+            extra = {"zen": {"bn_var": "batch"}, "fisher": {"broadcast": "weights"}}
+            assert p.defaults == {"batch_size": 64, **extra.get(name, {})}
     assert parse_spec("nwot:batch_size=8").options == {"batch_size": 8}
+    assert parse_spec("fisher:broadcast=channels").column == "fisher[broadcast=channels]"
+    with pytest.raises(ProxyError, match="broadcast"):
+        parse_spec("fisher:broadcast=rows")
     with pytest.raises(ProxyError, match="batch_size"):
         parse_spec("snip:batch_size=1")
 
@@ -151,8 +154,33 @@ def test_grasp_matches_full_hessian(toy):
 def test_fisher_linear_closed_form(toy):
     model, x, y = toy
     _, z, dz = _manual_grad(model, x, y)
-    expected = float(0.5 * (z * dz).pow(2).mean(0).sum())
-    assert zc.fisher_score(model, x, y) == pytest.approx(expected, rel=1e-10)
+    per_channel = float(0.5 * (z * dz).pow(2).mean(0).sum())
+    # the authors' code broadcasts each channel's value over its 5 input weights, then sums
+    assert zc.fisher_score(model, x, y) == pytest.approx(5 * per_channel, rel=1e-10)
+    assert zc.fisher_score(model, x, y, broadcast="channels") == pytest.approx(per_channel,
+                                                                              rel=1e-10)
+
+
+def test_fisher_conv_weights_each_layer_by_its_fan_in():
+    # conv (2 -> 3 channels, 3x3: 18 weights per output channel) -> mean pool -> linear (3 -> 4)
+    torch.manual_seed(0)
+    conv, lin = torch.nn.Conv2d(2, 3, 3, padding=1, bias=False), torch.nn.Linear(3, 4)
+    model = torch.nn.Sequential(conv, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), lin)
+    x, y = torch.randn(6, 2, 5, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 0, 1])
+    model = model.double()
+    a = conv(x)
+    a.retain_grad()
+    z = lin(a.mean((2, 3)))
+    z.retain_grad()
+    F.cross_entropy(z, y).backward()
+    f_conv = 0.5 * ((a * a.grad).sum((2, 3)) ** 2).mean(0).sum().item()
+    f_lin = 0.5 * ((z * z.grad) ** 2).mean(0).sum().item()
+    model.zero_grad()
+    assert zc.fisher_score(model, x, y) == pytest.approx(18 * f_conv + 3 * f_lin, rel=1e-9)
+    assert zc.fisher_score(model, x, y, broadcast="channels") == pytest.approx(
+        f_conv + f_lin, rel=1e-9)
+    with pytest.raises(ValueError, match="broadcast"):
+        zc.fisher_score(model, x, y, broadcast="rows")
 
 
 def test_nwot_hand_made_codes():

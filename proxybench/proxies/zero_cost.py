@@ -26,7 +26,11 @@ Definitions (g = dL/dW of the CE loss, sums over all weights)
   <g, stop_grad(g)> from one forward pass (Abdelfattah et al. use two identical passes).
 - fisher: "activations" are the outputs of every Conv2d/Linear (as in Abdelfattah et al.,
   who tap each prunable layer's output); per layer and channel k,
-  0.5 * mean_n (sum_spatial a * dL/da)^2, summed over channels and layers.
+  F_k = 0.5 * mean_n (sum_spatial a * dL/da)^2. As the authors' code sums it
+  (zero-cost-nas ``fisher.py``: each F_k is broadcast over the weights of channel k by
+  ``reshape_elements`` before the sum), a layer contributes fan_in * sum_k F_k, fan_in being
+  the weights per output channel (in_channels/groups * kernel area; Linear: in_features).
+  ``broadcast=channels`` sums each F_k once instead (proxybench's earlier definition).
 - jacov (Mellor et al. v1, as in Abdelfattah et al.): per-image gradient of the sum of the
   logits w.r.t. the input (``y.backward(ones)``, so BN's batch statistics couple images
   slightly, as in the reference), flattened; C = correlation matrix of these rows, with
@@ -67,7 +71,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -161,25 +165,37 @@ def hooked(modules, hook, *, pre: bool = False):
             h.remove()
 
 
-def fisher_score(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
-    """Sum over Conv2d/Linear outputs a and channels k of 0.5 * mean_n (sum_hw a * dL/da)^2."""
-    acts: list[Tensor] = []
+FISHER_BROADCASTS = ("weights", "channels")
 
-    def keep(_m, _inp, out):
+
+def fisher_score(model: nn.Module, inputs: Tensor, targets: Tensor,
+                 broadcast: str = "weights") -> float:
+    """Fisher saliency of a network's Conv2d/Linear outputs (module docstring)."""
+    acts: list[Tensor] = []
+    fan_ins: list[int] = []
+
+    def keep(m, _inp, out):
         acts.append(out)
+        fan_ins.append(m.weight[0].numel())
 
     with hooked([m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))], keep):
         loss = F.cross_entropy(model(inputs), targets)
-    return fisher_from(acts, _grads(loss, acts))
+    return fisher_from(acts, _grads(loss, acts), fan_ins, broadcast)
 
 
-def fisher_from(acts: list[Tensor], grads: list[Tensor]) -> float:
-    """Sum over layers and channels of 0.5 * mean_n (sum_hw a * dL/da)^2."""
+def fisher_from(acts: list[Tensor], grads: list[Tensor], fan_ins: Sequence[int],
+                broadcast: str = "weights") -> float:
+    """Sum over layers of w * sum_k 0.5 * mean_n (sum_hw a * dL/da)^2 with w the layer's
+    fan-in (``weights``, the authors' sum over weights) or 1 (``channels``)."""
+    if broadcast not in FISHER_BROADCASTS:
+        raise ValueError(f"fisher broadcast must be one of {', '.join(FISHER_BROADCASTS)}, "
+                         f"got {broadcast!r}")
     total = 0.0
-    for a, g in zip(acts, grads, strict=True):
+    for a, g, fan_in in zip(acts, grads, fan_ins, strict=True):
         prod = (a.detach() * g).double()
         g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
-        total += float(0.5 * g_nk.pow(2).mean(0).sum())
+        per_channel = float(0.5 * g_nk.pow(2).mean(0).sum())
+        total += per_channel * (fan_in if broadcast == "weights" else 1)
     return total
 
 
@@ -404,10 +420,16 @@ def _run_init_pass(ctx: ScoreContext, cell: Cell, name: str, batch_size: int,
     x, y = _batch(ctx, name, batch_size)
     net, _ = build_net(ctx, cell)
     acts: list[Tensor] = []
+    fan_ins: list[int] = []
     codes: list[Tensor] = []
     handles = []
+
+    def keep(m, _inp, out):
+        acts.append(out)
+        fan_ins.append(m.weight[0].numel())
+
     if "act_grads" in taps:
-        handles += [m.register_forward_hook(lambda _m, _i, out: acts.append(out))
+        handles += [m.register_forward_hook(keep)
                     for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     if "relu_codes" in taps:
         handles += [m.register_forward_pre_hook(lambda _m, inp: codes.append(inp[0].detach() > 0))
@@ -434,6 +456,7 @@ def _run_init_pass(ctx: ScoreContext, cell: Cell, name: str, batch_size: int,
         grads = [g.detach() for g in _grads(loss, weights + acts)]
         out["weights"], out["weight_grads"] = weights, grads[:len(weights)]
         out["acts"], out["act_grads"] = acts, grads[len(weights):]
+        out["fan_ins"] = fan_ins
     return out
 
 
@@ -502,11 +525,15 @@ def grasp(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("fisher", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
-          description="sum over conv/linear outputs of 0.5 mean_n (sum_hw act x grad)^2 at "
-                      "init, Fisher saliency (Theis et al. 2018; Abdelfattah et al. 2021)")
-def fisher(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
+          broadcast="weights",
+          description="Fisher saliency at init (Theis et al. 2018; Abdelfattah et al. 2021): "
+                      "per conv/linear output channel 0.5 mean_n (sum_hw act x grad)^2, "
+                      "summed over the channel's weights as the authors' code does "
+                      "(broadcast=channels: once per channel)")
+def fisher(ctx: ScoreContext, cell: Cell, batch_size: int = 64,
+           broadcast: str = "weights") -> float:
     p = init_pass(ctx, cell, "fisher", batch_size)
-    return fisher_from(p["acts"], p["act_grads"])
+    return fisher_from(p["acts"], p["act_grads"], p["fan_ins"], broadcast)
 
 
 @register("jacov", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
@@ -537,6 +564,16 @@ def nwot(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 for _fn in (grad_norm, plain, snip, grasp, fisher, jacov, epe_nas, nwot):
     _fn.check_options = _check_batch
+
+
+def _check_fisher(options: dict) -> None:
+    _check_batch(options)
+    if options["broadcast"] not in FISHER_BROADCASTS:
+        raise ProxyError(f"fisher broadcast must be one of {', '.join(FISHER_BROADCASTS)}, "
+                         f"got {options['broadcast']!r}")
+
+
+fisher.check_options = _check_fisher
 
 
 @register("l2_norm", higher_is_better=True, needs=("macro",), by_pruned=False,

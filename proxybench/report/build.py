@@ -29,6 +29,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..analysis.groundtruth import join_scores, load_ground_truth  # noqa: E402
@@ -188,7 +189,9 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     seed_sd: dict[str, float] = {}
     if truth is not None and (seeds or scores):
         board = _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth,
-                       dataset, n_boot, [a for a in ablation_paths if a.stem in TRUST_ABLATIONS])
+                       dataset, n_boot, sorted((a for a in ablation_paths
+                                                if a.stem in TRUST_ABLATIONS),
+                                               key=lambda a: TRUST_ABLATIONS.index(a.stem)))
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
     ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
     if beyond:   # ensembles, few-label predictors and their searches (`beyond.sh` folders)
@@ -270,7 +273,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     return out
 
 
-TRUST_ABLATIONS = ("variance", "budget")
+TRUST_ABLATIONS = ("levers", "budget", "variance")   # shown in this order
 README_BEGIN, README_END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
 
 
@@ -411,8 +414,59 @@ def _seed_table(doc: _Doc, seeds: list[Path], truth: pd.DataFrame, dataset: str)
     doc.table(pd.DataFrame(rows))
 
 
+def _levers_section(doc: _Doc, table: pd.DataFrame) -> None:
+    """The levers study (``ablate levers``): each training or scoring setting's supernet
+    proxies over its seeds, paired with the baseline (the first lever)."""
+    base = table["lever"].iloc[0]
+    doc.h(2, "Supernet levers: what makes the supernet rank")
+    doc.p(f"Each lever is a seed group of supernets (or the baseline's supernets scored "
+          f"another way), every supernet scored on the same cells. tau: mean ± sd over "
+          f"training seeds, with a 95% hierarchical bootstrap CI (seeds, then cells). "
+          f"Difference: the lever's tau minus the baseline's ({base}) for the same training "
+          f"seed, mean with a 95% t-interval over the paired seeds. Training minutes: wall "
+          f"time of one supernet (one torch thread, two jobs sharing two cores); scoring: "
+          f"CPU-minutes of the four supernet proxies on one supernet's cells.")
+    fig, ax = plt.subplots(figsize=(7.0, 0.45 * table["lever"].nunique() + 1.4))
+    levers = list(dict.fromkeys(table["lever"]))
+    proxies = list(dict.fromkeys(table["proxy"]))
+    for j, proxy in enumerate(proxies):
+        rows = table[table["proxy"] == proxy].set_index("lever").reindex(levers)
+        y = np.arange(len(levers)) + (j - (len(proxies) - 1) / 2) * 0.18
+        ax.errorbar(rows["tau_mean"], y, xerr=rows["tau_sd"], fmt="o", ms=4, capsize=2,
+                    label=proxy)
+    ax.set_yticks(range(len(levers)), levers)
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", lw=0.6)
+    ax.set_xlabel("Kendall tau vs NB201 test accuracy (mean ± sd over seeds)")
+    ax.set_title("Supernet proxies per lever")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    doc.figure(fig, "Kendall tau of each supernet proxy per lever (mean ± sd over seeds)")
+    shown = pd.DataFrame({
+        "lever": table["lever"], "setting": table["setting"], "proxy": table["proxy"],
+        "seeds": table["seeds"],
+        "tau (mean ± sd) [95% CI]": [
+            f"{m:+.3f} ± {sd:.3f} [{lo:+.3f}, {hi:+.3f}]" for m, sd, lo, hi in zip(
+                table["tau_mean"], table["tau_sd"], table["tau_ci_low"],
+                table["tau_ci_high"], strict=True)],
+        "rho (mean ± sd)": [f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(
+            table["rho_mean"], table["rho_sd"], strict=True)],
+        "top-5% precision": [f"{m:.3f}" for m in table["top5_mean"]],
+        "tau difference [95% CI]": [
+            "baseline" if lv == base else (f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                                           if np.isfinite(m) else "-")
+            for lv, m, lo, hi in zip(table["lever"], table["tau_diff_mean"],
+                                     table["tau_diff_ci_low"], table["tau_diff_ci_high"],
+                                     strict=True)],
+        "train min": [f"{v:.1f}" for v in table["train_minutes"]],
+        "score CPU-min": [f"{v:.1f}" for v in table["score_cpu_minutes"]]})
+    doc.table(shown)
+
+
 def _trust_ablation(doc: _Doc, path: Path) -> None:
     table = pd.read_csv(path)
+    if path.stem == "levers":
+        _levers_section(doc, table)
+        return
     if path.stem == "variance":
         doc.h(2, "Where the uncertainty of tau comes from")
         doc.p("One factor varied at a time around the first supernet of the seed group "
