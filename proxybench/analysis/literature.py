@@ -36,15 +36,17 @@ AZ_NAS = ("Lee & Ham 2024 (AZ-NAS, CVPR); NB201 CIFAR-10 values printed by the a
 AZ_NAS_PROTOCOL = ("all 15,625 cells, rank aggregation of expressivity, progressivity, "
                    "trainability and FLOPs over that set, NB201 CIFAR-10 test accuracy "
                    "(200 epochs), batch 64 Gaussian inputs, Kaiming-normal init, C=16, N=5")
-ZICO_OWN = "Li et al. 2023 (ZiCo, ICLR), Table 1 (as quoted in issue 13; not re-checked here)"
+ZICO_OWN = "Li et al. 2023 (ZiCo, ICLR), Table 1"
 ZICO_OWN_PROTOCOL = ("NATS-Bench-TSS (= NB201) CIFAR-10 test accuracy; the authors' code: "
-                     "two batches, gradients accumulated across them; cell set not stated")
+                     "two batches, gradients zeroed before each since commit d7076d5 "
+                     "(accumulated in the first commit, our zico.cumulative); cell set not "
+                     "stated")
 MECO = "Jiang et al. 2023 (MeCo, NeurIPS), abstract (\"0.89 on NATS-Bench-TSS with CIFAR-10\")"
 MECO_PROTOCOL = ("NATS-Bench-TSS (= NB201) CIFAR-10, Spearman rho; the authors' NB201 script "
                  "scores every cell with one CIFAR-10 image at PyTorch's default init against "
                  "200-epoch accuracy (cifar10-valid entry)")
-SWAP = ("Peng et al. 2024 (SWAP-NAS, ICLR) as quoted in issue 13; not re-checked here (the "
-        "paper's tables were not reachable)")
+SWAP = ("Peng et al. 2024 (SWAP-NAS, ICLR); a secondary quote, not checked against the "
+        "paper's tables")
 SWAP_PROTOCOL = ("NB201 CIFAR-10; whether plain or size-regularised SWAP, and the batch and "
                  "cell set, not re-checked (the abstract's NB201 headline, rho 0.90 on "
                  "CIFAR-100, is the regularised score)")

@@ -23,10 +23,11 @@ std_b(g_b[w]) != 0 (population std, as numpy's default in the reference):
 a layer whose sum is 0 (no such weight) is skipped. Two batches of 64 as in the AZ-NAS
 authors' NB201 re-run of ZiCo (NATSBench/ZeroShotProxy/compute_zico_score.py: two batches of
 the xautodl search loader, batch 64, gradients zeroed between batches). The ZiCo authors'
-own ``getzico`` (ZeroShotProxy/compute_zico.py) never zeroes the gradients between
-batches, so its second "batch gradient" is g_1 + g_2; that variant is the extra column
-``zico.cumulative`` (same formula on the running sums g_1, g_1 + g_2, ...), computed from the
-same two backward passes at no extra cost.
+``getzico`` (SLDGroup/ZiCo, ZeroShotProxy/compute_zico.py) zeroes the gradients before each
+batch since commit d7076d5 (2023-02-17), so ``zico`` equals today's reference. Their first
+commit (bbabe28, 2023-02-09) did not, so its second "batch gradient" was g_1 + g_2; that
+variant is the extra column ``zico.cumulative`` (same formula on the running sums g_1,
+g_1 + g_2, ...), computed from the same two backward passes at no extra cost.
 
 MeCo (``meco``; data)
 ---------------------
