@@ -17,6 +17,7 @@ from proxybench.analysis.metrics import (
     spearman_rho,
     top_k_precision,
 )
+from proxybench.errors import ScoreError
 
 METRIC_NAMES = ["kendall_tau", "spearman_rho", "top1%", "top5%", "top10%"]
 
@@ -65,7 +66,7 @@ def test_correlate_layout_and_values() -> None:
     y = [3, 1, 2, 5, 4]
     table = correlate(x, y, n_boot=50)
     assert list(table.index) == METRIC_NAMES
-    assert list(table.columns) == ["value", "ci_low", "ci_high", "n"]
+    assert list(table.columns) == ["value", "ci_low", "ci_high", "n", "failed"]
     assert table.loc["kendall_tau", "value"] == pytest.approx(0.4)
     assert table.loc["spearman_rho", "value"] == pytest.approx(0.6)
     assert (table["n"] == 5).all()
@@ -82,20 +83,36 @@ def test_higher_is_better_false_flips_sign() -> None:
     assert down.loc["top10%", "value"] == pytest.approx(top_k_precision(-s, t, 0.10))
 
 
-def test_nan_pairs_are_dropped() -> None:
+def test_failed_cells_rank_last_by_default_or_are_dropped() -> None:
     s, t = _noisy(50, 0.5, seed=2)
-    s_nan = np.concatenate([s, [np.nan, 1.0]])
-    t_nan = np.concatenate([t, [2.0, np.nan]])
+    # a cell without truth is always dropped; a failed score (nan, inf) ranks last or drops
+    s_bad = np.concatenate([s, [np.nan, np.inf, 1.0]])
+    t_bad = np.concatenate([t, [2.0, -1.0, np.nan]])
     clean = correlate(s, t, n_boot=20, seed=3)
-    dirty = correlate(s_nan, t_nan, n_boot=20, seed=3)
-    pd.testing.assert_frame_equal(clean, dirty)
-    assert (dirty["n"] == 50).all()
-    assert kendall_tau(s_nan, t_nan) == pytest.approx(kendall_tau(s, t))
+    dropped = correlate(s_bad, t_bad, n_boot=20, seed=3, missing="drop")
+    pd.testing.assert_frame_equal(clean.drop(columns="failed"), dropped.drop(columns="failed"))
+    assert (dropped["n"] == 50).all() and (dropped["failed"] == 2).all()
+    last = correlate(s_bad, t_bad, n_boot=0, missing="last")
+    assert (last["n"] == 52).all() and (last["failed"] == 2).all()
+    floor = s.min() - 1.0           # both failed cells tie below every finite score
+    want = kendall_tau(np.concatenate([s, [floor, floor]]), np.concatenate([t, [2.0, -1.0]]))
+    assert last.loc["kendall_tau", "value"] == pytest.approx(want)
+    # lower-is-better proxies: failed cells still rank last, not first
+    low = correlate(-s_bad, t_bad, n_boot=0, higher_is_better=False)
+    assert low.loc["kendall_tau", "value"] == pytest.approx(want)
+    # failed cells that are truly bad raise tau when ranked last (NASLib's convention)
+    bad_t = np.concatenate([t, [t.min() - 5, t.min() - 6]])
+    assert correlate(np.concatenate([s, [np.nan, np.nan]]), bad_t, n_boot=0).loc[
+        "kendall_tau", "value"] > clean.loc["kendall_tau", "value"]
+    with pytest.raises(ScoreError, match="missing must be one of last, drop"):
+        correlate(s, t, n_boot=0, missing="first")
 
 
 def test_too_few_cells() -> None:
     with pytest.raises(ValueError, match="at least 3 cells"):
-        correlate([1.0, 2.0, np.nan], [1.0, 2.0, 3.0])
+        correlate([1.0, 2.0, 3.0], [1.0, 2.0, np.nan])
+    with pytest.raises(ValueError, match="at least 3 cells"):
+        correlate([1.0, 2.0, np.nan], [1.0, 2.0, 3.0], missing="drop")
     with pytest.raises(ValueError, match="differ in length"):
         correlate([1.0, 2.0, 3.0], [1.0, 2.0])
 

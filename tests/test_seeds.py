@@ -71,8 +71,13 @@ def test_replicates_direction_and_missing_cells():
     neg, _ = correlate_replicates([-c for c in cols], t, n_boot=0, higher_is_better=False)
     pos, _ = correlate_replicates(cols, t, n_boot=0)
     assert neg.loc["kendall_tau", "mean"] == pytest.approx(pos.loc["kendall_tau", "mean"])
-    cols[1][:10] = np.nan                          # a cell missing in one replicate is dropped
-    s, _ = correlate_replicates(cols, t, n_boot=0)
+    cols[1][:10] = np.nan                 # cells failed in one replicate: ranked last there
+    s, per = correlate_replicates(cols, t, n_boot=0)
+    assert s.loc["kendall_tau", "n"] == 400 and s.loc["kendall_tau", "failed"] == 10
+    floor = np.where(np.isnan(cols[1]), np.nanmin(cols[1]) - 1, cols[1])
+    assert per[(per["replicate"] == 1) & (per["metric"] == "kendall_tau")]["value"].iloc[
+        0] == pytest.approx(kendall_tau(floor, t))
+    s, _ = correlate_replicates(cols, t, n_boot=0, missing="drop")   # or left out of all
     assert s.loc["kendall_tau", "n"] == 390
     with pytest.raises(ValueError, match="at least 2"):
         correlate_replicates(cols[:1], t)

@@ -26,8 +26,9 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     between: Sequence[str] | None = None, n_boot: int = 1000,
                     seed: int = 0, cells: str = "all",
                     fracs: Sequence[float] = (0.01, 0.05, 0.10),
-                    metric: str = "test-200") -> pd.DataFrame:
-    """Rows of (proxy, metric, value, ci_low, ci_high, n) for each requested column.
+                    metric: str = "test-200", missing: str = "last") -> pd.DataFrame:
+    """Rows of (proxy, metric, value, ci_low, ci_high, n, failed) for each requested column;
+    cells whose score failed are ranked last (``missing="last"``) or left out (``drop``).
 
     Several tables may be given: each column is correlated on the cells of its own table,
     and ``between`` joins the two columns' tables on their key column. In ``between``, ``COL@N``
@@ -52,9 +53,9 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                 raise ScoreError(f"column {col!r} not in {table}")
             source[name] = table
             tables[table] = tables[table].assign(**{name: tables[table][col]})
-    missing = [c for c in wanted if c not in source]
-    if missing:
-        raise ScoreError(f"column(s) {missing} not in {', '.join(map(str, paths))}; "
+    absent = [c for c in wanted if c not in source]
+    if absent:
+        raise ScoreError(f"column(s) {absent} not in {', '.join(map(str, paths))}; "
                          f"available: {everything}")
     if between:
         a, b = between
@@ -85,14 +86,15 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
             require_ranking(tables[p][c], c, p)
         if len(holders) > 1:
             frames.append(_replicate_rows(c, holders, tables, truth, dataset, n_boot, seed,
-                                          fracs))
+                                          fracs, missing))
             continue
-        usable = joined[source[c]][[c, "truth"]].dropna()
-        if len(usable) < 3:
+        usable = joined[source[c]][[c, "truth"]].dropna(subset=["truth"])
+        finite = np.isfinite(pd.to_numeric(usable[c], errors="coerce").to_numpy(dtype=float))
+        if finite.sum() < 3:
             raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
-        res = correlate(usable[c].to_numpy(), usable["truth"].to_numpy(), fracs=fracs,
-                        n_boot=n_boot,
-                        seed=seed, higher_is_better=direction(source[c], c))
+        res = correlate(usable[c].to_numpy(dtype=float), usable["truth"].to_numpy(),
+                        fracs=fracs, n_boot=n_boot, seed=seed,
+                        higher_is_better=direction(source[c], c), missing=missing)
         res = res.reset_index()
         res.insert(0, "proxy", c)
         res["replicate"] = "all"
@@ -111,7 +113,7 @@ def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
 
 
 def protocol(dataset: str, ground_truth: str | None, cells: str,
-             metric: str = "test-200") -> str:
+             metric: str = "test-200", missing: str = "last") -> str:
     """The protocol behind a tau, in words: ground truth, cell set, statistic, sign."""
     import os
 
@@ -125,7 +127,9 @@ def protocol(dataset: str, ground_truth: str | None, cells: str,
     return (f"ground truth: NB201 {dataset} {what} accuracy ({epochs} epochs, mean over the "
             f"benchmark's seeds) from {Path(source).name}; cells: {sets[cells]}; Kendall "
             f"tau-b (ties counted) and Spearman rho; sign: higher = predicted better "
-            f"(lower-is-better proxies are negated)")
+            f"(lower-is-better proxies are negated); failed cells (a non-finite score): "
+            + ("ranked last (NASLib, AZ-NAS)" if missing == "last" else
+               "left out (Abdelfattah et al.)"))
 
 
 def replicate_label(path: Path) -> str:
@@ -136,19 +140,19 @@ def replicate_label(path: Path) -> str:
 
 def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, column: str,
                       higher_is_better: bool, n_boot: int, seed: int,
-                      fracs: Sequence[float] = (0.01, 0.05, 0.10)
+                      fracs: Sequence[float] = (0.01, 0.05, 0.10), missing: str = "last"
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``metrics.correlate_replicates`` on score series indexed by arch_index: the cells
     every replicate and the truth share, aligned (one place for every caller)."""
     wide = pd.concat([r.rename(str(i)) for i, r in enumerate(replicates)], axis=1,
                      join="inner")
-    wide = wide.join(truth.rename("truth"), how="inner")
+    wide = wide.join(truth.rename("truth"), how="inner").dropna(subset=["truth"])
     if len(wide) < 3:
         raise ScoreError(f"column {column}: the {len(replicates)} tables share fewer than 3 "
                          f"cells with ground truth; replicates must score the same cells")
     return correlate_replicates([wide[str(i)].to_numpy() for i in range(len(replicates))],
                                 wide["truth"].to_numpy(), fracs=fracs, n_boot=n_boot,
-                                seed=seed, higher_is_better=higher_is_better)
+                                seed=seed, higher_is_better=higher_is_better, missing=missing)
 
 
 def replicate_setting(meta: dict) -> dict:
@@ -219,7 +223,8 @@ def check_replicates(holders: Sequence[Path], column: str) -> None:
 
 def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.DataFrame,
                     dataset: str, n_boot: int, seed: int,
-                    fracs: Sequence[float] = (0.01, 0.05, 0.10)) -> pd.DataFrame:
+                    fracs: Sequence[float] = (0.01, 0.05, 0.10),
+                    missing: str = "last") -> pd.DataFrame:
     """One proxy scored in several tables (e.g. one per training seed): the mean, sd and
     hierarchical CI over the replicates, the seed ensemble, and each replicate's own row.
     Tables computed from the same checkpoint with the same seed are the same replicate
@@ -228,7 +233,8 @@ def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.Da
     summary, per = replicate_metrics(
         [tables[p].set_index("arch_index")[column] for p in holders],
         truth.set_index("arch_index")[dataset], column=column,
-        higher_is_better=direction(holders[0], column), n_boot=n_boot, seed=seed, fracs=fracs)
+        higher_is_better=direction(holders[0], column), n_boot=n_boot, seed=seed, fracs=fracs,
+        missing=missing)
     summary = summary.reset_index().rename(columns={"mean": "value"})
     summary.insert(0, "proxy", column)
     summary["replicate"] = "all"

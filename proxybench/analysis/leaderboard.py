@@ -20,7 +20,7 @@ from .correlation import replicate_metrics
 from .literature import published
 from .metrics import correlate
 
-COLUMNS = ("proxy", "kind", "replicates", "cells", "tau", "tau_sd", "tau_ci_low",
+COLUMNS = ("proxy", "kind", "replicates", "cells", "failed", "tau", "tau_sd", "tau_ci_low",
            "tau_ci_high", "tau_cell_sd", "tau_ensemble", "rho", "rho_sd", "rho_ci_low",
            "rho_ci_high", "top5", "seconds_per_cell", "published_rho", "published_tau",
            "published_sources")
@@ -55,9 +55,11 @@ def _seconds(tables: list[pd.DataFrame], column: str) -> float:
 
 def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | Path],
                 truth: pd.DataFrame, dataset: str, *, n_boot: int = 1000,
-                seed: int = 0) -> pd.DataFrame:
+                seed: int = 0, missing: str = "last") -> pd.DataFrame:
     """One row per proxy column, sorted by tau, on the cells all ``seed_tables`` share (or,
-    without seed tables, on the cells of each table)."""
+    without seed tables, on the cells of each table). Cells whose score failed are ranked
+    last (``missing="last"``: every row on the same cells) or left out (``drop``);
+    ``failed`` counts them per row."""
     seeds = [(Path(p), read_scores(p)) for p in seed_tables]
     singles = [(Path(p), read_scores(p)) for p in score_tables]
     cells = None
@@ -75,10 +77,11 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
             continue
         s, _ = replicate_metrics([t.set_index("arch_index")[col] for _, t in holders], gt,
                                  column=col, higher_is_better=direction(holders[0][0], col),
-                                 n_boot=n_boot, seed=seed)
+                                 n_boot=n_boot, seed=seed, missing=missing)
         tau, rho = s.loc["kendall_tau"], s.loc["spearman_rho"]
         rows.append({"proxy": col, "kind": _kind(col), "replicates": len(holders),
-                     "cells": int(tau["n"]), "tau": tau["mean"], "tau_sd": tau["sd"],
+                     "cells": int(tau["n"]), "failed": int(tau["failed"]),
+                     "tau": tau["mean"], "tau_sd": tau["sd"],
                      "tau_ci_low": tau["ci_low"], "tau_ci_high": tau["ci_high"],
                      "tau_cell_sd": tau["cell_sd"], "tau_ensemble": tau["ensemble"],
                      "rho": rho["mean"], "rho_sd": rho["sd"], "rho_ci_low": rho["ci_low"],
@@ -92,16 +95,18 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
         for col in proxy_columns(t):
             if col in done:
                 continue
-            pair = use[[col, "truth"]].dropna()
-            if len(pair) < 3:
+            pair = use[[col, "truth"]].dropna(subset=["truth"])
+            values = pd.to_numeric(pair[col], errors="coerce").to_numpy(dtype=float)
+            if np.isfinite(values).sum() < 3:
                 continue
             done.add(col)
-            r = correlate(pair[col].to_numpy(), pair["truth"].to_numpy(), n_boot=n_boot,
-                          seed=seed, higher_is_better=direction(path, col))
+            r = correlate(values, pair["truth"].to_numpy(), n_boot=n_boot, seed=seed,
+                          higher_is_better=direction(path, col), missing=missing)
             tau, rho = r.loc["kendall_tau"], r.loc["spearman_rho"]
             width = tau["ci_high"] - tau["ci_low"]
             rows.append({"proxy": col, "kind": _kind(col), "replicates": 1,
-                         "cells": int(tau["n"]), "tau": tau["value"], "tau_sd": np.nan,
+                         "cells": int(tau["n"]), "failed": int(tau["failed"]),
+                         "tau": tau["value"], "tau_sd": np.nan,
                          "tau_ci_low": tau["ci_low"], "tau_ci_high": tau["ci_high"],
                          "tau_cell_sd": width / (2 * 1.96), "tau_ensemble": np.nan,
                          "rho": rho["value"], "rho_sd": np.nan, "rho_ci_low": rho["ci_low"],
@@ -114,7 +119,7 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
 def markdown(board: pd.DataFrame) -> str:
     """The leaderboard as the Markdown table the README and the report both show."""
     lines = ["| proxy | kind | Kendall τ | 95% CI | Spearman ρ | published ρ | top-5% | "
-             "cells |", "|---|---|---|---|---|---|---|---|"]
+             "cells (failed) |", "|---|---|---|---|---|---|---|---|"]
     for r in board.itertuples():
         if r.replicates > 1:
             tau = f"{r.tau:+.3f} ± {r.tau_sd:.3f} ({r.replicates} seeds)"
@@ -124,5 +129,6 @@ def markdown(board: pd.DataFrame) -> str:
         ci = f"[{r.tau_ci_low:+.3f}, {r.tau_ci_high:+.3f}]" if r.tau_ci_low == r.tau_ci_low \
             else ""
         lines.append(f"| {r.proxy} | {r.kind} | {tau} | {ci} | {rho} | "
-                     f"{r.published_rho or '-'} | {r.top5:.3f} | {r.cells:,} |")
+                     f"{r.published_rho or '-'} | {r.top5:.3f} | {r.cells:,}"
+                     + (f" ({r.failed})" if r.failed else "") + " |")
     return "\n".join(lines) + "\n"

@@ -6,8 +6,11 @@ the proxy puts in its own top-k (top-k precision), each with a 95% percentile-bo
 over cells so that differences between proxies can be judged against resampling noise.
 
 Conventions: higher score = predicted better and higher truth = better, unless
-``higher_is_better=False`` is passed to :func:`correlate`. Pairs where either value is NaN are
-dropped. Inputs are never modified; randomness comes only from the ``seed`` argument.
+``higher_is_better=False`` is passed to :func:`correlate`. Cells without a truth value are
+dropped. A cell whose score failed or is not finite (NaN, inf) is ranked **last** by default
+(``missing="last"``, as NASLib's and AZ-NAS's code score such cells), so every proxy is
+measured on the same cells; ``missing="drop"`` leaves it out (Abdelfattah et al.'s notebook).
+Inputs are never modified; randomness comes only from the ``seed`` argument.
 """
 
 from __future__ import annotations
@@ -34,6 +37,33 @@ __all__ = [
 ]
 
 MIN_CELLS = 3
+MISSING = ("last", "drop")   # the failed-cell policies: rank last, or leave out
+
+
+def place_failed(scores: ArrayLike, truth: ArrayLike, missing: str = "last",
+                 higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """(oriented scores, truth, failed): the cells with a truth value, scores negated when
+    lower is better, and each non-finite score either set below every finite one
+    (``last``; the failed cells tie among themselves) or dropped (``drop``); ``failed``
+    counts them. The one place a failed-cell policy is applied."""
+    if missing not in MISSING:
+        raise ScoreError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    s = np.array(scores, dtype=float).ravel()
+    t = np.array(truth, dtype=float).ravel()
+    if s.shape != t.shape:
+        raise ValueError(f"scores and truth differ in length: {s.size} vs {t.size}")
+    keep = ~np.isnan(t)
+    s, t = s[keep], t[keep]
+    if not higher_is_better:
+        s = -s
+    bad = ~np.isfinite(s)
+    failed = int(bad.sum())
+    if missing == "drop":
+        return s[~bad], t[~bad], failed
+    if failed:
+        floor = s[~bad].min() - 1.0 if (~bad).any() else 0.0
+        s = np.where(bad, floor, s)
+    return s, t, failed
 
 
 def _paired(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -132,13 +162,15 @@ def correlate(
     n_boot: int = 1000,
     seed: int = 0,
     higher_is_better: bool = True,
+    missing: str = "last",
 ) -> pd.DataFrame:
     """All ranking metrics of ``scores`` against ``truth`` with 95% percentile-bootstrap CIs.
 
     Returns one row per metric (index ``metric``: kendall_tau, spearman_rho, then
-    ``top{frac*100:g}%`` for each frac) and columns value, ci_low, ci_high, n, where n is the
-    number of cells used after dropping NaN pairs. If ``higher_is_better`` is False the
-    scores are negated first (e.g. a loss- or sharpness-like proxy).
+    ``top{frac*100:g}%`` for each frac) and columns value, ci_low, ci_high, n, failed: n is
+    the number of cells used, failed how many of them (``last``) or how many more (``drop``)
+    had a non-finite score. If ``higher_is_better`` is False the scores are negated first
+    (e.g. a loss- or sharpness-like proxy).
 
     The CIs resample cells with replacement ``n_boot`` times (``numpy.random.default_rng(seed)``),
     so they are reproducible for a given seed. Cost is linear in ``n_boot``: about 5 ms per
@@ -147,15 +179,13 @@ def correlate(
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    s, t = _paired(scores, truth)
+    s, t, failed = place_failed(scores, truth, missing, higher_is_better)
     n = s.size
     if n < MIN_CELLS:
         raise ValueError(
             f"correlate needs at least {MIN_CELLS} cells with both a score and a truth value, "
-            f"got {n} (NaN pairs are dropped)"
+            f"got {n}"
         )
-    if not higher_is_better:
-        s = -s
     names = ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs)]
     if len(set(names)) != len(names):
         raise ValueError(f"fracs give duplicate metric names: {names}")
@@ -173,7 +203,8 @@ def correlate(
             low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
 
     out = pd.DataFrame(
-        {"value": value, "ci_low": low, "ci_high": high, "n": np.full(len(names), n)},
+        {"value": value, "ci_low": low, "ci_high": high, "n": np.full(len(names), n),
+         "failed": np.full(len(names), failed)},
         index=pd.Index(names, name="metric"),
     )
     return out
@@ -222,6 +253,7 @@ def correlate_replicates(
     n_boot: int = 1000,
     seed: int = 0,
     higher_is_better: bool = True,
+    missing: str = "last",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ranking metrics of one proxy scored on several replicates (e.g. supernets trained with
     different seeds) over the same cells: (summary, per_replicate).
@@ -238,7 +270,9 @@ def correlate_replicates(
       ``ensemble`` with ``ensemble_ci_low/high``: the metric of the mean rank over
       replicates (a seed ensemble) with a cell-bootstrap CI; ``replicates`` and ``n``.
 
-    Only cells with a finite value in every replicate and in ``truth`` are used.
+    Cells without a truth value are dropped; a replicate's failed (non-finite) scores are
+    ranked last in it (``missing="last"``), or the cell is dropped from every replicate
+    (``drop``), so all replicates use the same cells.
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
@@ -249,15 +283,17 @@ def correlate_replicates(
     if any(c.shape != t.shape for c in cols):
         raise ValueError("every replicate must have one value per truth value")
     keep = ~np.isnan(t)
-    for c in cols:
-        keep &= ~np.isnan(c)
+    failed = [int((~np.isfinite(c[keep])).sum()) for c in cols]
+    if missing == "drop":
+        for c in cols:
+            keep &= np.isfinite(c)
+    placed = [place_failed(c[keep], t[keep], missing, higher_is_better) for c in cols]
+    cols = [p[0] for p in placed]
+    t = t[keep]
     n = int(keep.sum())
     if n < MIN_CELLS:
         raise ValueError(f"correlate_replicates needs at least {MIN_CELLS} cells scored in "
                          f"every replicate, got {n}")
-    sign = 1.0 if higher_is_better else -1.0
-    cols = [sign * c[keep] for c in cols]
-    t = t[keep]
     names = ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs)]
     ks = [_top_k(f, n) for f in fracs]
     point = np.array([[kendall_tau(c, t), spearman_rho(c, t),
@@ -285,7 +321,7 @@ def correlate_replicates(
             hier_low, hier_high = np.nanpercentile(hier, [2.5, 97.5], axis=0)
         low, high = cell_low, cell_high
     per_rows = [{"replicate": r, "metric": m, "value": point[r, j], "ci_low": low[r, j],
-                 "ci_high": high[r, j], "n": n}
+                 "ci_high": high[r, j], "n": n, "failed": failed[r]}
                 for r in range(k) for j, m in enumerate(names)]
     summary = pd.DataFrame({
         "mean": point.mean(0), "sd": point.std(0, ddof=1), "min": point.min(0),
@@ -294,7 +330,8 @@ def correlate_replicates(
         "ensemble": ensemble["value"].to_numpy(),
         "ensemble_ci_low": ensemble["ci_low"].to_numpy(),
         "ensemble_ci_high": ensemble["ci_high"].to_numpy(),
-        "replicates": np.full(len(names), k), "n": np.full(len(names), n)},
+        "replicates": np.full(len(names), k), "n": np.full(len(names), n),
+        "failed": np.full(len(names), max(failed))},
         index=pd.Index(names, name="metric"))
     return summary, pd.DataFrame(per_rows)
 

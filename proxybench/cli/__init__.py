@@ -295,12 +295,13 @@ def merge(parts, out) -> None:
                    "isomorphism class (unique, as some papers report).")
 @click.option("--top-k", "top_k", default="1,5,10", show_default=True,
               help="Top-k precision levels, in percent of the cells (comma-separated).")
+@O.MISSING
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Result table (.csv, with .json beside it; default: the first table's "
                    "name + .correlate.csv).")
 @friendly
 def correlate(scores, dataset, ground_truth, truth_metric, columns, between, bootstrap, seed,
-              cell_set, top_k, out) -> None:
+              cell_set, top_k, missing, out) -> None:
     """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth.
 
     The same proxy in several tables (one per supernet of a seed group, `score --run
@@ -316,7 +317,7 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
     result, csv_path, text = correlate_files(
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
-        top_k=_percents(top_k), metric=truth_metric)
+        top_k=_percents(top_k), metric=truth_metric, missing=missing)
     click.echo(_format_correlation(result))
     if not between:
         click.echo(f"Protocol: {text}.")
@@ -341,7 +342,9 @@ def _format_correlation(df: pd.DataFrame) -> str:
     summary = df[df["replicate"] == "all"] if "replicate" in df else df
     for r in summary.itertuples():
         ci = (f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]" if pd.notna(r.ci_low) else "")
-        line = f"{r.proxy:28s} {r.metric:13s} {r.value:+8.4f}  {ci:19s} {r.n}"
+        failed = getattr(r, "failed", 0)
+        line = (f"{r.proxy:28s} {r.metric:13s} {r.value:+8.4f}  {ci:19s} {r.n}"
+                + (f" ({int(failed)} failed)" if failed == failed and failed else ""))
         if getattr(r, "replicates", 1) > 1:
             line += (f"  ± {r.sd:.4f} sd over {r.replicates} replicates (cell-bootstrap sd "
                      f"{r.cell_sd:.4f}); seed ensemble {r.ensemble:+.4f}")
@@ -593,13 +596,15 @@ def ablate(name, run_dirs, levers, cells_opt, seed, levels, dataset, ground_trut
 @O.TRUTH_METRIC
 @click.option("--title", default="proxybench report", show_default=True)
 @O.BOOTSTRAP
+@O.MISSING
 @click.option("--note", "notes", multiple=True, help="A paragraph for the report's header.")
 @click.option("--commands", type=click.Path(dir_okay=False, exists=True), default=None,
               help="The script of commands behind the results, shown at the end.")
 @O.out_dir("The report (index.md, index.html, figures)")
 @friendly
 def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, dataset,
-           ground_truth, truth_metric, title, bootstrap, notes, commands, out) -> None:
+           ground_truth, truth_metric, title, bootstrap, missing, notes, commands,
+           out) -> None:
     """Markdown + self-contained HTML report with tables and plots from score tables."""
     from ..analysis.groundtruth import resolve as resolve_gt
     from ..report.build import build_report, write_readme_block
@@ -608,7 +613,7 @@ def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, d
                           ablations=ablations, retrains=retrains, beyond=beyond,
                           ground_truth=gt,
                           dataset=dataset, title=title, notes=notes, commands=commands,
-                          n_boot=bootstrap)
+                          n_boot=bootstrap, missing=missing)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
     if readme:
         write_readme_block(readme, (folder / "leaderboard.md").read_text())

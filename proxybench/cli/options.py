@@ -49,6 +49,11 @@ TRUTH_METRIC = click.option("--truth-metric", type=click.Choice(["test-200", "va
                                   "or CSV columns like cifar10@valid-12).")
 BOOTSTRAP = click.option("--bootstrap", type=click.IntRange(min=0), default=1000,
                          show_default=True, help="Bootstrap resamples for 95% CIs (0: none).")
+MISSING = click.option("--missing", type=click.Choice(["last", "drop"]), default="last",
+                       show_default=True,
+                       help="Cells whose score failed or is not finite: ranked last (NASLib's "
+                            "and AZ-NAS's protocol; every proxy on the same cells) or left "
+                            "out (Abdelfattah et al.'s).")
 RESUME = click.option("--resume", is_flag=True,
                       help="Continue a stopped run into the same --out (finished work is "
                            "kept).")

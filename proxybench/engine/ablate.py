@@ -65,8 +65,8 @@ TABLE7 = (("all", "random", "flatness"), ("cells", "random", "flatness:position=
 def _tau_row(values: pd.Series, truth: pd.DataFrame, dataset: str, higher: bool,
              n_boot: int) -> dict:
     frame = pd.DataFrame({"arch_index": values.index, "v": values.to_numpy()})
-    joined = join_scores(frame, truth, dataset).dropna(subset=["v"])
-    r = correlate(joined["v"].to_numpy(), joined["truth"].to_numpy(), n_boot=n_boot,
+    joined = join_scores(frame, truth, dataset)
+    r = correlate(joined["v"].to_numpy(dtype=float), joined["truth"].to_numpy(), n_boot=n_boot,
                   higher_is_better=higher)
     tau = r.loc["kendall_tau"]
     return {"kendall_tau": tau["value"], "ci_low": tau["ci_low"], "ci_high": tau["ci_high"],
@@ -278,8 +278,9 @@ def _variance(group: str | Path, scored: Callable, tau: Callable, truth: pd.Data
                 f"{base.name}, image seeds {s0}, {', '.join(map(str, extra))}"))
         base_vals = per_run[0][col]
         frame = pd.DataFrame({"arch_index": base_vals.index, "v": base_vals.to_numpy()})
-        joined = join_scores(frame, truth, dataset).dropna(subset=["v"])
-        boot = correlate(joined["v"].to_numpy(), joined["truth"].to_numpy(), n_boot=n_boot,
+        joined = join_scores(frame, truth, dataset)
+        boot = correlate(joined["v"].to_numpy(dtype=float), joined["truth"].to_numpy(),
+                         n_boot=n_boot,
                          higher_is_better=higher)
         point = boot.loc["kendall_tau", "value"]
         width = boot.loc["kendall_tau", "ci_high"] - boot.loc["kendall_tau", "ci_low"]

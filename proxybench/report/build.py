@@ -165,7 +165,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  ground_truth: str | None, metric: str = "test-200",
                  dataset: str = "cifar10", title: str = "proxybench report",
                  n_boot: int = 200, k: int = 50, notes: Sequence[str] = (),
-                 commands: str | Path | None = None) -> Path:
+                 commands: str | Path | None = None, missing: str = "last") -> Path:
     """Write ``out/index.md`` and ``out/index.html``; returns the folder.
 
     The report reads top down: the leaderboard (every proxy's tau with its uncertainty, the
@@ -189,7 +189,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     seed_sd: dict[str, float] = {}
     if truth is not None and (seeds or scores):
         board = _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth,
-                       dataset, n_boot, sorted((a for a in ablation_paths
+                       dataset, n_boot, missing, sorted((a for a in ablation_paths
                                                 if a.stem in TRUST_ABLATIONS),
                                                key=lambda a: TRUST_ABLATIONS.index(a.stem)))
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
@@ -293,13 +293,13 @@ KIND_COLOURS = {"supernet": "tab:red", "zero-cost": "tab:blue", "free": "tab:gre
 
 
 def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: pd.DataFrame,
-           dataset: str, n_boot: int, ablations: list[Path]) -> pd.DataFrame:
+           dataset: str, n_boot: int, missing: str, ablations: list[Path]) -> pd.DataFrame:
     """The answer first: the leaderboard (figure and table), the seed spread, the variance
     and budget studies, and the zero-cost reproduction against the literature."""
     from ..analysis.correlation import protocol
     from ..analysis.leaderboard import leaderboard, markdown
     from ..analysis.literature import published
-    board = leaderboard(seeds, scores, truth, dataset, n_boot=n_boot)
+    board = leaderboard(seeds, scores, truth, dataset, n_boot=n_boot, missing=missing)
     atomic_write_bytes(out / "leaderboard.csv", board.to_csv(index=False).encode())
     atomic_write_bytes(out / "leaderboard.md", markdown(board).encode())
     cells = int(board["cells"].max()) if len(board) else 0
@@ -312,7 +312,10 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
           + "; other proxies have a 95% cell-bootstrap CI. Crosses: the published value "
           "(Spearman rho, right panel; Kendall tau where one exists, left), under the "
           "protocol its source states (see the reproduction table below). "
-          f"Protocol: {protocol(dataset, None, 'all').split('; ', 1)[1]}.")
+          f"Protocol: {protocol(dataset, None, 'all', missing=missing).split('; ', 1)[1]}"
+          + (f"; {int((board['failed'] > 0).sum())} proxies failed on some cells (the "
+             f"cells column counts them)" if len(board) and (board["failed"] > 0).any()
+             else "") + ".")
     _leaderboard_figure(doc, board)
     doc.table(_board_table(board))
     if seeds:
