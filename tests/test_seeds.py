@@ -214,3 +214,21 @@ def test_report_with_seeds_studies_and_readme(tmp_path, gt_csv):
     one_line_error(run("report", "--scores", tmp_path / "cells.csv", "--ground-truth", gt_csv,
                        "--readme", tmp_path / "cells.csv", "--out", tmp_path / "r2", ok=False),
                    "leaderboard:begin")
+
+
+def test_correlate_cli_failed_cells_rank_last_or_drop(tmp_path, gt_csv):
+    truth = pd.read_csv(gt_csv).iloc[:200]
+    values = truth["cifar10"].to_numpy() + np.random.default_rng(1).normal(size=200)
+    values[:5] = np.nan                               # five cells whose proxy failed
+    path = tmp_path / "f.csv"
+    _table(path, values, tmp_path / "seed-0", "h0")
+    res = run("correlate", path, "--ground-truth", gt_csv, "--bootstrap", "0")
+    assert "(5 failed)" in res.output and "ranked last" in res.output
+    last = pd.read_csv(tmp_path / "f.correlate.csv").set_index("metric")
+    assert last.loc["kendall_tau", "n"] == 200 and last.loc["kendall_tau", "failed"] == 5
+    res = run("correlate", path, "--ground-truth", gt_csv, "--bootstrap", "0", "--missing",
+              "drop", "--out", tmp_path / "d.csv")
+    assert "left out" in res.output
+    drop = pd.read_csv(tmp_path / "d.csv").set_index("metric")
+    assert drop.loc["kendall_tau", "n"] == 195
+    assert json.loads((tmp_path / "d.json").read_text())["missing"] == "drop"
