@@ -8,7 +8,6 @@ synthetic images (``data.synthetic_dataset``), where tau is only a smoke check.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +21,11 @@ from .run.presets import get_preset
 from .run.train import TrainConfig, train_supernet
 from .spaces import nb201
 
-SHARED_GT = Path("../shared/data/nb201_test_accuracy.csv.gz")
-
 
 def find_ground_truth(explicit: str | None) -> str | None:
-    """--ground-truth, else $PROXYBENCH_NB201, else the team's shared copy if present."""
-    if explicit:
-        return explicit
-    if os.environ.get(ENV_VAR):
-        return os.environ[ENV_VAR]
-    return str(SHARED_GT) if SHARED_GT.is_file() else None
+    """--ground-truth, else $PROXYBENCH_NB201, else the table shipped with proxybench."""
+    from .analysis.groundtruth import resolve
+    return resolve(explicit)
 
 
 def run_demo(*, data_dir: str | None, ground_truth: str | None, out: str, n_cells: int,

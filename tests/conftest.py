@@ -15,13 +15,14 @@ GT_CSV = SHARED_DATA / "nb201_test_accuracy.csv.gz"
 @pytest.fixture(scope="session")
 def gt_csv() -> Path:
     """The NB201 ground truth: $PROXYBENCH_NB201 (as the CLI reads it) when it names a CSV
-    table, else this team's ../shared/data copy."""
+    table, else this team's ../shared/data copy, else the copy shipped in the package."""
     env = os.environ.get("PROXYBENCH_NB201")
     if env and Path(env).is_file() and not env.endswith((".pth", ".pt")):
         return Path(env)
-    if not GT_CSV.is_file():
-        pytest.skip("NB201 ground-truth table not available: set PROXYBENCH_NB201 to the CSV")
-    return GT_CSV
+    if GT_CSV.is_file():
+        return GT_CSV
+    from proxybench.analysis.groundtruth import SHIPPED
+    return SHIPPED            # the same table, shipped in the package
 
 
 @pytest.fixture(scope="session")

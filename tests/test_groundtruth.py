@@ -75,15 +75,38 @@ def test_real_nb201_csv() -> None:
 
 
 def test_default_path_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proxybench.analysis.groundtruth import SHIPPED, resolve
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert default_path() is None
-    with pytest.raises(GroundTruthError, match=rf"--ground-truth.*{ENV_VAR}"):
-        load_ground_truth(None)
+    assert default_path() == SHIPPED and resolve(None) == str(SHIPPED)
+    assert len(load_ground_truth(None)) == 15_625        # the shipped table, nothing set
     path = tmp_path / "gt.csv"
     _small_table().to_csv(path, index=False)
     monkeypatch.setenv(ENV_VAR, str(path))
     assert default_path() == path
     assert len(load_ground_truth(None)) == 3
+    assert resolve("other.csv") == "other.csv"            # an explicit path comes first
+    # a relative variable is taken from the current directory, and said so when it is wrong
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ENV_VAR, "gt.csv")
+    assert default_path() == tmp_path / "gt.csv"
+    monkeypatch.setenv(ENV_VAR, "nope.csv")
+    with pytest.raises(GroundTruthError, match="relative to the current directory"):
+        default_path()
+
+
+def test_shipped_table_is_nb201s() -> None:
+    """The table inside the package: every cell in the official order, the known best ones."""
+    from proxybench.analysis.groundtruth import SHIPPED
+    from proxybench.spaces.nb201 import all_cells, format_arch
+    raw = pd.read_csv(SHIPPED)
+    assert len(raw) == 15_625 and raw["index"].tolist() == list(range(15_625))
+    assert list(raw.columns) == ["index", "arch", "cifar10", "cifar100", "imagenet16_120"]
+    cells = all_cells()
+    assert all(raw["arch"].iloc[i] == format_arch(cells[i]) for i in (0, 857, 6111, 9930, 15624))
+    assert raw["cifar10"].idxmax() == 6111 and raw["cifar10"].max() == pytest.approx(94.3733)
+    assert raw["cifar100"].idxmax() == 9930 and raw["cifar100"].max() == pytest.approx(73.5133)
+    assert raw["imagenet16_120"].idxmax() == 857
+    assert raw["imagenet16_120"].max() == pytest.approx(47.3111)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -69,15 +69,31 @@ class GroundTruthError(ProxybenchError):
     """Missing, unreadable or inconsistent ground truth; the message names the problem and fix."""
 
 
+# NB201 test accuracy (200 epochs) of every cell, shipped in the package (data/README.md)
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "nb201_test_accuracy.csv.gz"
+
+
 def default_path() -> Path | None:
-    """``$PROXYBENCH_NB201`` if set (and not empty), so runs need not repeat the path."""
+    """The ground truth when none is given: ``$PROXYBENCH_NB201`` if set (a relative path is
+    taken from the current directory and made absolute here, so the message names the file
+    it means), else the table shipped in the package (None only if it was removed)."""
     value = os.environ.get(ENV_VAR, "")
-    return Path(value) if value else None
+    if value:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        if not path.is_file():
+            raise GroundTruthError(f"${ENV_VAR} names {path} (from {value!r}, relative to the "
+                                   f"current directory), which does not exist; set it to an "
+                                   f"existing file, or unset it to use the table shipped "
+                                   f"with proxybench")
+        return path
+    return SHIPPED if SHIPPED.is_file() else None
 
 
 def resolve(path: str | Path | None) -> str | None:
-    """The ground-truth table to use: ``path``, else ``$PROXYBENCH_NB201``, else None (the
-    caller then runs without ground truth)."""
+    """The ground-truth table to use: ``path``, else ``$PROXYBENCH_NB201``, else the table
+    shipped with proxybench (the one resolution every command and the API use)."""
     if path:
         return str(path)
     default = default_path()

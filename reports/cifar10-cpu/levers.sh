@@ -4,8 +4,7 @@
 # (the same seeds, so differences are paired). Resumable: run it again after a stop.
 # From the repository root, with CIFAR-10 in DATA/cifar-10-batches-py:
 #
-#   export PROXYBENCH_NB201=../shared/data/nb201_test_accuracy.csv.gz
-#   bash reports/cifar10-cpu/levers.sh DATA [RUNS]
+#   bash reports/cifar10-cpu/levers.sh DATA [RUNS]     # ground truth: the shipped table
 #
 # Cost on the 2-core CPU that made reports/cifar10-cpu/ablate/levers.csv (one torch thread
 # per job, two jobs at a time): about 20 minutes per cpu-preset supernet (training and
@@ -13,7 +12,6 @@
 set -euo pipefail
 DATA=${1:?usage: levers.sh DATA [RUNS]}
 RUNS=${2:-runs}
-: "${PROXYBENCH_NB201:?set PROXYBENCH_NB201 to the NB201 ground-truth table}"
 export OMP_NUM_THREADS=1
 T="--threads 1"
 SN="flatness;val_acc;val_loss;angle"
