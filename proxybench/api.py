@@ -74,6 +74,13 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
     cfgs = [TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset, p,
                         run_seed, save_every, split_file and str(Path(split_file).resolve()),
                         sampling) for run_seed, _ in runs]
+    _say(echo, f"training {len(runs)} {space} supernet(s) on {dataset}: preset {preset} "
+               f"(C={p.channels}, N={p.layers}, {p.epochs} epochs, batch {p.batch_size}, "
+               f"{p.train_images or 'all'} training images), {sampling} sampling, seed(s) "
+               f"{', '.join(str(s) for s, _ in runs)} -> {out}")
+    if preset == "paper" and device in ("auto", "cpu") and not _has_gpu():
+        _say(echo, "warning: the paper preset is a GPU-scale job (NB201's C=16, N=5 network, "
+                   "250 epochs: hours per supernet on a CPU); --preset cpu trains in minutes")
     # every run's settings are checked before any is trained or cleared
     differ = {}
     for cfg, (_, run) in zip(cfgs, runs, strict=True):
@@ -105,6 +112,11 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
                        f"{summary['path_valid_acc_max']:.2f}, chance "
                        f"{summary['chance_acc']:.1f})")
     return [r for _, r in runs]
+
+
+def _has_gpu() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def _say(echo: Callable[[str], None] | None, line: str) -> None:

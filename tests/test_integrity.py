@@ -651,3 +651,25 @@ def test_file_system_errors_map_to_one_line_only_for_paths():
 def test_report_with_no_inputs_is_one_line(tmp_path):
     one_line_error(run("report", "--out", tmp_path / "r", ok=False), "nothing to report")
     assert not (tmp_path / "r").exists()
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    """Tables, sidecars and checkpoints are readable by others when the umask allows it (a
+    temp file from mkstemp alone would be 0600)."""
+    import stat
+
+    import torch
+
+    from proxybench.run.files import atomic_write_bytes, atomic_write_json, save_checkpoint
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "t.csv", b"a\n1\n")
+        atomic_write_json(tmp_path / "t.json", {"a": 1})
+        save_checkpoint(tmp_path / "c.pt", {"w": torch.zeros(1)})
+        for name in ("t.csv", "t.json", "c.pt"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+        os.umask(0o077)
+        atomic_write_bytes(tmp_path / "private.csv", b"a\n")
+        assert stat.S_IMODE((tmp_path / "private.csv").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -127,6 +127,17 @@ def test_seed_group_with_other_settings_is_refused_then_forced(tmp_path):
         assert len(pd.read_csv(group / f"seed-{s}" / "metrics.csv")) == 3
 
 
+def test_train_says_what_it_will_do_and_warns_for_the_paper_preset_on_a_cpu(tmp_path):
+    out = tmp_path / "r"
+    res = run("train", "--preset", "tiny", "--epochs", "3", "--threads", "1", "--out", out)
+    assert "training 1 nb201 supernet(s) on cifar10: preset tiny (C=4, N=1, 3 epochs" in \
+        res.output and "epochs left" in res.output
+    res = run("train", "--preset", "paper", "--device", "cpu", "-q", "--out", out, ok=False)
+    assert "preset paper (C=16, N=5, 250 epochs" in res.output
+    assert "warning: the paper preset is a GPU-scale job" in res.output
+    one_line_error(res, "preset_name=tiny, not preset_name=paper")
+
+
 def test_runs_recorded_before_sampling_existed_count_as_uniform(tmp_path):
     from proxybench.run.presets import get_preset
     from proxybench.run.train import TrainConfig, run_difference

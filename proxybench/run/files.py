@@ -75,11 +75,26 @@ def exclusive(target: str | Path) -> Iterator[None]:
         fh.close()
 
 
+def _umask_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (0666 less the umask): mkstemp makes
+    its files 0600, which would leave tables, checkpoints and reports unreadable to others."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temp file in ``path``'s folder (so the rename is atomic), with the umask's mode."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _umask_mode())
+    return fd, tmp
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write via a temp file in the same folder and rename, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -101,7 +116,7 @@ def save_checkpoint(path: str | Path, obj: dict) -> None:
     import torch
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(path)
     os.close(fd)
     try:
         torch.save({"format": CHECKPOINT_FORMAT, **obj}, tmp)

@@ -328,9 +328,14 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
         with open(out / "metrics.csv", "a", newline="") as fh:
             csv.writer(fh).writerow(row)
         if progress:
+            left = preset.epochs - stats.epoch
+            secs = left * stats.seconds
+            when = f"{secs / 60:.0f} min" if secs >= 120 else f"{secs:.0f} s"
+            eta = (f"; about {when} for the {left} epochs left"
+                   if stats.epoch == start_epoch + 1 and left else "")
             tqdm.write(f"epoch {stats.epoch}/{preset.epochs} lr {stats.lr:.4f} train loss "
                        f"{row[2]} acc {row[3]}% | sampled-path valid loss {row[4]} acc "
-                       f"{row[5]}% ({row[6]} s)")
+                       f"{row[5]}% ({row[6]} s{eta})")
         state = _state(net, cfg, num_classes, stats.epoch)
         if cfg.save_every and stats.epoch % cfg.save_every == 0:
             save_checkpoint(out / f"epoch-{stats.epoch}.pt", state)
