@@ -673,3 +673,35 @@ def test_written_files_follow_the_umask(tmp_path):
         assert stat.S_IMODE((tmp_path / "private.csv").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_a_refused_resume_changes_no_byte(tmp_path):
+    """Every check of --resume comes before the partial-line repair: a file that is not a
+    table, a table without provenance, or one of other proxies is left exactly as it was."""
+    from .cli_helpers import one_line_error, run
+    foreign = tmp_path / "a.csv"
+    foreign.write_bytes(b"name,value\nalpha,1\nbeta,2")           # no newline at the end
+    res = run("score", "--proxy", "params", "--cells", "5", "--out", foreign, "--resume",
+              ok=False)
+    one_line_error(res)
+    assert foreign.read_bytes() == b"name,value\nalpha,1\nbeta,2"
+    run("score", "--proxy", "params", "--cells", "5", "--out", tmp_path / "t.csv")
+    table = tmp_path / "t.csv"
+    cut = table.read_bytes()[:-3]                                 # a half-written last row
+    table.write_bytes(cut)
+    meta = (tmp_path / "t.json").read_bytes()
+    one_line_error(run("score", "--proxy", "flops", "--cells", "5", "--out", table,
+                       "--resume", ok=False), "proxies")
+    assert table.read_bytes() == cut
+    for damaged in (b"{}", b'{"proxies": []}'):
+        (tmp_path / "t.json").write_bytes(damaged)
+        one_line_error(run("score", "--proxy", "params", "--cells", "5", "--out", table,
+                           "--resume", ok=False), "fingerprint")
+        assert table.read_bytes() == cut
+    (tmp_path / "t.json").unlink()
+    one_line_error(run("score", "--proxy", "params", "--cells", "5", "--out", table,
+                       "--resume", ok=False), "fingerprint")
+    assert table.read_bytes() == cut
+    (tmp_path / "t.json").write_bytes(meta)                     # with its .json it resumes
+    run("score", "--proxy", "params", "--cells", "5", "--out", table, "--resume")
+    assert len(pd.read_csv(table)) == 5

@@ -64,6 +64,8 @@ def test_resume_finishes_with_the_same_table(tiny_run, tmp_path):
     # a run killed after 5 rows (a half-written line included) ...
     lines = (tmp_path / "full.csv").read_text().splitlines(keepends=True)
     (tmp_path / "part.csv").write_text("".join(lines[:6]) + lines[6][:20])
+    # (its .json is written before the first row, so a killed run has it)
+    (tmp_path / "part.json").write_text((tmp_path / "full.json").read_text())
     with pytest.raises(ScoreError, match="--resume"):
         score_cells(specs, ctx, idx, tmp_path / "part.csv", progress=False)
     resumed = score_cells(specs, ctx, idx, tmp_path / "part.csv", resume=True, progress=False)
@@ -96,6 +98,6 @@ def test_other_options_cannot_append_to_an_existing_table(tiny_run, tmp_path):
     specs = parse_specs("params")
     ctx, _ = context_from_run(None, specs)
     score_cells(specs, ctx, [1, 2], tmp_path / "t.csv", progress=False)
-    with pytest.raises(ScoreError, match="other proxies"):
+    with pytest.raises(ScoreError, match="scored with proxies params"):
         score_cells(parse_specs("flops"), ctx, [1, 2], tmp_path / "t.csv", resume=True,
                     progress=False)

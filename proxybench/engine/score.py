@@ -102,7 +102,25 @@ def _drop_partial_line(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
 
 
+def _check_header(path: Path, columns: list[str]) -> None:
+    """The table's header must be the one these proxies write: checked before anything in
+    the file is touched (the partial-line repair comes after every check)."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        header = next(csv.reader([first.decode()])) if first.strip() else []
+    except (UnicodeDecodeError, csv.Error):
+        header = None
+    if header is None or not {"arch_index", "arch"} & set(header or []):
+        raise ScoreError(f"{path} exists but is not a proxybench score table; move it away or "
+                         f"choose another --out")
+    if header != columns:
+        raise ScoreError(f"{path} was written with other proxies/options "
+                         f"({header[2:6]}...); use a new --out to score these")
+
+
 def _read_existing(path: Path, columns: list[str], keys: Space) -> pd.DataFrame:
+    _check_header(path, columns)
     _drop_partial_line(path)
     try:
         existing = pd.read_csv(path)
@@ -264,13 +282,17 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
         if not resume:
             raise ScoreError(f"{out_csv} already exists; pass --resume to continue it, or "
                              f"choose another --out")
-        existing = _read_existing(out_csv, columns, keys)
         old_meta = read_meta(out_csv)
-        if old_meta is not None:
-            diff = fingerprint_difference(recorded_fingerprint(old_meta), fp, old_meta, meta)
-            if diff:
-                raise ScoreError(f"{out_csv} was scored with {diff}; use a new --out or the "
-                                 f"same settings")
+        recorded = recorded_fingerprint(old_meta or {})
+        if old_meta is None or not recorded.get("proxies"):
+            raise ScoreError(f"{out_csv} has no readable fingerprint in its .json, so nothing "
+                             f"shows it was scored with these settings; score into a new "
+                             f"--out (or restore its .json)")
+        diff = fingerprint_difference(recorded, fp, old_meta, meta)
+        if diff:
+            raise ScoreError(f"{out_csv} was scored with {diff}; use a new --out or the "
+                             f"same settings")
+        existing = _read_existing(out_csv, columns, keys)
         failed = existing["error"].notna() & (existing["error"].astype(str) != "")
         if retry_errors and failed.any():
             existing = existing[~failed]
