@@ -17,7 +17,9 @@ R=reports/cifar10-cpu
 export OMP_NUM_THREADS=1
 T="--threads 1"
 SN="flatness;val_acc;val_loss;angle"
-ZC="synflow;snip;grasp;fisher;grad_norm;jacov;epe_nas;nwot;l2_norm;plain;zen"
+# fisher[broadcast=channels]: the per-channel sum (proxybench's fisher before the authors'
+# definition, below, became the default), kept to show the difference
+ZC="synflow;snip;grasp;fisher:broadcast=channels;grad_norm;jacov;epe_nas;nwot;l2_norm;plain;zen"
 TRAIN="proxybench train --dataset cifar10 --data-dir $DATA --preset cpu --save-every 5 $T --resume"
 
 # ---- 1. supernets: the cpu preset (30 epochs) with 5 seeds; 15 and 60 epochs with 3 seeds
@@ -48,6 +50,9 @@ print("\n".join(map(str, grow_sample(sample_cells(1000, 0), 1000, seed=1))))' \
   > "$RUNS/cells2000.txt"
 proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar10 --preset paper \
   --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/zero_cost_2000.csv"
+# fisher as its authors sum it (each channel's value over the channel's weights)
+proxybench score --proxy fisher --data-dir "$DATA" --dataset cifar10 --preset paper \
+  --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/fisher_2000.csv"
 TF="zico;meco;swap;az_nas_expressivity;az_nas_progressivity;az_nas_trainability;az_nas_complexity"
 proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar10 --preset paper \
   --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/training_free_2000.csv"
@@ -74,6 +79,7 @@ done
 cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/zen_running.{csv,json} "$RUNS"/cells.{csv,json} $R/
 cp "$RUNS"/all_cells_seed0.{csv,json} $R/
 cp "$RUNS"/zero_cost_2000.{csv,json} "$RUNS"/training_free_2000.{csv,json} "$RUNS/cells2000.txt" $R/
+cp "$RUNS"/fisher_2000.{csv,json} $R/
 for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv" $R/ablate/; done
 cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
 cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
@@ -101,18 +107,22 @@ proxybench search --proxy "rank(angle+val_acc)" --scores $R/angle_valacc.csv $S 
 proxybench search --proxy flatness --scores $R/all_cells_seed0.csv --algorithm random $S $R/search/random_flatness
 proxybench search --proxy params_live --scores $R/cells.csv $S $R/search/params_live
 
+# ---- 6b. the supernet levers study (its own script: training and scoring per lever)
+bash reports/cifar10-cpu/levers.sh "$DATA" "$RUNS"
+
 # ---- 7. the report (leaderboard first; this script last) and the README's leaderboard
 proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu preset, 2-core CPU" \
   $(for s in 0 1 2 3 4; do echo --seed-tables $R/seeds/e30-seed-$s.csv; done) \
   --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/zen_running.csv \
   --scores $R/all_cells_seed0.csv \
   --scores $R/training_free_2000.csv --scores $R/az_nas_2000.csv --scores $R/zero_cost_2000.csv \
+  --scores $R/fisher_2000.csv \
   --beyond $R/beyond \
   --scores $R/angle_flatness.csv --scores $R/valacc_flatness.csv --scores $R/angle_valacc.csv \
   $(for s in flatness angle val_acc val_loss angle_flatness angle_valacc random_flatness params_live; do echo --search $R/search/$s; done) \
   --search $R/darts/s-flatness --search $R/darts/s-angle \
   --retrain $R/darts/rt-flatness --retrain $R/darts/rt-angle --retrain $R/darts/rt-darts-v2 \
-  $(for a in variance budget alpha gamma sigma position; do echo --ablation $R/ablate/$a.csv; done) \
+  $(for a in levers variance budget alpha gamma sigma position; do echo --ablation $R/ablate/$a.csv; done) \
   --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
 
 # The DARTS tables in darts/ come from darts.sh (the DARTS pipeline at its cpu presets); it is
