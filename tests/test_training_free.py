@@ -367,3 +367,19 @@ def test_engine_scores_real_cells_with_all_new_proxies(ctx, tmp_path):
     assert table.loc[6111, "meco"] == _score(ctx, "meco", nb201.cell_at(6111))
     assert table.loc[6111, "az_nas_trainability"] == _score(ctx, "az_nas_trainability",
                                                             nb201.cell_at(6111))
+
+
+def test_trainability_sees_through_a_cell_that_outputs_zeros():
+    """Node 3 without input: each cell's output is zeros, as the reference's Zero op makes
+    them (input * 0, in the graph). The 15 cells then score -999998 each (s = 0), but the two
+    reductions' linear shortcuts still pass gradients: the mean is about 15/17 of -999998,
+    the reference's -882351, not -999998 (zeros outside the graph)."""
+    from proxybench.nets.nb201 import NB201Net
+    from proxybench.proxies.training_free import az_nas_scores, kaiming_reinit
+    from proxybench.spaces.nb201 import parse_arch
+    cell = parse_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|none~0|none~1|none~2|")
+    net = NB201Net(16, 5, 10, cell=cell).train()
+    g = torch.Generator().manual_seed(0)
+    kaiming_reinit(net, g)
+    t = az_nas_scores(net, torch.randn(8, 3, 32, 32, generator=g), g)["trainability"]
+    assert t == pytest.approx(-999998 * 15 / 17, abs=5.0)

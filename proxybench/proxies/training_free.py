@@ -361,12 +361,21 @@ def kaiming_reinit(net: nn.Module, generator: torch.Generator) -> None:
 
 def stage_features(net: NB201Net, x: Tensor) -> list[Tensor]:
     """AZ-NAS's stage features on NB201: the stem output, then each block's output (the
-    3N cells and the two reductions, in order), with the autograd graph kept."""
+    3N cells and the two reductions, in order), with the autograd graph kept.
+
+    A cell whose output node has no input outputs zeros. The reference's ``Zero`` op makes
+    them as ``input.mul(0.)``, which keeps them in the graph, so the next block's
+    vector-Jacobian product w.r.t. them is taken as for any input (a reduction's linear
+    shortcut passes gradients whatever its input's values); here the zeros are made the same
+    way: ``h_prev * 0``."""
     cell = net.cell
     h = net.stem(x)
     feats = [h]
     for block in net.cells:
+        prev = h
         h = block(h, cell) if isinstance(block, NB201Cell) else block(h)
+        if not h.requires_grad and prev.requires_grad:
+            h = prev * 0.0
         feats.append(h)
     return feats
 
