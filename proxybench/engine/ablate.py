@@ -216,10 +216,18 @@ def _supernet_table(group: str | Path, run: Path, scored: Callable, tag: str) ->
 
 
 def _same_run(table: Path, run: Path) -> bool:
-    """Whether a score table was computed from the final weights of ``run``, with its seed."""
+    """Whether a score table was computed from the final weights of ``run``, with its seed:
+    by the hash of the weights' values where the table records it (a run trained again to
+    the same weights, or resumed after it finished, rewrites final.pt in other bytes), else
+    by the checkpoint file's hash."""
+    from ..run.files import load_checkpoint, weights_sha256
     meta = read_meta_or_empty(table)
-    return (meta.get("checkpoint_sha256") == file_sha256(run / FINAL)
-            and meta.get("seed") == _run_seed(run))
+    if meta.get("seed") != _run_seed(run):
+        return False
+    if meta.get("weights_sha256"):
+        return meta["weights_sha256"] == weights_sha256(load_checkpoint(run / FINAL)[
+            "state_dict"])
+    return meta.get("checkpoint_sha256") == file_sha256(run / FINAL)
 
 
 def _group(path: str | Path) -> list[Path]:
