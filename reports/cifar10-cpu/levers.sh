@@ -9,6 +9,13 @@
 # Cost on the 2-core CPU that made reports/cifar10-cpu/ablate/levers.csv (one torch thread
 # per job, two jobs at a time): about 20 minutes per cpu-preset supernet (training and
 # scoring), about 45 for C=16; levers.csv records each lever's minutes.
+#
+# The rule that picks the preset from this table, written before its results were seen
+# (only one seed of one lever had been looked at): among the settings measured, take the
+# cheapest in training minutes per supernet whose best supernet proxy has a mean tau within
+# one seed-sd of the best mean tau measured, with an sd no larger than that best's, and at
+# most 60 training minutes per supernet on this 2-core CPU. If that is the baseline, the
+# cpu preset stays as it is.
 set -euo pipefail
 DATA=${1:?usage: levers.sh DATA [RUNS]}
 RUNS=${2:-runs}
