@@ -174,10 +174,10 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     tables and figures from ``scores`` (e.g. all cells of one supernet), searches,
     ablations; provenance and the ``commands`` file (the script that made the results)
     last. ``seeds`` are score tables of the supernets of one seed group (one per seed)."""
-    if not (scores or seeds or searches or ablations or retrains):
+    if not (scores or seeds or searches or ablations or retrains or beyond):
         from ..errors import ProxybenchError
-        raise ProxybenchError("nothing to report: pass --scores, --seeds, --search, "
-                              "--ablation or --retrain")
+        raise ProxybenchError("nothing to report: pass --scores, --seed-tables, --search, "
+                              "--ablation, --retrain or --beyond")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = _Doc(out)
