@@ -316,7 +316,7 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
 
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
             method: str = "linear", gamma: float = 1.0, beta: float | None = None,
-            missing: str = "drop", name: str | None = None,
+            missing: str = "last", name: str | None = None,
             command: str = "proxybench.api.combine(...)") -> tuple[pd.DataFrame, dict]:
     """A new proxy column from score columns (GeNAS Eq. (5) or a rank average), written as
     a score table that correlate, search and reports read like any other."""

@@ -158,7 +158,10 @@ def test_combine_logrank_missing_last_and_a_named_column(tmp_path):
                                  math.log(4 / 4) + math.log(2 / 4),
                                  math.log(3 / 4) + math.log(1 / 4)])
     run("combine", tmp_path / "a.csv", "--terms", "x,y", "--method", "logrank", "--out",
-        tmp_path / "d.csv")
+        tmp_path / "l.csv")                               # last is the default policy
+    assert pd.read_csv(tmp_path / "l.csv")["logrank(x+y)"].tolist() == pytest.approx(got)
+    run("combine", tmp_path / "a.csv", "--terms", "x,y", "--method", "logrank", "--missing",
+        "drop", "--out", tmp_path / "d.csv")
     assert pd.read_csv(tmp_path / "d.csv")["logrank(x+y)"].isna().tolist() == \
         [False, True, False, False]
     one_line_error(run("combine", tmp_path / "a.csv", "--terms", "x,y", "--method", "logrank",

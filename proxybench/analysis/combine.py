@@ -49,7 +49,7 @@ def check_out(sources: Sequence[str | Path], out: str | Path) -> None:
 
 
 def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, method: str,
-                   gamma: float = 1.0, beta: float | None = None, missing: str = "drop",
+                   gamma: float = 1.0, beta: float | None = None, missing: str = "last",
                    name: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Join the sources on arch_index and add the combined column (named ``name``, else by
     its formula); returns (table, meta). ``missing`` (rank methods): ``drop`` leaves a cell
@@ -99,7 +99,7 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         column = f"{method}(" + "+".join(terms) + ")"
         values = aggregate([joined[t] for t in terms], [higher[t] for t in terms],
                            method=method, missing=missing)
-        extra = {"missing": missing} if method == "logrank" else {}
+        extra = {"missing": missing}
     if name:
         if name in terms:
             raise ScoreError(f"--name {name} is one of the terms; choose a new column name")

@@ -371,10 +371,7 @@ def _format_correlation(df: pd.DataFrame) -> str:
 @O.GAMMA
 @click.option("--beta", type=float, default=None,
               help="Eq. (5)'s beta (default 1/sigma_1 from the flatness run's settings).")
-@click.option("--missing", type=click.Choice(["drop", "last"]), default="drop",
-              show_default=True,
-              help="logrank: a cell missing a term is left unscored (drop) or that term ranks "
-                   "last (last, as AZ-NAS scores a degenerate component -inf).")
+@O.MISSING
 @click.option("--name", default=None,
               help="Name of the new column (default: its formula, e.g. logrank(a+b)).")
 @O.out_file("The combined table")
