@@ -37,7 +37,10 @@ def test_readme_prose_numbers_are_the_reports():
               f"flatness +{board.loc['flatness', 'tau_ensemble']:.3f} and val_loss "
               f"+{board.loc['val_loss', 'tau_ensemble']:.3f}",
               f"`params_live` +{board.loc['params_live', 'tau']:.3f}",
-              f"synflow and nwot +{board.loc['synflow', 'tau']:.3f}"]
+              f"nwot +{board.loc['nwot', 'tau']:.3f}, synflow +{board.loc['synflow', 'tau']:.3f}",
+              f"ρ +{board.loc['fisher', 'rho']:.3f}",
+              f"+{board.loc['fisher[broadcast=channels]', 'rho']:.3f} with one term per channel",
+              f"jacov (ρ +{board.loc['jacov', 'rho']:.3f})"]
     e60 = budget[(budget.epochs == 60) & (budget.proxy == "flatness")].iloc[0]
     quoted.append(f"flatness +{e60.tau_mean:.3f} ±\n  {e60.tau_sd:.3f}")
     if truth is not None:
@@ -64,3 +67,18 @@ def test_readme_beyond_numbers_are_in_the_report():
     for text in ("+0.742 [+0.729, +0.754]", "+0.7236", "+0.775 [+0.765, +0.786]",
                  "+0.808 ± 0.019", "~951", "+0.812 ± 0.013", "+0.858 ± 0.005", "1.2 ± 0.4"):
         assert text in readme and text in report, text
+
+
+def test_readme_levers_numbers_are_the_levers_table():
+    """The README's levers bullet quotes reports/cifar10-cpu/ablate/levers.csv (the table
+    `ablate levers` wrote): each lever's val_loss and flatness tau, mean ± sd over seeds, and
+    the paired difference to the baseline."""
+    import pandas as pd
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    table = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "ablate" / "levers.csv")
+    base = table["lever"].iloc[0]
+    for r in table[table["proxy"].isin(["val_loss", "flatness"])].itertuples():
+        assert f"{r.tau_mean:+.3f} ± {r.tau_sd:.3f}" in readme, (r.lever, r.proxy)
+        if r.lever != base and r.proxy == "val_loss":
+            assert f"{r.tau_diff_mean:+.3f} [{r.tau_diff_ci_low:+.3f}, " \
+                   f"{r.tau_diff_ci_high:+.3f}]" in readme, r.lever
