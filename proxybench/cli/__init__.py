@@ -49,7 +49,10 @@ def _notes(quiet: bool) -> Callable[[str], None]:
 
 
 def _command() -> str:
-    return " ".join(sys.argv)
+    """The command as a user would type it again: the program's name (not this machine's
+    path to it) and the arguments shell-quoted."""
+    import shlex
+    return shlex.join(["proxybench", *sys.argv[1:]])
 
 
 def _one_run(run_dirs: tuple[str, ...]) -> str | None:

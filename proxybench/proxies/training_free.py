@@ -99,7 +99,7 @@ Measured cost (paper preset C=16, N=5, one thread, 20 real cells scored together
 the engine on CIFAR-10; the 2-core machine shared with another scoring job and a test run):
 zico 0.62 s, meco 0.08 s, swap 1.66 s (32 forward passes of 16 images), the four AZ-NAS
 components 0.59 s together (one pass); 2.95 s per cell in all (median 2.73 s). The
-2000-cell run (/work/runs/tf2/tf2000.csv) took 4233 s, 2.12 s per cell (median 2.04 s).
+2000-cell run took 4233 s, 2.12 s per cell (median 2.04 s).
 ``_timings`` repeats the measurement on Gaussian stand-in images.
 """
 
