@@ -59,7 +59,14 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
     from .run.distributed import process_group, rank_world
     from .run.presets import get_preset
     from .run.rundir import FINAL, seed_dir
-    from .run.train import TrainConfig, TrainError, clear_run, run_difference, train_supernet
+    from .run.train import (
+        TrainConfig,
+        TrainError,
+        clear_run,
+        resolve_device,
+        run_difference,
+        train_supernet,
+    )
     from .spaces import get_space
     names = get_space(space).sampler_names()
     if sampling not in names:
@@ -78,7 +85,7 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
                f"(C={p.channels}, N={p.layers}, {p.epochs} epochs, batch {p.batch_size}, "
                f"{p.train_images or 'all'} training images), {sampling} sampling, seed(s) "
                f"{', '.join(str(s) for s, _ in runs)} -> {out}")
-    if preset == "paper" and device in ("auto", "cpu") and not _has_gpu():
+    if preset == "paper" and resolve_device(device).type == "cpu":
         _say(echo, "warning: the paper preset is a GPU-scale job (NB201's C=16, N=5 network, "
                    "250 epochs: hours per supernet on a CPU); --preset cpu trains in minutes")
     # every run's settings are checked before any is trained or cleared
@@ -112,11 +119,6 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
                        f"{summary['path_valid_acc_max']:.2f}, chance "
                        f"{summary['chance_acc']:.1f})")
     return [r for _, r in runs]
-
-
-def _has_gpu() -> bool:
-    import torch
-    return torch.cuda.is_available()
 
 
 def _say(echo: Callable[[str], None] | None, line: str) -> None:
