@@ -48,13 +48,17 @@ def _spec_text(proxy: ProxyArg) -> str:
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,
           preset: str = "paper", seeds: Sequence[int] | None = None, seed: int = 0,
           space: str = "nb201", save_every: int = 0, split_file: str | None = None,
-          sampling: str = "uniform", resume: bool = True, force: bool = False,
-          device: str = "auto", progress: bool = False,
+          sampling: str = "uniform", validation: str | None = None, resume: bool = True,
+          force: bool = False, device: str = "auto", progress: bool = False,
           echo: Callable[[str], None] | None = None, **overrides: Any) -> list[Path]:
     """Train one supernet per seed: ``seeds=None`` trains ``seed`` into ``out``; a list
     trains the seed group ``out/seed-K`` (finished runs with the same settings are kept; a
     run with other settings is refused, or retrained with ``force``). ``sampling`` picks the
-    path of each step (NB201: uniform, distinct, unique, fair). Under torchrun this is DDP.
+    path of each step (NB201: uniform, distinct, unique, fair). ``validation`` picks the
+    validation images: "train" (half the training set) or "test" (half the test set, the
+    whole training set training the supernet); None: the split file's kind, else the
+    space's reference protocol (NB201: train for CIFAR-10, test for CIFAR-100 and
+    ImageNet16-120). Under torchrun this is DDP.
     Returns the run directories."""
     from .run.distributed import process_group, rank_world
     from .run.presets import get_preset
@@ -64,6 +68,7 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
         TrainError,
         clear_run,
         resolve_device,
+        resolve_validation,
         run_difference,
         train_supernet,
     )
@@ -78,12 +83,14 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
                               f"that holds cifar-10-batches-py/ (or the dataset's own folder)")
     group = seeds is not None
     runs = [(s, seed_dir(out, s)) for s in seeds] if group else [(seed, Path(out))]
+    validation = resolve_validation(space, dataset, split_file, validation)
     cfgs = [TrainConfig(space, dataset, data_dir and str(Path(data_dir).resolve()), preset, p,
                         run_seed, save_every, split_file and str(Path(split_file).resolve()),
-                        sampling) for run_seed, _ in runs]
+                        sampling, validation) for run_seed, _ in runs]
     _say(echo, f"training {len(runs)} {space} supernet(s) on {dataset}: preset {preset} "
                f"(C={p.channels}, N={p.layers}, {p.epochs} epochs, batch {p.batch_size}, "
-               f"{p.train_images or 'all'} training images), {sampling} sampling, seed(s) "
+               f"{p.train_images or 'all'} training images, validation on half the "
+               f"{validation} set), {sampling} sampling, seed(s) "
                f"{', '.join(str(s) for s, _ in runs)} -> {out}")
     if preset == "paper" and resolve_device(device).type == "cpu":
         _say(echo, "warning: the paper preset is a GPU-scale job (NB201's C=16, N=5 network, "

@@ -25,6 +25,27 @@ def gt_csv() -> Path:
     return SHIPPED            # the same table, shipped in the package
 
 
+CIFAR100_TAR = SHARED_DATA / "cifar-100-python.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def cifar100_dir(tmp_path_factory) -> Path:
+    """Real CIFAR-100 (official python layout): $PROXYBENCH_CIFAR100 (a folder holding
+    cifar-100-python/), else this team's ../shared/data tarball extracted once; skipped
+    where neither is present."""
+    env = os.environ.get("PROXYBENCH_CIFAR100")
+    if env and (Path(env) / "cifar-100-python" / "train").is_file():
+        return Path(env)
+    if not CIFAR100_TAR.is_file():
+        pytest.skip("real CIFAR-100 not present: set PROXYBENCH_CIFAR100 to a folder holding "
+                    "cifar-100-python/")
+    import tarfile
+    out = tmp_path_factory.mktemp("cifar100")
+    with tarfile.open(CIFAR100_TAR) as tar:
+        tar.extractall(out, filter="data")
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A 1-epoch supernet on synthetic data (C=4, N=1): real training, seconds on a CPU."""

@@ -234,6 +234,50 @@ def test_search_split_seeded_default() -> None:
     assert not torch.equal(a_train.labels, c_train.labels)
 
 
+def test_search_split_validation_on_the_test_half(tmp_path: Path) -> None:
+    # NB201 CIFAR-100 / ImageNet16-120: the whole training set trains, half the test set
+    # validates; seeded without a split file, the file's xvalid with one
+    train, test = _fake_set(10), _fake_set(8)
+    s_train, s_valid = search_split(train, test, split_file=None, seed=1, validation="test")
+    assert torch.equal(s_train.labels, train.labels) and len(s_valid) == 4
+    assert set(s_valid.labels.tolist()) < set(range(8))
+    again = search_split(train, test, split_file=None, seed=1, validation="test")[1]
+    assert torch.equal(again.labels, s_valid.labels)
+    other = search_split(train, test, split_file=None, seed=2, validation="test")[1]
+    assert not torch.equal(other.labels, s_valid.labels)
+    # the default stays half the training set
+    d_train, d_valid = search_split(train, test, split_file=None, seed=1)
+    assert len(d_train) == len(d_valid) == 5
+    xv = _write_split(tmp_path / "xv.txt", xvalid=[1, 3, 4], xtest=[0, 2, 5])
+    assert search_split(train, test, split_file=xv, seed=0,
+                        validation="test")[1].labels.tolist() == [1, 3, 4]
+    # a split file of the other kind is refused, naming the fix
+    with pytest.raises(DataError, match="--validation test"):
+        search_split(train, test, split_file=xv, seed=0, validation="train")
+    tv = _write_split(tmp_path / "tv.txt", train=[0, 5, 7], valid=[1, 2])
+    with pytest.raises(DataError, match="--validation train"):
+        search_split(train, test, split_file=tv, seed=0, validation="test")
+    with pytest.raises(DataError, match="choose one of train, test"):
+        search_split(train, test, split_file=None, seed=0, validation="valid")
+
+
+def test_resolve_validation_follows_the_reference_protocol(tmp_path: Path) -> None:
+    from proxybench.run.train import full_config, resolve_validation
+    assert resolve_validation("nb201", "cifar10", None, None) == "train"
+    assert resolve_validation("nb201", "cifar100", None, None) == "test"
+    assert resolve_validation("nb201", "imagenet16-120", None, None) == "test"
+    assert resolve_validation("darts", "cifar100", None, None) == "train"   # GeNAS A.3
+    assert resolve_validation("nb201", "cifar100", None, "train") == "train"
+    tv = _write_split(tmp_path / "tv.txt", train=[0, 5, 7], valid=[1, 2])
+    assert resolve_validation("nb201", "cifar100", str(tv), None) == "train"
+    # runs recorded before the option: their split file's kind, else the training half
+    assert full_config({"split_file": None})["validation"] == "train"
+    xv = _write_split(tmp_path / "xv.txt", xvalid=[1], xtest=[0])
+    assert full_config({"split_file": str(xv)})["validation"] == "test"
+    assert full_config({"split_file": str(tmp_path / "gone.txt")})["validation"] is None
+    assert full_config({"validation": "test"})["validation"] == "test"
+
+
 def test_subset_is_new_and_input_untouched() -> None:
     data = _fake_set(5)
     before = data.images.clone()

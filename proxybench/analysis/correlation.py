@@ -159,7 +159,12 @@ def replicate_setting(meta: dict) -> dict:
     """What must agree between seed replicates: how the supernet was trained (its seed
     aside) and how it was scored (the preset's image counts, checkpoint averaging); only
     the settings a table records are compared."""
-    setting = {"training": meta.get("training"), "scoring preset": meta.get("preset"),
+    training = meta.get("training")
+    if isinstance(training, dict) and "validation" not in training \
+            and training.get("split_file") is None:
+        # recorded before train --validation existed: half of the training set
+        training = {**training, "validation": "train"}
+    setting = {"training": training, "scoring preset": meta.get("preset"),
                "averaged checkpoints": len(meta.get("averaged_checkpoints") or []) or None,
                "dataset": meta.get("dataset")}
     return {k: v for k, v in setting.items() if v is not None}

@@ -87,7 +87,15 @@ def main() -> None:
 @O.LAYERS
 @O.TRAIN_IMAGES
 @click.option("--split-file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="NB201 split file (e.g. cifar-split.txt) for the search train/valid split.")
+              help="NB201 split file for the search train/valid split: cifar-split.txt (halves of "
+                   "the training set) or cifar100-/imagenet-16-120-test-split.txt (its xvalid "
+                   "half of the test set).")
+@click.option("--validation", type=click.Choice(["train", "test"]), default=None,
+              help="Where the validation images (val_loss, val_acc, flatness) come from: "
+                   "train (half the training set; the other half trains the supernet) or "
+                   "test (half the test set; the whole training set trains it). Default: "
+                   "the split file's kind, else NB201's protocol (cifar10: train; cifar100, "
+                   "imagenet16-120: test; DARTS space: train).")
 @click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also keep a checkpoint every K epochs (for `ablate epochs`).")
 @O.SEED
@@ -110,8 +118,8 @@ def main() -> None:
 @O.QUIET
 @friendly
 def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers, train_images,
-          split_file, save_every, seed, seeds, sampling, force, out, resume, threads, device,
-          quiet) -> None:
+          split_file, validation, save_every, seed, seeds, sampling, force, out, resume, threads,
+          device, quiet) -> None:
     """Train a weight-sharing supernet (SPOS single path; --sampling picks the path).
 
     \b
@@ -126,9 +134,10 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     set_threads(threads)
     run_train(out, dataset=dataset, data_dir=data_dir, preset=preset,
               seeds=parse_seeds(seeds) if seeds else None, seed=seed or 0, space=space,
-              save_every=save_every, split_file=split_file, sampling=sampling, resume=resume,
-              force=force, device=device, progress=not quiet, echo=click.echo, epochs=epochs,
-              batch_size=batch_size, channels=channels, layers=layers, train_images=train_images)
+              save_every=save_every, split_file=split_file, validation=validation,
+              sampling=sampling, resume=resume, force=force, device=device,
+              progress=not quiet, echo=click.echo, epochs=epochs, batch_size=batch_size,
+              channels=channels, layers=layers, train_images=train_images)
 
 
 # --------------------------------------------------------------------------- cells, arch

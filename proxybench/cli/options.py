@@ -40,7 +40,8 @@ PROXY = click.option("--proxy", "proxy_text", required=True,
                           "`proxybench proxies` lists the names and options.")
 GROUND_TRUTH = click.option("--ground-truth", type=click.Path(dir_okay=False), default=None,
                             help="NB201 table (CSV/CSV.gz, or the official .pth); default "
-                                 "$PROXYBENCH_NB201.")
+                                 "$PROXYBENCH_NB201, else the test-accuracy table shipped "
+                                 "with proxybench.")
 TRUTH_METRIC = click.option("--truth-metric", type=click.Choice(["test-200", "valid-200",
                                                                  "valid-12"]),
                              default="test-200", show_default=True,

@@ -497,7 +497,13 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     from ..run import data as D
     from ..run.files import file_sha256, load_checkpoint, weights_sha256
     from ..run.presets import get_preset, preset_from_dict
-    from ..run.train import load_search_data, resolve_device, supernet_from_checkpoint
+    from ..run.train import (
+        full_config,
+        load_search_data,
+        resolve_device,
+        resolve_validation,
+        supernet_from_checkpoint,
+    )
 
     dev = resolve_device(device)
 
@@ -523,7 +529,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                 names = [s.column for s in specs if "data" in s.proxy.needs]
                 raise ScoreError(f"proxies {names} need images: pass --data-dir DIR (and "
                                  f"--dataset) or --run RUN")
-            train, valid = load_search_data(dataset, data_dir, None, seed)
+            train, valid = load_search_data(dataset, data_dir, None, seed,
+                                            resolve_validation(space, dataset, None, None))
             num_classes, input_size = train.num_classes, int(train.images.shape[-1])
             val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed),
                                  dev)
@@ -586,7 +593,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     input_size = 32
     if "data" in needs:
         train, valid = load_search_data(cfg["dataset"], data_dir or cfg["data_dir"],
-                                        cfg["split_file"], cfg["seed"])
+                                        cfg["split_file"], cfg["seed"],
+                                        full_config(cfg)["validation"])
         input_size = int(train.images.shape[-1])
         val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed), dev)
         bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1),

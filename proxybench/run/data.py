@@ -44,6 +44,8 @@ __all__ = [
     "normalize",
     "read_split_file",
     "search_split",
+    "split_kind",
+    "VALIDATION",
     "synthetic_dataset",
     "train_batches",
 ]
@@ -353,35 +355,68 @@ def _check_range(idx: list[int], n: int, what: str, split_file: str | Path) -> N
         )
 
 
+VALIDATION: tuple[str, ...] = ("train", "test")
+
+
+def split_kind(split_file: str | Path) -> str:
+    """'train' for a split file of training-set halves (``train``/``valid``: NB201's
+    cifar-split.txt, GeNAS' cifar100-split.txt), 'test' for one of test-set halves
+    (``xvalid``: cifar100-/imagenet-16-120-test-split.txt)."""
+    split = read_split_file(split_file)
+    if "train" in split and "valid" in split:
+        return "train"
+    if "xvalid" in split:
+        return "test"
+    raise DataError(
+        f"split file {split_file} has keys {sorted(split)}; expected 'train'+'valid' "
+        "(cifar-split.txt) or 'xvalid' (cifar100-/imagenet-16-120-test-split.txt)"
+    )
+
+
 def search_split(
-    train: ImageSet, test: ImageSet, *, split_file: str | Path | None, seed: int
+    train: ImageSet, test: ImageSet, *, split_file: str | Path | None, seed: int,
+    validation: str | None = None,
 ) -> tuple[ImageSet, ImageSet]:
     """(search_train, search_valid) used to train the supernet and to score cells.
 
-    * split file with ``train``/``valid``: both index the training set (NB201 CIFAR-10).
-    * split file with ``xvalid``: full training set, and ``test[xvalid]`` (NB201 CIFAR-100
-      and ImageNet16-120).
-    * ``None``: a seeded 50/50 random split of the training set.
+    ``validation`` says where the validation images come from:
+
+    * ``"train"``: half of the training set, the other half training the supernet (NB201
+      CIFAR-10 with ``cifar-split.txt``; GeNAS' DARTS code). Without a split file, a seeded
+      50/50 split.
+    * ``"test"``: half of the test set, the whole training set training the supernet (NB201
+      CIFAR-100 and ImageNet16-120 with the ``xvalid`` of their test-split file). Without a
+      split file, a seeded half of the test set.
+
+    ``None`` takes the split file's kind, else ``"train"``. A split file of the other kind
+    is an error, not silently ignored.
     """
+    kind = split_kind(split_file) if split_file is not None else None
+    validation = validation or kind or "train"
+    if validation not in VALIDATION:
+        raise DataError(f"unknown validation {validation!r}: choose one of "
+                        f"{', '.join(VALIDATION)}")
+    if kind is not None and kind != validation:
+        raise DataError(
+            f"split file {split_file} splits the {kind} set, but validation={validation}; "
+            f"pass --validation {kind} or a split file of the {validation} set")
     if split_file is None:
-        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-        half = len(train) // 2
-        return train.subset(perm[:half]), train.subset(perm[half:])
+        source = train if validation == "train" else test
+        perm = torch.randperm(len(source), generator=torch.Generator().manual_seed(seed))
+        half = len(source) // 2
+        if validation == "train":
+            return train.subset(perm[:half]), train.subset(perm[half:])
+        return train, test.subset(perm[:half])
     split = read_split_file(split_file)
-    if "train" in split and "valid" in split:
+    if validation == "train":
         tr, va = split["train"], split["valid"]
         _check_range(tr, len(train), "train", split_file)
         _check_range(va, len(train), "valid", split_file)
         if set(tr) & set(va):
             raise DataError(f"split file {split_file}: 'train' and 'valid' share indices")
         return train.subset(tr), train.subset(va)
-    if "xvalid" in split:
-        _check_range(split["xvalid"], len(test), "xvalid", split_file)
-        return train, test.subset(split["xvalid"])
-    raise DataError(
-        f"split file {split_file} has keys {sorted(split)}; expected 'train'+'valid' "
-        "(cifar-split.txt) or 'xvalid' (cifar100-/imagenet-16-120-test-split.txt)"
-    )
+    _check_range(split["xvalid"], len(test), "xvalid", split_file)
+    return train, test.subset(split["xvalid"])
 
 
 # --------------------------------------------------------------------------- tensors

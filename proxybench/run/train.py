@@ -60,12 +60,13 @@ class TrainConfig:
     save_every: int
     split_file: str | None
     sampling: str = "uniform"   # the space's path sampler per step (``train --sampling``)
+    validation: str = "train"   # validation images from half the train or test set
 
     def to_dict(self) -> dict:
         return {"space": self.space, "dataset": self.dataset, "data_dir": self.data_dir,
                 "preset_name": self.preset_name, "preset": self.preset.to_dict(),
                 "seed": self.seed, "save_every": self.save_every, "split_file": self.split_file,
-                "sampling": self.sampling}
+                "sampling": self.sampling, "validation": self.validation}
 
 
 # settings added to TrainConfig after runs were made with it: a run.json or checkpoint
@@ -75,8 +76,38 @@ CONFIG_DEFAULTS = {"sampling": "uniform"}
 
 def full_config(config: dict) -> dict:
     """A recorded training config with the settings it predates filled in, so old runs
-    compare equal to the same settings given today."""
-    return {**CONFIG_DEFAULTS, **config} if isinstance(config, dict) else config
+    compare equal to the same settings given today. ``validation`` predates its option:
+    such runs validated as their split file says, else on half of the training set."""
+    if not isinstance(config, dict):
+        return config
+    full = {**CONFIG_DEFAULTS, **config}
+    if "validation" not in full:
+        full["validation"] = _old_validation(full.get("split_file"))
+    return full
+
+
+def _old_validation(split_file: str | None) -> str | None:
+    if split_file is None:
+        return "train"
+    try:
+        return D.split_kind(split_file)
+    except D.DataError:
+        return None     # unreadable now: unknown, so it matches no new setting
+
+
+def resolve_validation(space: str, dataset: str, split_file: str | None,
+                       validation: str | None) -> str:
+    """The validation protocol a run uses: the one asked for, else the split file's kind,
+    else the space's reference protocol for the dataset (NB201: CIFAR-10 half the training
+    set, CIFAR-100 and ImageNet16-120 half the test set)."""
+    if validation is not None:
+        if validation not in D.VALIDATION:
+            raise TrainError(f"unknown validation {validation!r}: choose one of "
+                             f"{', '.join(D.VALIDATION)}")
+        return validation
+    if split_file is not None:
+        return D.split_kind(split_file)
+    return get_space(space).default_validation(dataset)
 
 
 def config_difference(old: dict, new: dict) -> str | None:
@@ -138,14 +169,17 @@ def clear_run(run: str | Path) -> None:
 
 
 def load_search_data(dataset: str, data_dir: str | None, split_file: str | None,
-                     seed: int) -> tuple[D.ImageSet, D.ImageSet]:
-    """(search_train, search_valid) for a dataset, or the synthetic set when data_dir is None."""
+                     seed: int, validation: str | None = None
+                     ) -> tuple[D.ImageSet, D.ImageSet]:
+    """(search_train, search_valid) for a dataset, or the synthetic set when data_dir is None;
+    ``validation`` as in :func:`proxybench.run.data.search_split`."""
     if data_dir is None:
         train, test = D.synthetic_dataset(num_train=4096, num_test=1024, num_classes=10,
                                           seed=seed)
     else:
         train, test = D.load_dataset(dataset, data_dir)
-    return D.search_split(train, test, split_file=split_file, seed=seed)
+    return D.search_split(train, test, split_file=split_file, seed=seed,
+                          validation=validation)
 
 
 def build_supernet(preset: Preset, num_classes: int, space: str = "nb201") -> nn.Module:
@@ -245,7 +279,8 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     preset = cfg.preset
     if preset.batch_size % world:
         raise TrainError(f"batch size {preset.batch_size} does not split over {world} ranks")
-    train_set, valid_set = load_search_data(cfg.dataset, cfg.data_dir, cfg.split_file, cfg.seed)
+    train_set, valid_set = load_search_data(cfg.dataset, cfg.data_dir, cfg.split_file, cfg.seed,
+                                            cfg.validation)
     if preset.train_images:
         n = min(preset.train_images, len(train_set))
         train_set = train_set.subset(torch.randperm(len(train_set),

@@ -60,10 +60,18 @@ class Space:
     # training's path samplers by name (``train --sampling``): rng -> endless paths; a
     # space without its own has ``uniform`` (``path_sample`` at every step)
     samplers: dict[str, Callable[[random.Random], Iterator[Any]]] | None = None
+    # where a supernet's validation images come from, by dataset (``train --validation``):
+    # "train" = half of the training set (the other half trains the supernet), "test" = half
+    # of the test set, the full training set training it (NB201's x-valid); default "train"
+    validation: dict[str, str] | None = None
 
     @property
     def key_column(self) -> str:
         return self.id_columns[0]
+
+    def default_validation(self, dataset: str) -> str:
+        """The validation protocol this space's reference code uses on ``dataset``."""
+        return (self.validation or {}).get(dataset, "train")
 
     def sampler_names(self) -> tuple[str, ...]:
         """The path samplings this space trains with, ``uniform`` first."""

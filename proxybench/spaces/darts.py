@@ -375,3 +375,6 @@ SPACE = Space(
     select=select, path_sample=sample, sample=sample, mutate=mutate, crossover=crossover,
     dedup=genotype_key, valid=lambda g: True, size=lambda: float("inf"),
     presets=_presets, build_supernet=_build_supernet, write_found=write_found)
+# validation: the default, half of the training set, on every dataset (GeNAS A.3: "we
+# divide the original training set into training / validation set with equal size on
+# CIFAR-10/100, as in DARTS and PC-DARTS")

@@ -377,7 +377,11 @@ SPACE = Space(
     path_sample=random_path, sample=random_cell, mutate=mutate, crossover=crossover,
     dedup=prune, valid=lambda c: not is_disconnected(c), size=lambda: float(live_forms()),
     presets=_presets, build_supernet=_build_supernet, cells_table=_cells_table,
-    ground_truth=True, samplers=SAMPLERS)
+    ground_truth=True, samplers=SAMPLERS,
+    # NB201 (and GeNAS on NB201, "the equivalent settings to NAS-Bench-201"): CIFAR-10
+    # validates on half of the training set (cifar-split.txt); CIFAR-100 and ImageNet16-120
+    # train on the whole training set and validate on the x-valid half of the test set
+    validation={"cifar10": "train", "cifar100": "test", "imagenet16-120": "test"})
 
 
 def grow_sample(cells: list[int], n: int, seed: int) -> list[int]:
