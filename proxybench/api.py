@@ -346,6 +346,26 @@ def search(proxy: str, out: str | Path, **options: Any) -> pd.DataFrame:
     return run_search(proxy=proxy, out=out, **options)
 
 
+def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, *,
+           cells: str | int = 1000, seed: int = 0, dataset: str = "cifar10",
+           ground_truth: str | None = None, truth_metric: str = "test-200",
+           bootstrap: int = 1000, levels: int = 4, keep: str | Path | None = None,
+           device: str = "cpu", echo: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """One of the paper's ablations or a trust study (``proxybench ablate NAME``) on the
+    seeded ``cells`` (a count, ``all`` or a file of indices): ``runs`` is one training run,
+    or for ``variance`` a seed group, ``budget`` one group per budget, ``levers`` one group
+    (or a group's table) per lever, the baseline first; ``keep`` an earlier levers table.
+    Writes ``out/NAME.csv`` and returns it."""
+    from .engine.ablate import run_ablation
+    from .spaces import get_space
+    targets = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    return run_ablation(name, run_dir=[str(t) for t in targets],
+                        indices=get_space("nb201").select(str(cells), seed), out=out,
+                        ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
+                        echo=echo or (lambda _: None), levels=levels, metric=truth_metric,
+                        device=device, seed=seed, keep=keep)
+
+
 def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
             data_dir: str | None = None, preset: str = "paper", seed: int = 0,
             init_channels: int | str | None = None, target_mflops: float | None = None,

@@ -256,3 +256,65 @@ def test_ablate_levers_pairs_each_lever_with_the_baseline(groups, tmp_path, gt_c
                    "missing", "proxybench score")
     one_line_error(run("ablate", "levers", "--run", groups / "uniform", "--cells", "30",
                        "--out", tmp_path / "ab3", ok=False), "--lever")
+
+
+def _records(src, dst):
+    """A seed group's record as a report keeps it: each run's run.json and metrics.csv and
+    the group's score tables, no checkpoints."""
+    import shutil
+    dst.mkdir(parents=True)
+    for f in src.glob("supernet.seed-*"):
+        shutil.copy(f, dst / f.name)
+    for r in src.glob("seed-*"):
+        (dst / r.name).mkdir()
+        for name in ("run.json", "metrics.csv"):
+            shutil.copy(r / name, dst / r.name / name)
+    return dst
+
+
+def test_levers_from_run_records_and_kept_rows(groups, tmp_path, gt_csv):
+    import proxybench as pb
+    first = pb.ablate("levers", [groups / "uniform", groups / "fair"], tmp_path / "a",
+                      cells=30, bootstrap=20, ground_truth=str(gt_csv))
+    # the final weights' hash in run.json names the tables without the checkpoints
+    rec = json.loads((groups / "uniform" / "seed-0" / "run.json").read_text())
+    meta = json.loads((groups / "uniform" / "supernet.seed-0.json").read_text())
+    assert rec["weights_sha256"] == meta["weights_sha256"]
+    uni, fair = _records(groups / "uniform", tmp_path / "rec" / "uniform"), \
+        _records(groups / "fair", tmp_path / "rec" / "fair")
+    again = pb.ablate("levers", [uni, fair], tmp_path / "b", cells=30, bootstrap=20,
+                      ground_truth=str(gt_csv))
+    cols = ["lever", "proxy", "tau_mean", "tau_diff_mean", "train_minutes"]
+    pd.testing.assert_frame_equal(first[cols], again[cols])
+    # a table of another run (seed 1's under seed 0's name) is refused by the record's hash
+    (uni / "supernet.seed-0.json").write_text(
+        (uni / "supernet.seed-1.json").read_text().replace('"seed": 1', '"seed": 0'))
+    one_line_error(run("ablate", "levers", "--lever", uni, "--lever", fair, "--cells", "30",
+                       "--ground-truth", gt_csv, "--out", tmp_path / "c", ok=False),
+                   "not scored from the final weights")
+    # --keep: the earlier table's other levers are kept when its baseline is this one
+    res = run("ablate", "levers", "--lever", groups / "uniform", "--keep",
+              tmp_path / "a" / "levers.csv", "--cells", "30", "--bootstrap", "20",
+              "--ground-truth", gt_csv, "--out", tmp_path / "d")
+    kept = pd.read_csv(tmp_path / "d" / "levers.csv")
+    assert list(kept["lever"].unique()) == ["uniform", "fair"] and "fair" in res.output
+    pd.testing.assert_frame_equal(kept[cols], first[cols].reset_index(drop=True),
+                                  check_dtype=False)
+    # ... and refused when its baseline is another setting's
+    one_line_error(run("ablate", "levers", "--lever", groups / "fair", "--keep",
+                       tmp_path / "a" / "levers.csv", "--cells", "30", "--ground-truth",
+                       gt_csv, "--out", tmp_path / "e", ok=False), "--keep", "baseline")
+    (tmp_path / "junk.csv").write_text("a,b\n1,2\n")
+    one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--keep",
+                       tmp_path / "junk.csv", "--cells", "30", "--ground-truth", gt_csv,
+                       "--out", tmp_path / "f", ok=False), "not a levers table")
+
+
+def test_ablate_epochs_takes_one_finished_run(groups, tmp_path, gt_csv):
+    one_line_error(run("ablate", "epochs", "--run", groups / "uniform", "--cells", "10",
+                       "--ground-truth", gt_csv, "--out", tmp_path / "x", ok=False),
+                   "no final.pt", "ablate epochs")
+    res = run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", "--cells", "10",
+              "--bootstrap", "0", "--ground-truth", gt_csv, "--out", tmp_path / "y")
+    table = pd.read_csv(tmp_path / "y" / "epochs.csv")
+    assert sorted(table["epoch"].unique()) == [1, 2] and "epoch-1.pt" in res.output

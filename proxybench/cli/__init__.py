@@ -532,6 +532,10 @@ def genotype(spec, target_mflops, draw) -> None:
 @click.option("--lever", "levers", multiple=True, type=click.Path(),
               help="levers: a seed group (its GROUP/supernet.seed-K.csv tables) or a group's "
                    "table GROUP/NAME.csv (GROUP/NAME.seed-K.csv); repeat, the baseline first.")
+@click.option("--keep", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="levers: an earlier levers.csv whose rows of levers not given here are "
+                   "kept (levers measured on another machine), once its baseline is checked "
+                   "to be this one.")
 @O.CELLS
 @O.SEED
 @click.option("--levels", type=click.IntRange(min=2), default=4, show_default=True,
@@ -546,7 +550,7 @@ def genotype(spec, target_mflops, draw) -> None:
 @O.QUIET
 @O.out_dir("Where OUT/<name>.csv and the scored tables go")
 @friendly
-def ablate(name, run_dirs, levers, cells_opt, seed, levels, dataset, ground_truth,
+def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, dataset, ground_truth,
            truth_metric, bootstrap, retry_errors, threads, device, quiet, out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
     or a trust study: where tau's variance comes from, and tau vs training budget.
@@ -557,6 +561,8 @@ def ablate(name, run_dirs, levers, cells_opt, seed, levels, dataset, ground_trut
     proxybench ablate budget --run runs/e15 --run runs/e30 --run runs/e60 --out runs/ablate
     proxybench ablate levers --lever runs/uniform --lever runs/fair \\
         --lever runs/uniform/avg3.csv --out runs/ablate
+    proxybench ablate levers --lever runs/uniform --lever runs/c8n5 \\
+        --keep reports/cifar10-cpu/ablate/levers.csv --out runs/ablate
     """
     from ..engine.ablate import run_ablation
     from ..spaces import get_space
@@ -575,7 +581,7 @@ def ablate(name, run_dirs, levers, cells_opt, seed, levels, dataset, ground_trut
                          indices=get_space("nb201").select(cells_opt, seed or 0), out=out,
                          ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
                          echo=_notes(quiet), retry_errors=retry_errors, levels=levels,
-                         metric=truth_metric, device=device, seed=seed or 0)
+                         metric=truth_metric, device=device, seed=seed or 0, keep=keep)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")

@@ -34,7 +34,7 @@ from ..proxies.flatness import EPS
 from ..run.files import atomic_write_bytes, file_sha256
 from ..run.rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
 from ..table import read_meta_or_empty, read_scores
-from .score import ScoreError, context_from_run, score_cells
+from .score import ScoreError, context_from_run, score_cells, training_settings
 
 ABLATIONS = ("sigma", "alpha", "position", "direction", "gamma", "epochs", "variance", "budget",
              "levers")
@@ -77,22 +77,27 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                  out: str | Path, ground_truth: str | None, dataset: str, n_boot: int = 200,
                  echo: Callable[[str], None] = print, retry_errors: bool = False,
                  levels: int = 4, metric: str = "test-200", device: str = "cpu",
-                 seed: int = 0) -> pd.DataFrame:
+                 seed: int = 0, keep: str | Path | None = None) -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
 
     ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
     ``budget`` one seed group per training budget (several); for ``levers`` one seed group
     (or a group's table, ``GROUP/NAME.csv`` for ``GROUP/NAME.seed-K.csv``) per lever, the
-    first the baseline the others are paired with."""
+    first the baseline the others are paired with; ``keep``, an earlier levers table, adds
+    its rows of levers not given here (runs measured elsewhere) when its baseline is this
+    one."""
     if name not in ABLATIONS:
         raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
     run_dirs = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
     if name not in ("budget", "levers") and len(run_dirs) != 1:
         raise ScoreError(f"ablate {name} takes one --run (only budget and levers take "
                          f"several)")
-    if name == "levers" and len(run_dirs) < 2:
+    if name == "levers" and len(run_dirs) < 2 and keep is None:
         raise ScoreError("ablate levers compares settings: pass the baseline's seed group "
-                         "and at least one other (--run BASE --run LEVER ...)")
+                         "and at least one other (--lever BASE --lever LEVER ...), or "
+                         "--keep an earlier levers table")
+    if keep is not None and name != "levers":
+        raise ScoreError(f"--keep is for ablate levers, not ablate {name}")
     truth = load_ground_truth(ground_truth, metric)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +138,8 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         rows = _budget(run_dirs, scored, tau)
     elif name == "levers":
         rows = _levers(run_dirs, truth, dataset, n_boot, seed)
+        if keep is not None:
+            rows = _kept_levers(rows, Path(keep))
     elif name == "sigma":
         for sig, paper in zip(SIGMA_SETS, PAPER_SIGMA_TAU, strict=True):
             t, specs = scored(f"flatness:sigmas={sig}")
@@ -183,11 +190,14 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                              "paper_term_share_percent": p_share,
                              "paper_imagenet_top1": p_top1})
     elif name == "epochs":
-        ckpts = sorted(Path(run_dir).glob("epoch-*.pt"),
-                       key=lambda p: int(p.stem.split("-")[1]))
+        run = Path(run_dirs[0])
+        if not (run / FINAL).is_file():
+            raise ScoreError(f"{run} has no final.pt: ablate epochs takes one finished "
+                             f"training run (`proxybench train --save-every K --out {run}`)")
+        ckpts = sorted(run.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
         ckpts = [p for p in ckpts if p.stem != "epoch-0"]
-        if not ckpts or _ckpt_epoch(ckpts[-1]) != _ckpt_epoch(Path(run_dir) / "final.pt"):
-            ckpts.append(Path(run_dir) / "final.pt")  # final.pt repeats the last epoch-K.pt
+        if not ckpts or _ckpt_epoch(ckpts[-1]) != _ckpt_epoch(run / FINAL):
+            ckpts.append(run / FINAL)  # final.pt repeats the last epoch-K.pt
         for ck in ckpts:
             t, _ = scored("flatness;angle;val_acc;val_loss", checkpoint=str(ck),
                           tag=f"{ck.stem}")
@@ -219,11 +229,19 @@ def _same_run(table: Path, run: Path) -> bool:
     """Whether a score table was computed from the final weights of ``run``, with its seed:
     by the hash of the weights' values where the table records it (a run trained again to
     the same weights, or resumed after it finished, rewrites final.pt in other bytes), else
-    by the checkpoint file's hash."""
+    by the checkpoint file's hash. A run's record without its checkpoints (run.json and
+    metrics.csv, as reports keep them) is checked by the hash run.json records, else by
+    the training settings the table records."""
     from ..run.files import load_checkpoint, weights_sha256
     meta = read_meta_or_empty(table)
     if meta.get("seed") != _run_seed(run):
         return False
+    record = json.loads((run / RUN_JSON).read_text())
+    if not (run / FINAL).is_file():
+        if record.get("weights_sha256") and meta.get("weights_sha256"):
+            return record["weights_sha256"] == meta["weights_sha256"]
+        return isinstance(meta.get("training"), dict) and \
+            training_settings(meta["training"]) == training_settings(record["config"])
     if meta.get("weights_sha256"):
         return meta["weights_sha256"] == weights_sha256(load_checkpoint(run / FINAL)[
             "state_dict"])
@@ -377,6 +395,40 @@ def _score_minutes(table: pd.DataFrame) -> float:
     forms = pd.Series([prune(cell_at(int(i))) for i in table.index], index=table.index)
     cols = [f"{c}_seconds" for c, _ in SUPERNET_COLUMNS if f"{c}_seconds" in table]
     return float(table.loc[~forms.duplicated(), cols].to_numpy().sum() / 60)
+
+
+def _kept_levers(rows: list[dict], keep: Path) -> list[dict]:
+    """``rows`` and, after them, the rows of the levers table ``keep`` for levers not in
+    ``rows``, once its baseline is checked to be this one (the same tau on every seed for
+    every proxy), so that its paired differences refer to this baseline."""
+    try:
+        old = pd.read_csv(keep)
+    except (OSError, ValueError) as exc:
+        raise ScoreError(f"--keep {keep} cannot be read as a levers table ({exc}); pass a "
+                         f"levers.csv written by `proxybench ablate levers`") from exc
+    need = {"lever", "proxy", "taus", "paired_seeds"}
+    if old.empty or not need <= set(old.columns):
+        raise ScoreError(f"--keep {keep} is not a levers table (it needs the columns "
+                         f"{', '.join(sorted(need))}); pass a levers.csv of `ablate levers`")
+    if not rows:
+        return old.to_dict("records")
+    base, old_base = rows[0]["lever"], str(old["lever"].iloc[0])
+    new_taus = {r["proxy"]: r["taus"] for r in rows if r["lever"] == base}
+    old_taus = old[old["lever"] == old_base].set_index("proxy")["taus"].to_dict()
+    differ = [p for p in new_taus if p in old_taus and old_taus[p] != new_taus[p]]
+    if base != old_base or differ or not set(new_taus) & set(old_taus):
+        if base != old_base:
+            what = f"its baseline is {old_base}, not {base}"
+        elif differ:
+            what = (f"its baseline's {differ[0]} tau per seed is {old_taus[differ[0]]}, "
+                    f"here {new_taus[differ[0]]}")
+        else:
+            what = "its baseline has no proxy in common with this one"
+        raise ScoreError(f"--keep {keep}: {what}, so its paired differences do not refer to "
+                         f"this baseline; pass the baseline it was measured against first")
+    measured = {r["lever"] for r in rows}
+    kept = old[(old["lever"] != old_base) & ~old["lever"].isin(measured)]
+    return rows + kept.to_dict("records")
 
 
 def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,

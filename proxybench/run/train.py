@@ -9,7 +9,7 @@ config, checkpoints and run.json; loading a checkpoint checks it. A run director
     final.pt          the trained supernet
     checkpoint.pt     latest state for --resume (weights, optimizer, epoch)
     metrics.csv       per-epoch train/valid loss and accuracy of sampled paths
-    run.json          resolved config, seed, versions, git commit, summary
+    run.json          resolved config, seed, versions, git commit, summary, final weights hash
 
 Randomness: the model init uses ``torch.manual_seed(seed)``; epoch e draws its data order,
 augmentation and paths from generators seeded by (seed, e), so a resumed run is identical
@@ -39,6 +39,7 @@ from .files import (
     environment,
     load_checkpoint,
     save_checkpoint,
+    weights_sha256,
 )
 from .loop import fit
 from .presets import Preset, preset_from_dict
@@ -394,7 +395,11 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
                "path_valid_acc_min": min(finite), "path_valid_acc_max": max(finite),
                "chance_acc": 100.0 / num_classes}
     if rank == 0:
-        save_checkpoint(out / "final.pt", _state(net, cfg, num_classes, preset.epochs))
+        final = _state(net, cfg, num_classes, preset.epochs)
+        save_checkpoint(out / "final.pt", final)
+        # the final weights' hash by value: score tables record the same hash, so a run's
+        # record (run.json, metrics.csv) without its checkpoints still names its tables
         atomic_write_json(run_json, {**meta, "status": "done", "epoch": preset.epochs,
+                                     "weights_sha256": weights_sha256(final["state_dict"]),
                                      "summary": summary})
     return summary
