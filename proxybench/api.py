@@ -436,12 +436,13 @@ def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFra
             labels: Sequence[int] = (10, 20, 50, 100, 200, 400), draws: int = 10,
             model: str | Sequence[str] = "linear", dataset: str = "cifar10",
             ground_truth: str | None = None, columns: Sequence[str] = (), seed: int = 0,
-            higher_is_better: dict[str, bool] | None = None,
+            higher_is_better: dict[str, bool] | None = None, missing: str = "last",
             per_draw: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Few-label predictors on score tables joined on arch_index (paths or DataFrames):
     for each k in ``labels``, fit ``model`` ("linear": ridge on rank features; "gbt":
     gradient-boosted trees) on k random labelled cells and measure Kendall tau and Spearman
-    rho on the others, over ``draws`` draws (``numpy.random.default_rng(seed)``). Returns one
+    rho on the others, over ``draws`` draws (``numpy.random.default_rng(seed)``); a failed
+    score ranks last in its column (``missing="drop"``: its cell is left out). Returns one
     row per (model, k): k, model, tau_mean, tau_sd, rho_mean, rho_sd, draws, features, cells;
     with ``per_draw`` also every draw's row."""
     from .analysis.predict import predict_tables
@@ -449,7 +450,7 @@ def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFra
     models = [model] if isinstance(model, str) else list(model)
     curve, per = predict_tables(tables, columns=columns, labels=labels, draws=draws,
                                 models=models, dataset=dataset, ground_truth=ground_truth,
-                                seed=seed, higher_is_better=higher_is_better)
+                                seed=seed, higher_is_better=higher_is_better, missing=missing)
     return (curve, per) if per_draw else curve
 
 
@@ -458,30 +459,32 @@ def ensemble(tables: str | Path | Sequence[str | Path], *,
              methods: Sequence[str] = ("logrank", "rank"), splits: int = 10,
              columns: Sequence[str] = (), dataset: str = "cifar10",
              ground_truth: str | None = None, n_boot: int = 1000, seed: int = 0,
-             out: str | Path | None = None) -> pd.DataFrame:
+             missing: str = "last", out: str | Path | None = None) -> pd.DataFrame:
     """Label-free ensembles: greedy member selection on random halves of the cells, tau on
     the other halves (mean, sd over ``splits``), beside the best single column chosen the
-    same way and the ``declared`` ensembles ({name: members}, fixed in advance). Returns the
+    same way and the ``declared`` ensembles ({name: members}, fixed in advance); a failed
+    score ranks last in its column (``missing="drop"``: its cell is left out). Returns the
     summary; ``out`` (a folder) also gets the per-split, member and all-cell tables."""
     from .analysis.ensemble import ensemble_tables
     tables = [tables] if isinstance(tables, (str, Path)) else list(tables)
     return ensemble_tables(tables, columns=columns, methods=methods, declared=declared or {},
                            splits=splits, dataset=dataset, ground_truth=ground_truth,
-                           n_boot=n_boot, seed=seed, out=out)
+                           n_boot=n_boot, seed=seed, out=out, missing=missing)
 
 
 def search_pool(tables: str | Path | Sequence[str | Path], *, proxies: Sequence[str] = (),
                 predictors: Sequence[str] = (), label_baselines: Sequence[int] = (),
                 budget: int = 200, population: int = 20, seeds: Sequence[int] = range(5),
                 dataset: str = "cifar10", ground_truth: str | None = None,
-                out: str | Path | None = None) -> pd.DataFrame:
+                missing: str = "last", out: str | Path | None = None) -> pd.DataFrame:
     """Search restricted to the scored sample (see ``proxybench.analysis.pool_search``):
     evolution and random search with each column in ``proxies``, predictor searches
     ("gbt:50" = gbt spending 50 labels), random search over k labels; mean ± sd over seeds
-    of the found cells' test accuracy and rank in the sample."""
+    of the found cells' test accuracy and rank in the sample. A failed score ranks last
+    (``missing="drop"``: cells a searched proxy failed on leave the sample)."""
     from .analysis.pool_search import search_tables
     tables = [tables] if isinstance(tables, (str, Path)) else list(tables)
     return search_tables(tables, proxies=proxies, predictors=predictors,
                          label_baselines=label_baselines, budget=budget,
                          population=population, seeds=list(seeds), dataset=dataset,
-                         ground_truth=ground_truth, out=out)
+                         ground_truth=ground_truth, out=out, missing=missing)

@@ -188,3 +188,36 @@ def test_expected_best_of_random_by_hand():
     assert got["test_acc_mean"] == pytest.approx((3 * 40 + 2 * 30 + 20) / 6)
     assert got["rank_in_sample_mean"] == pytest.approx((3 * 1 + 2 * 2 + 3) / 6)
     assert expected_best_of_random([10, 20, 30, 40], 4)["test_acc_mean"] == 40
+
+
+def test_failed_cells_rank_last_in_ensembles_predictors_and_pool_searches(world, tmp_path):
+    # the oracle fails (NaN, inf) on the 12 worst cells: ranked last it stays a perfect
+    # ranking of all N cells; dropped, the cells leave every statistic
+    t = pd.read_csv(world["table"])
+    worst = np.argsort(world["truth"])[:12]
+    t.loc[worst[:6], "oracle"] = np.nan
+    t.loc[worst[6:], "oracle"] = np.inf     # higher is better: +inf is no score either
+    failed = tmp_path / "f.csv"
+    t.to_csv(failed, index=False)
+    failed.with_suffix(".json").write_text(world["table"].with_suffix(".json").read_text())
+    gt = world["gt"]
+    for missing, cells in (("last", N), ("drop", N - 12)):
+        out = tmp_path / f"ens-{missing}"
+        run("ensemble", "--scores", failed, "--declare", "two=oracle,noisy", "--splits", "2",
+            "--bootstrap", "0", "--ground-truth", gt, "--missing", missing, "--out", out)
+        meta = json.loads((out / "ensemble.json").read_text())
+        assert meta["cells"] == cells and meta["failed"]["oracle"] == 12
+        assert meta["missing"] == missing
+        single = pd.read_csv(out / "all_cells.csv").set_index("name").loc["oracle"]
+        assert single["cells"] == cells and single["tau"] > 0.99   # ties among the failed
+        curve = pb.predict(failed, labels=[20], draws=2, ground_truth=str(gt),
+                           columns=["oracle", "noise"], missing=missing)
+        assert (curve["cells"] == cells).all()
+        res = pb.search_pool(failed, proxies=["oracle"], budget=30, seeds=[0],
+                             ground_truth=str(gt), missing=missing,
+                             out=tmp_path / f"sp-{missing}")
+        assert json.loads((tmp_path / f"sp-{missing}" / "search.json").read_text())[
+            "sample"] == cells
+        assert (res["sample"] == cells).all()
+    one_line_error(run("ensemble", "--scores", failed, "--missing", "skip", "--ground-truth",
+                       gt, "--out", tmp_path / "x", ok=False), "--missing")

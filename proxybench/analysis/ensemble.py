@@ -28,7 +28,9 @@ from ..errors import ScoreError
 from ..table import direction, proxy_columns, read_scores
 from .metrics import (  # noqa: F401  (aggregate, oriented_ranks: re-exported)
     METHODS,
+    MISSING,
     aggregate,
+    fill_failed,
     kendall_tau,
     oriented_ranks,
     spearman_rho,
@@ -138,6 +140,21 @@ def complete_cells(cols: Columns, members: Sequence[str] | None = None) -> pd.Da
     """The joined frame restricted to cells with a finite value in every (member) column."""
     frame = cols.frame if members is None else cols.frame[list(members)]
     return frame[np.isfinite(frame.to_numpy(dtype=float)).all(axis=1)]
+
+
+def policy_cells(cols: Columns, missing: str,
+                 members: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The joined frame under a failed-cell policy, and each column's failed cells: ``last``
+    keeps every cell, a non-finite value set past the column's worst (ranked last, as
+    ``correlate`` ranks it); ``drop`` keeps the cells finite in every column."""
+    if missing not in MISSING:
+        raise ScoreError(f"--missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    frame = cols.frame if members is None else cols.frame[list(members)]
+    failed = {c: int((~np.isfinite(frame[c].to_numpy(float))).sum()) for c in frame.columns}
+    if missing == "drop":
+        return complete_cells(cols, members), failed
+    return frame.apply(lambda col: pd.Series(fill_failed(col, cols.higher[col.name]),
+                                             index=col.index)), failed
 
 
 # ----------------------------------------------------------------------------- selection
@@ -276,10 +293,11 @@ def ensemble_tables(tables: Sequence[Source], *, columns: Sequence[str] = (),
                     splits: int = 10, min_members: int = 2, dataset: str = "cifar10",
                     ground_truth=None, n_boot: int = 1000, seed: int = 0,
                     out: str | Path | None = None, meta: dict | None = None,
-                    started: float | None = None) -> pd.DataFrame:
+                    started: float | None = None, missing: str = "last") -> pd.DataFrame:
     """Held-out selection and pre-declared ensembles on joined score tables.
 
-    Cells with a NaN in any candidate column are dropped (their number is recorded). Every
+    A cell whose score failed in a column is ranked last in that column (``missing="last"``)
+    or, with ``"drop"``, left out with every column (their numbers are recorded). Every
     method uses the same splits (``default_rng(seed)``). Returns the summary (method, kind,
     name, tau/rho mean and sd on the held-out halves, members); with ``out`` also writes
     splits.csv, summary.csv, members.csv, all_cells.csv and ensemble.json there."""
@@ -288,7 +306,7 @@ def ensemble_tables(tables: Sequence[Source], *, columns: Sequence[str] = (),
     from ..run.files import atomic_write_bytes
     from .metrics import correlate
     cols = load_columns(tables, columns)
-    frame = complete_cells(cols)
+    frame, failed = policy_cells(cols, missing)
     dropped = len(cols.frame) - len(frame)
     truth = truth_for(frame.index, dataset, ground_truth).to_numpy()
     decl = (dict(declared) if isinstance(declared, Mapping)
@@ -336,7 +354,8 @@ def ensemble_tables(tables: Sequence[Source], *, columns: Sequence[str] = (),
             atomic_write_bytes(out / f"{name}.csv", df.to_csv(index=False).encode())
         write_json(out / "ensemble.json", {
             **(meta or {}), "candidates": list(frame.columns), "cells": len(frame),
-            "dropped_incomplete": dropped, "declared": decl, "methods": list(methods),
+            "dropped_incomplete": dropped, "missing": missing, "failed": failed,
+            "declared": decl, "methods": list(methods),
             "splits": splits, "min_members": min_members, "dataset": dataset, "seed": seed,
             "higher_is_better": cols.higher, "sources": cols.source,
             "seconds_per_cell": cols.seconds,

@@ -40,6 +40,21 @@ MIN_CELLS = 3
 MISSING = ("last", "drop")   # the failed-cell policies: rank last, or leave out
 
 
+def fill_failed(values: ArrayLike, higher_is_better: bool = True) -> np.ndarray:
+    """``values`` with each non-finite one set just past the worst finite one (below the
+    minimum when higher is better, above the maximum when lower is): ranked last and tied,
+    as :func:`place_failed` ranks them, for code that ranks whole columns itself
+    (ensembles, predictor features, pool searches)."""
+    v = np.array(values, dtype=float).ravel()
+    bad = ~np.isfinite(v)
+    if not bad.any():
+        return v
+    if bad.all():
+        return np.zeros_like(v)
+    worst = v[~bad].min() - 1.0 if higher_is_better else v[~bad].max() + 1.0
+    return np.where(bad, worst, v)
+
+
 def place_failed(scores: ArrayLike, truth: ArrayLike, missing: str = "last",
                  higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
     """(oriented scores, truth, failed): the cells with a truth value, scores negated when

@@ -239,15 +239,17 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
                   population: int = 20, mutation_prob: float = 1 / 3,
                   seeds: Sequence[int] = (0, 1, 2, 3, 4), dataset: str = "cifar10",
                   ground_truth=None, out=None, meta: dict | None = None,
-                  started: float | None = None) -> pd.DataFrame:
+                  started: float | None = None, missing: str = "last") -> pd.DataFrame:
     """:func:`run_pool_searches` on score tables joined on arch_index. The sample is the cells
-    the tables share with a finite value in every ``proxies`` column. ``predictors`` are
+    the tables share; a cell whose score failed ranks last for that column (``missing=
+    "last"``: a search meets it and judges it worst) or, with ``"drop"``, is left out of the
+    sample when a searched ``proxies`` column failed on it. ``predictors`` are
     ``MODEL:K`` strings. Returns the summary; with ``out`` writes runs.csv, summary.csv and
     search.json there."""
     import time
 
     from ..run.files import atomic_write_bytes
-    from .ensemble import load_columns, truth_for, write_json
+    from .ensemble import load_columns, policy_cells, truth_for, write_json
     from .groundtruth import load_ground_truth
     from .predict import MODELS, rank_features
     if not (proxies or predictors or label_baselines):
@@ -265,9 +267,11 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
     if unknown:
         raise ScoreError(f"unknown column(s) {', '.join(unknown)}; the tables have: "
                          f"{', '.join(cols.frame.columns)}")
-    frame = cols.frame
-    if proxies:
-        frame = frame[np.isfinite(frame[list(proxies)].to_numpy(float)).all(axis=1)]
+    frame, failed = policy_cells(cols, "last")
+    if missing == "drop" and proxies:
+        frame = frame.loc[np.isfinite(cols.frame[list(proxies)].to_numpy(float)).all(axis=1)]
+    elif missing not in ("last", "drop"):
+        raise ScoreError(f"--missing must be one of last, drop, got {missing!r}")
     for model, k in preds:
         if k > budget:
             raise ScoreError(f"--predictor {model}:{k}: {k} labels exceed the budget of "
@@ -302,6 +306,7 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
             "features": feat_cols, "label_baselines": list(label_baselines),
             "budget": budget, "population": population, "mutation_prob": mutation_prob,
             "seeds": list(seeds), "sample": len(frame), "dataset": dataset,
+            "missing": missing, "failed": failed,
             "sample_best_acc": float(truth.max()), "sample_mean_acc": float(truth.mean()),
             "wall_seconds": (time.time() - started) if started else None})
     return summary

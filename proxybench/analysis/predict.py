@@ -1,8 +1,9 @@
 """Few-label predictors: fit a model on k labelled cells' proxy scores, rank the rest.
 
 Features are the columns' oriented percentile ranks over every scored cell (rank / n, 1 =
-the column's favourite; label-free, so computing them on all cells leaks nothing), with NaN
-set to 0.5. The target is each labelled cell's percentile rank of true accuracy among the
+the column's favourite; label-free, so computing them on all cells leaks nothing); a cell
+whose score failed ranks last in that column (or, with ``missing="drop"``, is left
+out). The target is each labelled cell's percentile rank of true accuracy among the
 labelled cells: Kendall tau only asks for the order, and a rank target keeps NB201's few
 collapsed cells (10% accuracy) from dominating a least-squares fit of 10 points.
 
@@ -34,7 +35,8 @@ GBT_SETTINGS = {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "subs
 
 
 def rank_features(frame: pd.DataFrame, higher: Mapping[str, bool]) -> np.ndarray:
-    """(cells, columns) oriented percentile ranks in (0, 1]; NaN -> 0.5."""
+    """(cells, columns) oriented percentile ranks in (0, 1]; a NaN that reaches here (the
+    callers place failed cells first) -> 0.5."""
     n = len(frame)
     feats = np.column_stack([oriented_ranks(frame[c], higher[c]) / max(n, 1)
                              for c in frame.columns]) if len(frame.columns) else np.empty((n, 0))
@@ -125,18 +127,20 @@ def learning_curve(frame: pd.DataFrame, truth: ArrayLike, higher: Mapping[str, b
 def predict_tables(tables: Sequence, *, columns: Sequence[str] = (), labels: Sequence[int],
                    draws: int, models: Sequence[str], dataset: str = "cifar10",
                    ground_truth=None, seed: int = 0,
-                   higher_is_better: Mapping[str, bool] | None = None
+                   higher_is_better: Mapping[str, bool] | None = None, missing: str = "last"
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`learning_curve` for each model on score tables joined on arch_index (paths or
     DataFrames); one Generator, ``default_rng(seed)``, per model, so models see the same
-    labelled sets. Returns (curve, per_draw) with every model's rows."""
-    from .ensemble import load_columns, truth_for
+    labelled sets; failed scores ranked last (``missing="last"``) or their cells left out
+    (``"drop"``). Returns (curve, per_draw) with every model's rows."""
+    from .ensemble import load_columns, policy_cells, truth_for
     cols = load_columns(tables, columns, higher_is_better=higher_is_better)
-    truth = truth_for(cols.frame.index, dataset, ground_truth)
-    check_labels(labels, len(cols.frame))
+    frame, _ = policy_cells(cols, missing)
+    truth = truth_for(frame.index, dataset, ground_truth)
+    check_labels(labels, len(frame))
     curves, pers = [], []
     for model in models:
-        c, p = learning_curve(cols.frame, truth.to_numpy(), cols.higher, labels=labels,
+        c, p = learning_curve(frame, truth.to_numpy(), cols.higher, labels=labels,
                               draws=draws, model=model, rng=np.random.default_rng(seed))
         curves.append(c)
         pers.append(p)

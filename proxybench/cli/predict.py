@@ -58,9 +58,11 @@ def _meta(extra: dict) -> dict:
 @O.DATASET
 @O.GROUND_TRUTH
 @O.SEED
+@O.MISSING
 @O.out_file("The curve (per-draw rows go to OUT's stem + .draws.csv)")
 @friendly
-def predict(tables, columns, labels, draws, models, dataset, ground_truth, seed, out) -> None:
+def predict(tables, columns, labels, draws, models, dataset, ground_truth, seed, missing,
+            out) -> None:
     """Few-label predictors: tau/rho on the unlabelled cells vs the number of labels k.
 
     \b
@@ -74,9 +76,10 @@ def predict(tables, columns, labels, draws, models, dataset, ground_truth, seed,
     curve, per = predict_tables(list(tables), columns=list(columns),
                                 labels=_ints(labels, "--labels"), draws=draws,
                                 models=list(models), dataset=dataset,
-                                ground_truth=_gt(ground_truth), seed=seed)
+                                ground_truth=_gt(ground_truth), seed=seed, missing=missing)
     _write(out, curve, per, _meta({"tables": list(tables), "seed": seed, "draws": draws,
-                                   "dataset": dataset, "wall_seconds": time.time() - start}))
+                                   "dataset": dataset, "missing": missing,
+                                   "wall_seconds": time.time() - start}))
     for r in curve.itertuples():
         click.echo(f"{r.model:6s} k={r.k:<4d} tau {r.tau_mean:+.3f} ± {r.tau_sd:.3f}  "
                    f"rho {r.rho_mean:+.3f} ± {r.rho_sd:.3f}  ({r.draws} draws, "
@@ -112,10 +115,11 @@ def _write(out: str, table, per, meta: dict) -> None:
 @O.GROUND_TRUTH
 @O.BOOTSTRAP
 @O.SEED
+@O.MISSING
 @O.out_dir("Where splits.csv, summary.csv, members.csv and all_cells.csv go")
 @friendly
 def ensemble(tables, columns, methods, declared, splits, min_members, dataset, ground_truth,
-             bootstrap, seed, out) -> None:
+             bootstrap, seed, missing, out) -> None:
     """Label-free ensembles: members chosen on a held-out half, and pre-declared ones.
 
     Greedy forward selection of members on a random half of the cells (Kendall tau), tau on
@@ -134,7 +138,7 @@ def ensemble(tables, columns, methods, declared, splits, min_members, dataset, g
                           dataset=dataset, ground_truth=_gt(ground_truth), n_boot=bootstrap,
                           seed=seed, out=out,
                           meta=_meta({"tables": list(tables), "seed": seed}),
-                          started=start)
+                          started=start, missing=missing)
     for r in res.itertuples():
         click.echo(f"{r.method:7s} {r.kind:11s} {r.name:28.28s} tau {r.tau_mean:+.3f} ± "
                    f"{r.tau_sd:.3f} (held-out halves, {r.splits} splits)  {r.members}")
@@ -163,10 +167,12 @@ def ensemble(tables, columns, methods, declared, splits, min_members, dataset, g
 @O.REPEATS
 @O.DATASET
 @O.GROUND_TRUTH
+@O.MISSING
 @O.out_dir("Where the finds and their summary go")
 @friendly
 def search_pool(tables, columns, predictors, features, label_baselines, algorithms, budget,
-                population, mutation_prob, repeats, dataset, ground_truth, out) -> None:
+                population, mutation_prob, repeats, dataset, ground_truth, missing,
+                out) -> None:
     """Search restricted to the scored sample: proxies, ensembles and predictors at one
     budget of evaluations, against random search (see proxybench.analysis.pool_search).
     Seeds 0..R-1 (--repeats).
@@ -184,7 +190,8 @@ def search_pool(tables, columns, predictors, features, label_baselines, algorith
                             population=population, mutation_prob=mutation_prob,
                             seeds=list(range(repeats)), dataset=dataset,
                             ground_truth=_gt(ground_truth), out=out,
-                            meta=_meta({"tables": list(tables)}), started=start)
+                            meta=_meta({"tables": list(tables)}), started=start,
+                            missing=missing)
     for r in summary.itertuples():
         click.echo(f"{r.method:40.40s} {r.algorithm:9s} acc {r.test_acc_mean:.2f} ± "
                    f"{r.test_acc_sd:.2f}  rank {r.rank_in_sample_mean:.1f} of {r.sample}  "
