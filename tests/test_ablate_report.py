@@ -60,7 +60,15 @@ def test_report_from_tables(tiny_run, tmp_path, gt_csv):
     assert "```\nproxybench train --preset tiny --out r\n```" in md  # the commands ...
     assert "<pre>proxybench train --preset tiny --out r</pre>" in page
     # ... come last; the leaderboard first
-    assert md.index("## Leaderboard") < md.index("Table 1") < md.index("## Commands")
+    assert md.index("## Leaderboard") < md.index("## Table 1") < md.index("## Commands")
+    # the findings open the report, then the contents, linked to each section
+    assert md.index("## Findings") < md.index("**Contents:**") < md.index("## Leaderboard")
+    best = board_best = pd.read_csv(out / "leaderboard.csv").iloc[0]
+    assert f"**Best proxy:** {best['proxy']} ({best['kind']}), Kendall tau " \
+        f"{best['tau']:+.3f}" in md
+    assert board_best["proxy"] in md.split("## Leaderboard")[0]
+    assert '<a href="#table-1-kendall-tau-between-angle-and-flatness">' in page
+    assert '<h2 id="table-1-kendall-tau-between-angle-and-flatness">' in page
     assert md.rstrip().endswith("```")
     assert page.count("data:image/png;base64,") == 3  # leaderboard, scatter, Fig. 2 embedded
     board = pd.read_csv(out / "leaderboard.csv")

@@ -249,6 +249,7 @@ def test_ablate_levers_pairs_each_lever_with_the_baseline(groups, tmp_path, gt_c
         "--bootstrap", "10", "--out", tmp_path / "rep")
     md = (tmp_path / "rep" / "index.md").read_text()
     assert "Supernet levers" in md and "mean of 2 checkpoints" in md
+    assert "**Seed spread:** the training seed moves" in md
     assert md.index("Supernet levers") < md.index("Where the numbers come from")
     one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--lever",
                        groups / "uniform" / "nothing.csv", "--cells", "30",

@@ -596,7 +596,9 @@ def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, dataset, groun
                    "proxy's spread over seeds.")
 @click.option("--readme", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Also write the leaderboard into this Markdown file, between the lines "
-                   "<!-- leaderboard:begin --> and <!-- leaderboard:end -->.")
+                   "<!-- leaderboard:begin --> and <!-- leaderboard:end --> (another dataset's "
+                   "between <!-- leaderboard:DATASET:begin --> and "
+                   "<!-- leaderboard:DATASET:end -->).")
 @click.option("--search", "searches", multiple=True, type=click.Path(file_okay=False),
               help="Search output folders (repeat the option).")
 @click.option("--ablation", "ablations", multiple=True, type=click.Path(dir_okay=False),
@@ -631,7 +633,7 @@ def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, d
                           n_boot=bootstrap, missing=missing)
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
     if readme:
-        write_readme_block(readme, (folder / "leaderboard.md").read_text())
+        write_readme_block(readme, (folder / "leaderboard.md").read_text(), dataset)
         click.echo(f"-> the leaderboard in {readme}")
 
 

@@ -57,7 +57,25 @@ class _Doc:
 
     def h(self, level: int, text: str) -> None:
         self.md.append(f"{'#' * level} {text}\n")
-        self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.html.append(f'<h{level} id="{_slug(text)}">{html.escape(text)}</h{level}>')
+
+    def mark(self) -> tuple[int, int]:
+        """Where the document is now, to :meth:`insert` at later."""
+        return len(self.md), len(self.html)
+
+    def insert(self, at: tuple[int, int], other: _Doc) -> None:
+        """Put what ``other`` holds at ``at`` (a summary written once its numbers exist)."""
+        self.md[at[0]:at[0]] = other.md
+        self.html[at[1]:at[1]] = other.html
+
+    def contents(self) -> _Doc:
+        """A table of contents of the level-2 sections, linked in the HTML."""
+        toc = _Doc(self.out)
+        names = [line[3:].strip() for line in self.md if line.startswith("## ")]
+        toc.md.append("**Contents:** " + " · ".join(names) + "\n")
+        toc.html.append("<p><b>Contents:</b> " + " · ".join(
+            f'<a href="#{_slug(n)}">{html.escape(n)}</a>' for n in names) + "</p>")
+        return toc
 
     def p(self, text: str) -> None:
         self.md.append(text + "\n")
@@ -105,7 +123,8 @@ class _Doc:
             if heading:
                 flush()
                 level = len(heading.group(1))
-                self.html.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+                self.html.append(f'<h{level} id="{_slug(heading.group(2))}">'
+                                 f"{_inline(heading.group(2))}</h{level}>")
             elif not line.strip() or (block and block[0].startswith("|")
                                       != line.startswith("|")):
                 flush()
@@ -143,6 +162,11 @@ class _Doc:
                 "padding:8px;overflow-x:auto}</style></head><body>"
                 + "\n".join(self.html) + "</body></html>")
         atomic_write_bytes(self.out / "index.html", page.encode())
+
+
+def _slug(text: str) -> str:
+    """A heading's HTML anchor: lower-case words joined by '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def _inline(text: str) -> str:
@@ -184,15 +208,18 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     doc.h(1, title)
     for n in notes:
         doc.p(n)
+    top = doc.mark()
     truth = load_ground_truth(ground_truth, metric) if ground_truth else None
     ablation_paths = [Path(a) for a in ablations]
     seed_sd: dict[str, float] = {}
+    findings = _Doc(out)
     if truth is not None and (seeds or scores):
         board = _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth,
                        dataset, n_boot, missing, sorted((a for a in ablation_paths
                                                 if a.stem in TRUST_ABLATIONS),
                                                key=lambda a: TRUST_ABLATIONS.index(a.stem)))
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
+        _findings(findings, board, dataset)
     ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
     if beyond:   # ensembles, few-label predictors and their searches (`beyond.sh` folders)
         from ..analysis.beyond import render_beyond
@@ -207,11 +234,11 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
             for col in proxy_columns(t):
                 if any(r["proxy"] == col for r in rows):
                     continue  # a column copied into a combined table is reported once
-                use = joined[[col, "truth"]].dropna()
-                if len(use) < 3:
+                use = joined.loc[joined["truth"].notna(), [col, "truth"]]
+                if use[col].notna().sum() < 3:
                     continue
                 r = correlate(use[col].to_numpy(), use["truth"].to_numpy(), n_boot=n_boot,
-                              higher_is_better=direction(path, col))
+                              higher_is_better=direction(path, col), missing=missing)
                 tau = r.loc["kendall_tau"]
                 paper = PAPER_TAU.get((col, dataset))
                 secs = t.get(f"{col}_seconds")
@@ -222,7 +249,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                     "top-5% precision": f"{r.loc['top5%', 'value']:.3f}",
                     "s/cell": f"{secs.mean():.3f}" if secs is not None else "-",
                     "paper tau": f"{paper:.4f}" if paper else "-"})
-                scatter.append((col, use, tau["value"], direction(path, col)))
+                scatter.append((col, use.dropna(), tau["value"], direction(path, col)))
         doc.table(pd.DataFrame(rows))
         doc.p("Paper numbers are the GeNAS paper's (C=16, N=5 supernet, 250 epochs, GPU); "
               "ours are measured at the preset and on the data named above. s/cell is the "
@@ -269,6 +296,8 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     for a in ablation_paths:
         _ablation(doc, a, seed_sd)
     _provenance(doc, [(Path(p), read_scores(p)) for p in (*seeds, *scores)], commands)
+    doc.insert(top, findings)
+    doc.insert((top[0] + len(findings.md), top[1] + len(findings.html)), doc.contents())
     doc.write(title)
     return out
 
@@ -277,17 +306,26 @@ TRUST_ABLATIONS = ("levers", "budget", "variance")   # shown in this order
 README_BEGIN, README_END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
 
 
-def write_readme_block(path: str | Path, block: str) -> None:
-    """Replace the text between the leaderboard markers of a Markdown file: the README's
-    numbers are then the report's, regenerated by the same command."""
+def readme_markers(dataset: str = "cifar10") -> tuple[str, str]:
+    """The lines around a dataset's leaderboard in a Markdown file (CIFAR-10's, the first,
+    unnamed; the others named: ``<!-- leaderboard:cifar100:begin -->``)."""
+    if dataset == "cifar10":
+        return README_BEGIN, README_END
+    return f"<!-- leaderboard:{dataset}:begin -->", f"<!-- leaderboard:{dataset}:end -->"
+
+
+def write_readme_block(path: str | Path, block: str, dataset: str = "cifar10") -> None:
+    """Replace the text between a dataset's leaderboard markers of a Markdown file: the
+    README's numbers are then the report's, regenerated by the same command."""
+    begin, end = readme_markers(dataset)
     text = Path(path).read_text()
-    if README_BEGIN not in text or README_END not in text:
+    if begin not in text or end not in text:
         from ..errors import ProxybenchError
-        raise ProxybenchError(f"{path} has no {README_BEGIN} ... {README_END} lines; add "
-                              f"them where the leaderboard should go")
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    atomic_write_bytes(path, f"{head}{README_BEGIN}\n{block}{README_END}{tail}".encode())
+        raise ProxybenchError(f"{path} has no {begin} ... {end} lines; add them where the "
+                              f"{dataset} leaderboard should go")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    atomic_write_bytes(path, f"{head}{begin}\n{block}{end}{tail}".encode())
 KIND_COLOURS = {"supernet": "tab:red", "zero-cost": "tab:blue", "free": "tab:green",
                 "combination": "tab:purple"}
 
@@ -298,7 +336,6 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
     and budget studies, and the zero-cost reproduction against the literature."""
     from ..analysis.correlation import protocol
     from ..analysis.leaderboard import leaderboard, markdown
-    from ..analysis.literature import published
     board = leaderboard(seeds, scores, truth, dataset, n_boot=n_boot, missing=missing)
     atomic_write_bytes(out / "leaderboard.csv", board.to_csv(index=False).encode())
     atomic_write_bytes(out / "leaderboard.md", markdown(board).encode())
@@ -319,24 +356,12 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
     _leaderboard_figure(doc, board)
     doc.table(_board_table(board))
     if seeds:
-        _seed_table(doc, seeds, truth, dataset)
+        _seed_table(doc, seeds, truth, dataset, missing)
     for a in ablations:
         _trust_ablation(doc, a)
-    zc = board[(board["published_rho"] != "") | (board["published_tau"] != "")]
-    if len(zc):
+    rows = _reproduction(board, dataset)
+    if rows:
         doc.h(2, "Reproducing the published numbers")
-        rows = []
-        for r in zc.itertuples():
-            for stat, short in (("spearman_rho", "rho"), ("kendall_tau", "tau")):
-                ours, lo, hi = (getattr(r, short), getattr(r, f"{short}_ci_low"),
-                                getattr(r, f"{short}_ci_high"))
-                for pub in published(r.proxy, stat, dataset):
-                    rows.append({"proxy": r.proxy, "statistic": short,
-                                 "ours [95% CI]": _fmt(ours, (lo, hi)),
-                                 "published": f"{pub.value:+.3f}",
-                                 "difference": f"{ours - pub.value:+.3f}",
-                                 "inside our CI": "yes" if lo <= pub.value <= hi else "no",
-                                 "source": pub.source, "their protocol": pub.protocol})
         doc.table(pd.DataFrame(rows))
         doc.p(f"Ours: the {cells:,}-cell sample, NB201 test accuracy (200 epochs); the "
               "zero-cost proxies on NB201's own network (C=16, N=5) at batch 64 from the "
@@ -344,6 +369,72 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
               "accuracy) and cell set, which moves rho by a few hundredths; a larger gap "
               "is explained in the report's README.")
     return board
+
+
+def _reproduction(board: pd.DataFrame, dataset: str) -> list[dict]:
+    """One row per published value of a leaderboard proxy: ours with its CI beside it."""
+    from ..analysis.literature import published
+    rows = []
+    for r in board.itertuples():
+        for stat, short in (("spearman_rho", "rho"), ("kendall_tau", "tau")):
+            ours, lo, hi = (getattr(r, short), getattr(r, f"{short}_ci_low"),
+                            getattr(r, f"{short}_ci_high"))
+            for pub in published(r.proxy, stat, dataset):
+                rows.append({"proxy": r.proxy, "statistic": short,
+                             "ours [95% CI]": _fmt(ours, (lo, hi)),
+                             "published": f"{pub.value:+.3f}",
+                             "difference": f"{ours - pub.value:+.3f}",
+                             "inside our CI": "yes" if lo <= pub.value <= hi else "no",
+                             "source": pub.source, "their protocol": pub.protocol})
+    return rows
+
+
+def _findings(doc: _Doc, board: pd.DataFrame, dataset: str) -> None:
+    """The report's answer in a few sentences, every number from the leaderboard."""
+    if not len(board):
+        return
+
+    def tau(r) -> str:
+        spread = (f" ± {r.tau_sd:.3f} over {r.replicates} supernets" if r.replicates > 1
+                  else f" [{r.tau_ci_low:+.3f}, {r.tau_ci_high:+.3f}]")
+        return f"{r.proxy} {r.tau:+.3f}{spread}"
+
+    cells = int(board["cells"].max())
+    best = board.iloc[board["tau"].to_numpy().argmax()]
+    lines = [f"**Best proxy:** {best.proxy} ({best.kind}), Kendall tau {best.tau:+.3f} "
+             f"[{best.tau_ci_low:+.3f}, {best.tau_ci_high:+.3f}] against NB201 {dataset} test "
+             f"accuracy on {cells:,} cells."]
+    kinds = [(k, board[board["kind"] == k]) for k in ("zero-cost", "free", "supernet",
+                                                      "combination")]
+    tops = {k: g.loc[g["tau"].idxmax()] for k, g in kinds if len(g)}
+    lines.append("**Best of each kind:** " + "; ".join(f"{k}: {tau(r)}" for k, r in
+                                                       tops.items()) + ".")
+    sn, free = tops.get("supernet"), tops.get("free")
+    if sn is not None and free is not None:
+        below = int((board[board["kind"] == "supernet"]["tau"] < free.tau).sum())
+        n_sn = int((board["kind"] == "supernet").sum())
+        lines.append(f"**Supernet against counting:** the best supernet proxy ({tau(sn)}) "
+                     f"ranks {'below' if sn.tau < free.tau else 'above'} the best free count "
+                     f"({free.proxy} {free.tau:+.3f}); {below} of {n_sn} supernet proxies "
+                     f"rank below it.")
+    seeded = board[board["replicates"] > 1]
+    if len(seeded):
+        wide = seeded.loc[seeded["tau_sd"].idxmax()]
+        lines.append(f"**Seed spread:** the training seed moves a supernet proxy's tau by "
+                     f"up to sd {wide.tau_sd:.3f} ({wide.proxy}); the cell sample alone by "
+                     f"at most sd {seeded['tau_cell_sd'].max():.3f}. A single supernet's "
+                     f"tau is one draw from that spread.")
+    rows = _reproduction(board, dataset)
+    if rows:
+        inside = sum(r["inside our CI"] == "yes" for r in rows)
+        far = max(rows, key=lambda r: abs(float(r["difference"])))
+        lines.append(f"**Reproduction:** {inside} of {len(rows)} published values lie inside "
+                     f"our 95% CI; the largest gap is {far['proxy']}'s {far['statistic']} "
+                     f"(ours {float(far['ours [95% CI]'].split(' ')[0]):+.3f}, published "
+                     f"{far['published']}: {far['source']}).")
+    doc.h(2, "Findings")
+    for line in lines:
+        doc.markdown("- " + line)
 
 
 def _leaderboard_figure(doc: _Doc, board: pd.DataFrame) -> None:
@@ -396,8 +487,10 @@ def _board_table(board: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _seed_table(doc: _Doc, seeds: list[Path], truth: pd.DataFrame, dataset: str) -> None:
+def _seed_table(doc: _Doc, seeds: list[Path], truth: pd.DataFrame, dataset: str,
+                missing: str) -> None:
     """Kendall tau of each supernet proxy on each supernet of the seed group."""
+    from ..analysis.metrics import place_failed
     rows = []
     for path in seeds:
         t = read_scores(path)
@@ -405,9 +498,9 @@ def _seed_table(doc: _Doc, seeds: list[Path], truth: pd.DataFrame, dataset: str)
         run = read_meta_or_empty(path).get("run") or str(path.parent)
         row = {"supernet": Path(run).name, "cells": len(t)}
         for col in proxy_columns(t):
-            use = joined[[col, "truth"]].dropna()
-            sign = 1 if direction(path, col) else -1
-            row[col] = f"{kendall_tau(sign * use[col], use['truth']):+.3f}"
+            oriented, acc, _ = place_failed(joined[col], joined["truth"], missing,
+                                            direction(path, col))
+            row[col] = f"{kendall_tau(oriented, acc):+.3f}"
         rows.append(row)
     doc.h(2, "Training-seed uncertainty: Kendall tau on each supernet")
     doc.p("The same cells scored on supernets that differ only in their training seed (which "
