@@ -366,6 +366,51 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
                         device=device, seed=seed, keep=keep)
 
 
+def cross_dataset(boards: dict[str, str | Path | pd.DataFrame], *,
+                  out: str | Path | None = None, n_boot: int = 1000,
+                  seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Two leaderboards (``{dataset: leaderboard.csv or its frame}``, as ``report``
+    writes them) side by side: each proxy's tau on both, its place on each, and the
+    agreement of the two orders (Kendall tau over proxies with a bootstrap CI). ``out``
+    (FILE.md) also writes the Markdown and FILE.csv."""
+    from .analysis.leaderboard import COLUMNS, cross_markdown
+    from .analysis.leaderboard import cross_dataset as compare
+    from .run.files import atomic_write_bytes, atomic_write_json
+    frames = {}
+    for name, board in boards.items():
+        if isinstance(board, pd.DataFrame):
+            frames[name] = board
+            continue
+        path = Path(board)
+        if not path.is_file():
+            raise ProxybenchError(f"leaderboard {path} does not exist; `proxybench report "
+                                  f"... --out DIR` writes DIR/leaderboard.csv")
+        try:
+            frames[name] = pd.read_csv(path)
+        except (ValueError, OSError) as exc:
+            raise ProxybenchError(f"cannot read {path} as a leaderboard ({exc})") from exc
+        lacking = [c for c in ("proxy", "kind", "replicates", "tau", "tau_sd", "tau_ci_low",
+                               "tau_ci_high") if c not in frames[name].columns]
+        if lacking:
+            raise ProxybenchError(f"{path} is not a leaderboard.csv (no {', '.join(lacking)}"
+                                  f"; expected the columns {', '.join(COLUMNS[:9])}, ...)")
+    if len(frames) != 2:
+        raise ProxybenchError(f"give two leaderboards to compare, got {len(frames)}")
+    table, agreement = compare(frames, n_boot=n_boot, seed=seed)
+    if out is not None:
+        out = Path(out)
+        if out.suffix != ".md":
+            raise ProxybenchError(f"--out {out} must end in .md (the table goes beside it "
+                                  f"as .csv)")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, cross_markdown(table, agreement).encode())
+        atomic_write_bytes(out.with_suffix(".csv"), table.to_csv(index=False).encode())
+        atomic_write_json(out.with_suffix(".json"), {
+            **agreement, "boards": {k: str(v) for k, v in boards.items()
+                                    if not isinstance(v, pd.DataFrame)}})
+    return table, agreement
+
+
 def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
             data_dir: str | None = None, preset: str = "paper", seed: int = 0,
             init_channels: int | str | None = None, target_mflops: float | None = None,

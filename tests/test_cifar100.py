@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 
 from proxybench.run.data import load_dataset, search_split

@@ -71,3 +71,46 @@ def test_html_report_has_no_horizontal_overflow_at_1400px(tmp_path, gt_csv):
                          check=True, capture_output=True, timeout=120, text=True).stdout
     overflow = int(dom.split('data-overflow="')[1].split('"')[0])
     assert overflow <= 0, f"the page is {overflow} px wider than a 1400 px window"
+
+
+def test_cross_dataset_compares_two_leaderboards(tmp_path):
+    # two leaderboards: cifar100 keeps cifar10's order except two proxies swapped
+    import json
+
+    import pandas as pd
+
+    from tests.cli_helpers import one_line_error, run
+    names = [f"p{i}" for i in range(8)]
+    def board(taus, sd=None):
+        return pd.DataFrame({"proxy": names, "kind": "zero-cost", "replicates": 1,
+                             "tau": taus, "tau_sd": float("nan"),
+                             "tau_ci_low": [t - 0.02 for t in taus],
+                             "tau_ci_high": [t + 0.02 for t in taus]})
+    c10 = [0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    c100 = [0.75, 0.65, 0.45, 0.55, 0.35, 0.25, 0.15, 0.05]
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    board(c10).to_csv(a, index=False)
+    sn = board(c100)
+    sn.loc[7, ["kind", "replicates", "tau_sd"]] = ["supernet", 5, 0.04]
+    sn.to_csv(b, index=False)
+    res = run("cross-dataset", "--board", f"cifar10={a}", "--board", f"cifar100={b}",
+              "--bootstrap", "200", "--out", tmp_path / "x.md")
+    meta = json.loads((tmp_path / "x.json").read_text())
+    # 28 pairs, one discordant: tau = (27 - 1) / 28
+    assert meta["kendall_tau"] == pytest.approx(26 / 28)
+    assert meta["tau_ci_low"] <= meta["kendall_tau"] <= meta["tau_ci_high"] <= 1
+    assert meta["mean_shift"] == pytest.approx(-0.05)
+    assert meta["largest_move"] in ("p2", "p3") and "+0.929" in res.output
+    md = (tmp_path / "x.md").read_text()
+    assert "| p2 | zero-cost | +0.600 [+0.580, +0.620] | +0.450 [+0.430, +0.470] | 3 | 4 |" \
+        in md
+    assert "+0.050 ± 0.040 (5 seeds)" in md
+    table = pd.read_csv(tmp_path / "x.csv")
+    assert list(table["proxy"]) == names
+    one_line_error(run("cross-dataset", "--board", f"cifar10={a}", "--out",
+                       tmp_path / "y.md", ok=False), "two leaderboards")
+    one_line_error(run("cross-dataset", "--board", f"cifar10={a}", "--board",
+                       f"cifar100={tmp_path / 'none.csv'}", "--out", tmp_path / "y.md",
+                       ok=False), "does not exist")
+    one_line_error(run("cross-dataset", "--board", "cifar10", "--board", f"x={b}", "--out",
+                       tmp_path / "y.md", ok=False), "NAME=FILE")

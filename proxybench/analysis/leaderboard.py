@@ -132,3 +132,77 @@ def markdown(board: pd.DataFrame) -> str:
                      f"{r.published_rho or '-'} | {r.top5:.3f} | {r.cells:,}"
                      + (f" ({r.failed})" if r.failed else "") + " |")
     return "\n".join(lines) + "\n"
+
+
+def cross_dataset(boards: dict[str, pd.DataFrame], *, n_boot: int = 1000,
+                  seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Each proxy's tau on two datasets side by side, and how stable the order of proxies
+    is between them: Kendall tau and Spearman rho between the two leaderboards' taus over
+    the proxies both have, with a 95% bootstrap CI over proxies.
+
+    ``boards``: {dataset: leaderboard.csv frame}, two of them. Returns (table, agreement):
+    the table has proxy, kind, and per dataset tau, its sd over seeds (supernet proxies) or
+    CI, and the proxy's place on that leaderboard; agreement holds the statistics."""
+    from .metrics import kendall_tau, spearman_rho
+    if len(boards) != 2:
+        raise ValueError(f"cross_dataset compares two leaderboards, got {len(boards)}")
+    (a, ba), (b, bb) = boards.items()
+    common = [p for p in ba["proxy"] if p in set(bb["proxy"])]
+    if len(common) < 3:
+        from ..errors import ScoreError
+        raise ScoreError(f"the {a} and {b} leaderboards share {len(common)} proxies; "
+                         f"at least 3 are needed to compare their order")
+    ia, ib = ba.set_index("proxy"), bb.set_index("proxy")
+    rows = []
+    for p in common:
+        row = {"proxy": p, "kind": ia.at[p, "kind"]}
+        for d, board in ((a, ia), (b, ib)):
+            r = board.loc[p]
+            row[f"tau_{d}"] = float(r["tau"])
+            row[f"tau_sd_{d}"] = float(r["tau_sd"]) if int(r["replicates"]) > 1 else np.nan
+            row[f"tau_ci_low_{d}"], row[f"tau_ci_high_{d}"] = (float(r["tau_ci_low"]),
+                                                               float(r["tau_ci_high"]))
+            row[f"replicates_{d}"] = int(r["replicates"])
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for d in (a, b):
+        table[f"place_{d}"] = table[f"tau_{d}"].rank(ascending=False, method="min").astype(int)
+    x, y = table[f"tau_{a}"].to_numpy(), table[f"tau_{b}"].to_numpy()
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(x), len(x))
+        boot.append(kendall_tau(x[pick], y[pick]))
+    boot = np.array([v for v in boot if v == v])
+    agreement = {"datasets": [a, b], "proxies": len(common),
+                 "kendall_tau": kendall_tau(x, y), "spearman_rho": spearman_rho(x, y),
+                 "tau_ci_low": float(np.percentile(boot, 2.5)) if len(boot) else np.nan,
+                 "tau_ci_high": float(np.percentile(boot, 97.5)) if len(boot) else np.nan,
+                 "n_boot": n_boot, "mean_shift": float(np.mean(y - x)),
+                 "largest_move": table.loc[(table[f"place_{a}"] - table[f"place_{b}"]).abs()
+                                           .idxmax(), "proxy"]}
+    return table.sort_values(f"tau_{a}", ascending=False).reset_index(drop=True), agreement
+
+
+def cross_markdown(table: pd.DataFrame, agreement: dict) -> str:
+    """The side-by-side table and the agreement of the two leaderboards, as Markdown."""
+    a, b = agreement["datasets"]
+
+    def cell(r, d: str) -> str:
+        if r[f"replicates_{d}"] > 1:
+            return f"{r[f'tau_{d}']:+.3f} ± {r[f'tau_sd_{d}']:.3f} ({r[f'replicates_{d}']} seeds)"
+        return (f"{r[f'tau_{d}']:+.3f} [{r[f'tau_ci_low_{d}']:+.3f}, "
+                f"{r[f'tau_ci_high_{d}']:+.3f}]")
+
+    lines = [f"The order of the {agreement['proxies']} proxies both leaderboards hold agrees "
+             f"between {a} and {b} at Kendall τ {agreement['kendall_tau']:+.3f} "
+             f"[{agreement['tau_ci_low']:+.3f}, {agreement['tau_ci_high']:+.3f}] (95% "
+             f"bootstrap over proxies), Spearman ρ {agreement['spearman_rho']:+.3f}; a "
+             f"proxy's τ moves by {agreement['mean_shift']:+.3f} on average from {a} to {b}, "
+             f"and {agreement['largest_move']} changes place the most.", "",
+             f"| proxy | kind | Kendall τ, {a} | Kendall τ, {b} | place {a} | place {b} |",
+             "|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        lines.append(f"| {r['proxy']} | {r['kind']} | {cell(r, a)} | {cell(r, b)} | "
+                     f"{r[f'place_{a}']} | {r[f'place_{b}']} |")
+    return "\n".join(lines) + "\n"

@@ -637,6 +637,38 @@ def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, d
         click.echo(f"-> the leaderboard in {readme}")
 
 
+# --------------------------------------------------------------------------- cross-dataset
+@main.command("cross-dataset")
+@click.option("--board", "boards", multiple=True, required=True, metavar="NAME=FILE",
+              help="A leaderboard.csv written by `proxybench report`, named by its dataset "
+                   "(e.g. cifar10=reports/cifar10-cpu/leaderboard.csv); give two.")
+@O.BOOTSTRAP
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="The comparison as Markdown (FILE.md; the table also as FILE.csv).")
+@friendly
+def cross_dataset(boards, bootstrap, out) -> None:
+    """Each proxy's tau on two datasets side by side, and how stable the order of proxies
+    is between them (Kendall tau between the two leaderboards, with a bootstrap CI).
+
+    \b
+    proxybench cross-dataset --board cifar10=reports/cifar10-cpu/leaderboard.csv \\
+        --board cifar100=reports/cifar100-cpu/leaderboard.csv --out cross.md
+    """
+    from ..api import cross_dataset as compare
+    named = {}
+    for text in boards:
+        name, eq, path = text.partition("=")
+        if not eq or not name.strip() or not path.strip():
+            raise click.UsageError(f"--board {text!r}: write NAME=FILE, e.g. "
+                                   f"cifar10=reports/cifar10-cpu/leaderboard.csv")
+        named[name.strip()] = path.strip()
+    table, agreement = compare(named, out=out, n_boot=bootstrap)
+    click.echo(f"{len(table)} proxies; Kendall tau between the leaderboards "
+               f"{agreement['kendall_tau']:+.3f} [{agreement['tau_ci_low']:+.3f}, "
+               f"{agreement['tau_ci_high']:+.3f}]")
+    click.echo(f"-> {out}, {Path(out).with_suffix('.csv')}")
+
+
 # --------------------------------------------------------------------------- describe
 @main.command()
 @click.argument("path", type=click.Path(exists=True))

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # The supernet levers study (issue 20): each lever against the cpu preset (uniform SPOS,
-# C=8, N=1, 30 epochs) on the same 1,000 seeded cells, training seeds 0-2 for every lever
-# (the same seeds, so differences are paired). Resumable: run it again after a stop.
+# C=8, N=1, 30 epochs) on the same 1,000 seeded cells, the same training seeds for every
+# lever (so differences are paired). Resumable: run it again after a stop.
 # From the repository root, with CIFAR-10 in DATA/cifar-10-batches-py:
 #
-#   bash reports/cifar10-cpu/levers.sh DATA [RUNS]     # ground truth: the shipped table
+#   bash reports/cifar10-cpu/levers.sh DATA [RUNS]                 # every lever
+#   LEVERS="lv-c8n5" bash reports/cifar10-cpu/levers.sh DATA runs  # the baseline and these
+#
+# Levers not run here keep their rows of the committed ablate/levers.csv (`ablate levers
+# --keep`, which first checks that the baseline's tau per seed is the same). Each lever's
+# record (run.json and metrics.csv per supernet, and its score tables, with this machine's
+# paths made relative) is kept in reports/cifar10-cpu/levers/GROUP, so the table can be
+# rebuilt from the repository alone.
 #
 # Cost on the 2-core CPU that made reports/cifar10-cpu/ablate/levers.csv (one torch thread
 # per job, two jobs at a time): about 20 minutes per cpu-preset supernet (training and
-# scoring), about 45 for C=16; levers.csv records each lever's minutes.
+# scoring), about 45 for C=16, N=1 and about 60 for C=8, N=5; levers.csv records each
+# lever's minutes.
 #
 # The rule that picks the preset from this table, written before its results were seen
 # (only one seed of one lever had been looked at): among the settings measured, take the
@@ -19,29 +27,54 @@
 set -euo pipefail
 DATA=${1:?usage: levers.sh DATA [RUNS]}
 RUNS=${2:-runs}
+ALL="lv-unique lv-c16n1 lv-c8n5 lv-uniform:avg3 lv-uniform:img2048"
+LEVERS=${LEVERS:-$ALL}
+R=reports/cifar10-cpu
 export OMP_NUM_THREADS=1
 T="--threads 1"
 SN="flatness;val_acc;val_loss;angle"
-TRAIN="proxybench train --dataset cifar10 --data-dir $DATA --preset cpu --save-every 5 $T --resume --seeds 0-2"
+TRAIN="proxybench train --dataset cifar10 --data-dir $DATA --preset cpu --save-every 5 $T --resume"
 SCORE="proxybench score --proxy $SN --cells 1000 $T --resume"
+SEEDS=0-2
+on() { [[ " $LEVERS " == *" $1 "* ]]; }
 
 # ---- training levers: one seed group each, its supernet proxies in GROUP/supernet.seed-K.csv
-$TRAIN --out "$RUNS/lv-uniform"                            # the baseline (the cpu preset)
-$TRAIN --sampling unique --out "$RUNS/lv-unique"           # EEPE's de-isomorphic sampling
-$TRAIN --channels 16 --out "$RUNS/lv-c16n1"                # a wider network, same budget
-for g in lv-uniform lv-unique lv-c16n1; do
+$TRAIN --seeds $SEEDS --out "$RUNS/lv-uniform"                   # the baseline (cpu preset)
+on lv-unique && $TRAIN --seeds $SEEDS --sampling unique --out "$RUNS/lv-unique"  # EEPE
+on lv-c16n1 && $TRAIN --seeds $SEEDS --channels 16 --out "$RUNS/lv-c16n1"  # wider, same budget
+on lv-c8n5 && $TRAIN --seeds $SEEDS --layers 5 --out "$RUNS/lv-c8n5"   # the paper's depth N=5
+GROUPS=(lv-uniform)
+for g in lv-unique lv-c16n1 lv-c8n5; do on $g && GROUPS+=("$g"); done
+for g in "${GROUPS[@]}"; do
   $SCORE --run "$RUNS/$g" --out "$RUNS/$g/supernet.csv"
 done
 # ---- scoring levers on the baseline's supernets
 #      checkpoint averaging: the mean weights of epochs 20, 25 and 30, BN recalibrated
-$SCORE --run "$RUNS/lv-uniform" --average 3 --out "$RUNS/lv-uniform/avg3.csv"
+on lv-uniform:avg3 && $SCORE --run "$RUNS/lv-uniform" --average 3 --out "$RUNS/lv-uniform/avg3.csv"
 #      more images: BN on 1,024 and validation on 2,048 (the preset: 256 and 512)
-proxybench score --run "$RUNS/lv-uniform" --proxy "val_acc;val_loss;angle" --bn-images 1024 \
-  --val-images 2048 --cells 1000 $T --resume --out "$RUNS/lv-uniform/img2048.csv"
+on lv-uniform:img2048 && proxybench score --run "$RUNS/lv-uniform" --proxy "val_acc;val_loss;angle" \
+  --bn-images 1024 --val-images 2048 --cells 1000 $T --resume --out "$RUNS/lv-uniform/img2048.csv"
 
-# ---- the table: every lever paired with the baseline
-proxybench ablate levers --lever "$RUNS/lv-uniform" --lever "$RUNS/lv-unique" \
-  --lever "$RUNS/lv-c16n1" --lever "$RUNS/lv-uniform/avg3.csv" \
-  --lever "$RUNS/lv-uniform/img2048.csv" --cells 1000 --bootstrap 1000 --out "$RUNS/ablate"
-mkdir -p reports/cifar10-cpu/ablate
-cp "$RUNS/ablate/levers.csv" reports/cifar10-cpu/ablate/levers.csv
+# ---- the table: every lever paired with the baseline; levers not run here kept
+L=()
+for g in "${GROUPS[@]}"; do L+=(--lever "$RUNS/$g"); done
+for t in avg3 img2048; do on "lv-uniform:$t" && L+=(--lever "$RUNS/lv-uniform/$t.csv"); done
+proxybench ablate levers "${L[@]}" --keep $R/ablate/levers.csv --cells 1000 --bootstrap 1000 \
+  --out "$RUNS/ablate"
+cp "$RUNS/ablate/levers.csv" $R/ablate/levers.csv
+
+# ---- each lever's record, this machine's paths made relative (DATA, runs/, the repository)
+relative() {
+  sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "$RUNS")#runs#g" -e "s#$PWD/##g" "$1" > "$2"
+}
+for g in "${GROUPS[@]}"; do
+  mkdir -p "$R/levers/$g"
+  for f in "$RUNS/$g"/*.seed-*.csv "$RUNS/$g"/*.seed-*.json; do
+    [[ $(basename "$f") == supernet.* || $(basename "$f") == avg3.* \
+       || $(basename "$f") == img2048.* ]] && relative "$f" "$R/levers/$g/$(basename "$f")"
+  done
+  for run in "$RUNS/$g"/seed-*; do
+    mkdir -p "$R/levers/$g/$(basename "$run")"
+    for f in run.json metrics.csv; do relative "$run/$f" "$R/levers/$g/$(basename "$run")/$f"; done
+  done
+done
