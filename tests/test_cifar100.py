@@ -53,7 +53,8 @@ def test_cifar100_train_score_correlate(cifar100_dir: Path, gt_csv: Path,
         "--preset", "tiny", "--cells", "12", "--workers", "1", "--threads", "1", "-q",
         "--out", zc)
     assert json.loads(zc.with_suffix(".json").read_text())["dataset"] == "cifar100"
-    result = run("correlate", zc, "--dataset", "cifar100", "--ground-truth", gt_csv, "--bootstrap", "0")
+    result = run("correlate", zc, "--dataset", "cifar100", "--ground-truth", gt_csv,
+                 "--bootstrap", "0")
     assert "params" in result.output and "cifar100" in result.output
     # the training half is an option; a split file of the other kind is one clean line
     bad = run("train", "--dataset", "cifar100", "--data-dir", cifar100_dir, "--preset",
