@@ -230,14 +230,19 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
 
 
 def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
-          channels: int = 16, layers: int = 5, command: str = "proxybench.api.cells(...)"
-          ) -> pd.DataFrame:
+          channels: int = 16, layers: int = 5, force: bool = False,
+          command: str = "proxybench.api.cells(...)") -> pd.DataFrame:
     """The table of every cell of an enumerable space with its free costs (params, FLOPs),
-    written to ``out`` as a score table."""
+    written to ``out`` as a score table (an existing ``out`` only with ``force``)."""
     from .proxies import get_proxy
     from .run.files import environment
     from .spaces import get_space
-    from .table import write_table
+    from .table import check_out_suffix, refuse_overwrite, write_table
+    check_out_suffix(Path(out))
+    refuse_overwrite(out, force)
+    for name, v in (("channels", channels), ("layers", layers)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ProxybenchError(f"{name} must be a whole number >= 1, got {v!r}")
     sp = get_space(space)
     if sp.cells_table is None:
         raise ProxybenchError(f"the {space} space cannot be enumerated; describe a DARTS cell "
@@ -276,13 +281,18 @@ def arch(text: str, ground_truth: str | None = None) -> dict:
     return info
 
 
-def merge(parts: Sequence[str | Path], out: str | Path, *,
+def merge(parts: Sequence[str | Path], out: str | Path, *, force: bool = False,
           command: str = "proxybench.api.merge(...)") -> pd.DataFrame:
     """One table from tables of disjoint cell sets scored with the same settings (shards
-    run on several machines); refuses parts of other settings, unfinished or overlapping."""
+    run on several machines); refuses parts of other settings, unfinished or overlapping,
+    and an existing ``out`` unless ``force``."""
     from .engine.score import merge_tables
     from .run.files import atomic_write_json
-    from .table import merged_meta, meta_path
+    from .table import merged_meta, meta_path, refuse_overwrite
+    if isinstance(parts, (str, Path)) or not parts:
+        raise ProxybenchError("merge takes a list of at least one score table (the parts)")
+    if not any(Path(p).resolve() == Path(out).resolve() for p in parts):
+        refuse_overwrite(out, force)     # (a part as --out has its own message)
     table = merge_tables(parts, out)
     # provenance: the parts' common settings and fingerprint, and each part's own .json
     atomic_write_json(meta_path(out), {**merged_meta(parts, table), "command": command})
@@ -325,13 +335,16 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
 
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
             method: str = "linear", gamma: float = 1.0, beta: float | None = None,
-            missing: str = "last", name: str | None = None,
+            missing: str = "last", name: str | None = None, force: bool = False,
             command: str = "proxybench.api.combine(...)") -> tuple[pd.DataFrame, dict]:
     """A new proxy column from score columns (GeNAS Eq. (5) or a rank average), written as
-    a score table that correlate, search and reports read like any other."""
+    a score table that correlate, search and reports read like any other (an existing
+    ``out`` only with ``force``)."""
     from .analysis.combine import check_out, combine_tables, write_combined
     from .run.files import environment
+    from .table import refuse_overwrite
     check_out(scores, out)
+    refuse_overwrite(out, force)
     table, meta = combine_tables(scores, list(terms), method=method, gamma=gamma, beta=beta,
                                  missing=missing, name=name)
     meta = {**meta, "command": command, "environment": environment()}

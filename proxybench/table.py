@@ -124,6 +124,15 @@ def check_out_suffix(out: Path) -> None:
                          f"table .csv")
 
 
+def refuse_overwrite(out: str | Path, force: bool) -> None:
+    """No command replaces an existing table unless asked (``--force``); called before any
+    work, so a refused command changes nothing."""
+    out = Path(out)
+    if (out.exists() or meta_path(out).exists()) and not force:
+        raise ScoreError(f"{out} already exists; pass --force to replace it, or choose "
+                         f"another --out")
+
+
 def part_metas(parts: Sequence[str | Path]) -> dict[str, dict | None]:
     """Each part's .json by path (None where it has none)."""
     return {str(p): read_meta(p) for p in parts}

@@ -608,10 +608,10 @@ def test_a_read_only_folder_keeps_the_previous_output(tmp_path, monkeypatch, par
     out = tmp_path / "out" / "o.csv"
     out.parent.mkdir()
     out.write_text("previous\n")
-    args = {"cells": ["cells", "--out", out],
-            "merge": ["merge", table, "--out", out],
-            "combine": ["combine", table, "--terms", "p,params", "--method", "rank", "--out",
-                        out]}[command]
+    args = {"cells": ["cells", "--force", "--out", out],
+            "merge": ["merge", table, "--force", "--out", out],
+            "combine": ["combine", table, "--terms", "p,params", "--method", "rank", "--force",
+                        "--out", out]}[command]
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(kwargs["dir"]))
@@ -706,3 +706,27 @@ def test_a_refused_resume_changes_no_byte(tmp_path):
     (tmp_path / "t.json").write_bytes(meta)                     # with its .json it resumes
     run("score", "--proxy", "params", "--cells", "5", "--out", table, "--resume")
     assert len(pd.read_csv(table)) == 5
+
+
+def test_no_command_replaces_an_existing_table_without_force(two_parts, tmp_path):
+    a, b = two_parts
+    victim = tmp_path / "v.csv"
+    run("merge", a, b, "--out", victim)
+    before = (victim.read_bytes(), victim.with_suffix(".json").read_bytes())
+    cases = [["merge", a, b, "--out", victim],
+             ["cells", "--out", victim],
+             ["combine", a, "--terms", "params,params", "--method", "rank", "--out", victim]]
+    for args in cases:
+        one_line_error(run(*args, ok=False), str(victim), "already exists", "--force")
+        assert (victim.read_bytes(), victim.with_suffix(".json").read_bytes()) == before
+    run("cells", "--out", victim, "--force")
+    assert len(pd.read_csv(victim)) == 15625
+    run("merge", a, b, "--out", victim, "--force")
+    assert len(pd.read_csv(victim)) == 6
+    import proxybench as pb
+    with pytest.raises(pb.ProxybenchError, match="already exists"):
+        pb.cells(victim)
+    with pytest.raises(pb.ProxybenchError, match="channels must be"):
+        pb.cells(tmp_path / "c.csv", channels=0)
+    with pytest.raises(pb.ProxybenchError, match="list of at least one"):
+        pb.merge([], tmp_path / "m2.csv")

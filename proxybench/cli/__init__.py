@@ -148,15 +148,16 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
 @O.CHANNELS
 @O.LAYERS
 @O.out_file("The table of all cells")
+@O.FORCE
 @friendly
-def cells(space, dataset, preset, channels, layers, out) -> None:
+def cells(space, dataset, preset, channels, layers, out, force) -> None:
     """Write the table of all cells: index, arch, pruned arch, params, FLOPs (of the
     preset's network: paper is NB201's C=16, N=5)."""
     from ..api import cells as cells_table
     from ..run.presets import get_preset
     p = get_preset(preset, space, channels=channels, layers=layers)
     table = cells_table(out, space=space, dataset=dataset, channels=p.channels,
-                        layers=p.layers, command=_command())
+                        layers=p.layers, force=force, command=_command())
     click.echo(f"{len(table)} cells ({table['pruned_arch'].nunique()} distinct after pruning) "
                f"-> {out}")
 
@@ -275,8 +276,9 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
 @main.command()
 @click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @O.out_file("The merged table")
+@O.FORCE
 @friendly
-def merge(parts, out) -> None:
+def merge(parts, out, force) -> None:
     """Merge score tables of disjoint cell sets (shards run on several machines) into one.
 
     \b
@@ -285,7 +287,7 @@ def merge(parts, out) -> None:
     proxybench merge a.csv b.csv --out scores.csv
     """
     from ..api import merge as merge_parts
-    table = merge_parts(parts, out, command=_command())
+    table = merge_parts(parts, out, force=force, command=_command())
     click.echo(f"merged {len(parts)} tables: {len(table)} cells -> {out}")
 
 
@@ -387,8 +389,9 @@ def _format_correlation(df: pd.DataFrame) -> str:
 @click.option("--name", default=None,
               help="Name of the new column (default: its formula, e.g. logrank(a+b)).")
 @O.out_file("The combined table")
+@O.FORCE
 @friendly
-def combine(scores, terms, method, gamma, beta, missing, name, out) -> None:
+def combine(scores, terms, method, gamma, beta, missing, name, out, force) -> None:
     """Combine score columns into a new proxy: GeNAS Eq. (5) or a rank average.
 
     \b
@@ -397,7 +400,8 @@ def combine(scores, terms, method, gamma, beta, missing, name, out) -> None:
     from ..api import combine as combine_columns
     table, meta = combine_columns(scores, [t.strip() for t in terms.split(",") if t.strip()],
                                   out, method=method, gamma=gamma, beta=beta,
-                                  missing=missing, name=name, command=_command())
+                                  missing=missing, name=name, force=force,
+                                  command=_command())
     share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
              if "flatness_share_percent" in meta else "")
     click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")

@@ -55,6 +55,9 @@ MISSING = click.option("--missing", type=click.Choice(["last", "drop"]), default
                        help="Cells whose score failed or is not finite: ranked last (NASLib's "
                             "and AZ-NAS's protocol; every proxy on the same cells) or left "
                             "out (Abdelfattah et al.'s).")
+FORCE = click.option("--force", is_flag=True,
+                     help="Replace an existing --out table (without it an existing table is "
+                          "refused and left as it is).")
 RESUME = click.option("--resume", is_flag=True,
                       help="Continue a stopped run into the same --out (finished work is "
                            "kept).")

@@ -87,7 +87,7 @@ for name in "${NAMES[@]}"; do
   for method in logrank rank; do
     f="$OUT/combined/$name.$method.csv"
     mkdir -p "$OUT/combined"
-    $PB combine "${TABLES[@]}" --terms "${MEMBERS[$name]}" --method $method --out "$f" >/dev/null
+    $PB combine "${TABLES[@]}" --terms "${MEMBERS[$name]}" --method $method --force --out "$f" >/dev/null
     COMB+=(--scores "$f")
     PROX+=(--column "$method(${MEMBERS[$name]//,/+})")
   done

@@ -40,7 +40,7 @@ proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar10 --preset pap
 # zen as the Zen-NAS / NASLib code computes its BN term (running_var), to compare with them
 proxybench score --proxy "zen:bn_var=running" --data-dir "$DATA" --dataset cifar10 \
   --preset paper --cells 1000 $T --resume --out "$RUNS/zen_running.csv"
-proxybench cells --out "$RUNS/cells.csv"
+proxybench cells --force --out "$RUNS/cells.csv"
 
 # ---- 3b. beyond the anchors (issue 13): a 2,000-cell sample that keeps those 1,000 cells;
 #          the zero-cost proxies and the training-free ones (ZiCo, MeCo, SWAP, AZ-NAS's four
@@ -84,10 +84,10 @@ for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv"
 cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
 cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
 ( cd $R
-  proxybench combine all_cells_seed0.csv --terms angle,flatness --gamma 16 --out angle_flatness.csv
-  proxybench combine all_cells_seed0.csv --terms val_acc,flatness --gamma 16 --out valacc_flatness.csv
-  proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --out angle_valacc.csv
-  proxybench combine training_free_2000.csv --method logrank --missing last --name az_nas \
+  proxybench combine all_cells_seed0.csv --terms angle,flatness --gamma 16 --force --out angle_flatness.csv
+  proxybench combine all_cells_seed0.csv --terms val_acc,flatness --gamma 16 --force --out valacc_flatness.csv
+  proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --force --out angle_valacc.csv
+  proxybench combine training_free_2000.csv --method logrank --missing last --name az_nas --force \
     --terms az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity \
     --out az_nas_2000.csv
   proxybench correlate training_free_2000.csv --column zico --column meco --column swap \

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Rebuilds reports/cifar100-cpu (every table and the report) and the README's CIFAR-100
+# leaderboard from a clean checkout and a data folder. Resumable: run it again after a
+# stop; finished steps are kept. From the repository root:
+#
+#   tar xzf ../shared/data/cifar-100-python.tar.gz -C DATA     # -> DATA/cifar-100-python
+#   bash reports/cifar100-cpu/rebuild.sh DATA [RUNS] [STEPS]    # RUNS default runs/
+#
+# STEPS (default "zc supernet report") picks the parts: zc = the zero-cost, training-free
+# and free proxies (no training; about 1.5 hours on one core), supernet = five cpu-preset
+# supernets and their proxies (about 40 minutes each on one core: CIFAR-100's NB201
+# protocol trains on all 50,000 training images), report = the report, the README's
+# leaderboard and the comparison with CIFAR-10.
+#
+# The cells are CIFAR-10's (reports/cifar10-cpu): the report's 1,000 seeded cells
+# (`--cells 1000 --seed 0`). The data protocol is NB201's for CIFAR-100 (`train
+# --validation test`, the default there): supernets train on the whole training set and
+# are validated on a seeded half of the test set (NB201's xvalid half with --split-file
+# cifar100-test-split.txt). The ground truth is NB201's cifar100 test accuracy (200
+# epochs), the table shipped with proxybench unless PROXYBENCH_NB201 names another.
+set -euo pipefail
+DATA=${1:?usage: rebuild.sh DATA [RUNS] [STEPS]}
+RUNS=${2:-runs}/c100
+STEPS=${3:-zc supernet report}
+R=reports/cifar100-cpu
+export OMP_NUM_THREADS=1
+T="--threads 1"
+SN="flatness;val_acc;val_loss;angle"
+ZC="synflow;snip;grasp;fisher;grad_norm;jacov;epe_nas;nwot;l2_norm;plain;zen"
+TF="zico;meco;swap;az_nas_expressivity;az_nas_progressivity;az_nas_trainability;az_nas_complexity"
+on() { [[ " $STEPS " == *" $1 "* ]]; }
+mkdir -p "$RUNS" $R
+relative() {  # copy a result here with this machine's paths made relative
+  sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "${RUNS%/c100}")#runs#g" \
+    -e "s#$PWD/##g" "$1" > "$2"
+}
+
+if on zc; then
+  # zero-cost and training-free proxies on NB201's own network (C=16, N=5), batch 64 of
+  # CIFAR-100 training images; the free counts with CIFAR-100's 100-way head
+  proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar100 --preset paper \
+    --cells 1000 $T --resume --out "$RUNS/zero_cost.csv"
+  proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar100 --preset paper \
+    --cells 1000 $T --resume --out "$RUNS/training_free.csv"
+  proxybench cells --dataset cifar100 --force --out "$RUNS/cells.csv"
+  for t in zero_cost training_free cells; do
+    relative "$RUNS/$t.csv" $R/$t.csv && relative "$RUNS/$t.json" $R/$t.json
+  done
+  ( cd $R && proxybench combine training_free.csv --method logrank --missing last --force \
+      --name az_nas --terms \
+      az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity \
+      --out az_nas.csv )
+fi
+
+if on supernet; then
+  proxybench train --dataset cifar100 --data-dir "$DATA" --preset cpu --save-every 5 $T \
+    --resume --seeds 0-4 --out "$RUNS/c100-e30"
+  proxybench score --run "$RUNS/c100-e30" --proxy "$SN" --cells 1000 $T --resume \
+    --out "$RUNS/c100-e30/supernet.csv"
+  mkdir -p $R/seeds
+  for s in 0 1 2 3 4; do
+    for x in csv json; do
+      relative "$RUNS/c100-e30/supernet.seed-$s.$x" $R/seeds/e30-seed-$s.$x
+    done
+  done
+fi
+
+if on report; then
+  SEEDS=()
+  for s in 0 1 2 3 4; do
+    [ -f $R/seeds/e30-seed-$s.csv ] && SEEDS+=(--seed-tables $R/seeds/e30-seed-$s.csv)
+  done
+  proxybench report --dataset cifar100 \
+    --title "proxybench: NB201 on CIFAR-100, cpu preset, 2-core CPU" "${SEEDS[@]}" \
+    --scores $R/zero_cost.csv --scores $R/training_free.csv --scores $R/az_nas.csv \
+    --scores $R/cells.csv --bootstrap 1000 --commands $R/rebuild.sh --readme README.md \
+    --out $R
+  proxybench cross-dataset --board cifar10=reports/cifar10-cpu/leaderboard.csv \
+    --board cifar100=$R/leaderboard.csv --out $R/cross-dataset.md
+fi
