@@ -24,3 +24,19 @@ def test_every_entry_names_its_statistic_source_and_protocol():
             for p in values:
                 assert p.statistic in ("spearman_rho", "kendall_tau"), (dataset, proxy)
                 assert p.source and p.protocol and -1 <= p.value <= 1, (dataset, proxy)
+
+
+def test_absolute_values_are_compared_with_our_absolute_value():
+    import pandas as pd
+
+    from proxybench.report.build import _absolute, _reproduction
+    assert _absolute(-0.4, -0.5, -0.3) == (0.4, 0.3, 0.5)
+    assert _absolute(0.1, -0.05, 0.2) == (0.1, 0.0, 0.2)
+    board = pd.DataFrame([{"proxy": "synflow", "rho": -0.75, "rho_ci_low": -0.78,
+                           "rho_ci_high": -0.72, "tau": -0.55, "tau_ci_low": -0.58,
+                           "tau_ci_high": -0.52}])
+    rows = {(r["source"][:12], r["statistic"]): r for r in _reproduction(board, "cifar100")}
+    abd = rows[("Abdelfattah ", "|rho|")]      # |rho| 0.763 published: inside |ours|' CI
+    assert abd["ours [95% CI]"].startswith("+0.7500") and abd["inside our CI"] == "yes"
+    suite = rows[("Krishnakumar", "rho")]       # signed 0.76: not inside ours, -0.75
+    assert suite["inside our CI"] == "no" and suite["difference"] == "-1.510"

@@ -17,6 +17,7 @@ class Published:
     statistic: str          # "spearman_rho" or "kendall_tau"
     source: str
     protocol: str
+    absolute: bool = False  # the source reports |statistic| (its sign dropped)
 
 
 ABDELFATTAH = ("Abdelfattah et al. 2021 (ICLR), Table 1 as in the authors' "
@@ -57,7 +58,7 @@ GENAS_PROTOCOL = ("all cells, Kendall tau, NB201 test accuracy, C=16, N=5 supern
 
 # proxy -> published values on NB201 CIFAR-10
 def _abd(rho: float) -> Published:
-    return Published(rho, "spearman_rho", ABDELFATTAH, ABDELFATTAH_PROTOCOL)
+    return Published(rho, "spearman_rho", ABDELFATTAH, ABDELFATTAH_PROTOCOL, absolute=True)
 
 
 def _suite(rho: float) -> Published:
@@ -112,7 +113,8 @@ SUITE_ZERO_100_PROTOCOL = ("1,000 random cells, Spearman rho against validation 
 
 
 def _abd100(rho: float) -> Published:
-    return Published(rho, "spearman_rho", ABDELFATTAH_100, ABDELFATTAH_100_PROTOCOL)
+    return Published(rho, "spearman_rho", ABDELFATTAH_100, ABDELFATTAH_100_PROTOCOL,
+                     absolute=True)
 
 
 def _suite100(rho: float) -> Published:

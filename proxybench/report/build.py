@@ -380,13 +380,25 @@ def _reproduction(board: pd.DataFrame, dataset: str) -> list[dict]:
             ours, lo, hi = (getattr(r, short), getattr(r, f"{short}_ci_low"),
                             getattr(r, f"{short}_ci_high"))
             for pub in published(r.proxy, stat, dataset):
-                rows.append({"proxy": r.proxy, "statistic": short,
-                             "ours [95% CI]": _fmt(ours, (lo, hi)),
+                # a source that drops the sign is compared with |ours|
+                v, v_lo, v_hi = _absolute(ours, lo, hi) if pub.absolute else (ours, lo, hi)
+                rows.append({"proxy": r.proxy,
+                             "statistic": f"|{short}|" if pub.absolute else short,
+                             "ours [95% CI]": _fmt(v, (v_lo, v_hi)),
                              "published": f"{pub.value:+.3f}",
-                             "difference": f"{ours - pub.value:+.3f}",
-                             "inside our CI": "yes" if lo <= pub.value <= hi else "no",
+                             "difference": f"{v - pub.value:+.3f}",
+                             "inside our CI": "yes" if v_lo <= pub.value <= v_hi else "no",
                              "source": pub.source, "their protocol": pub.protocol})
     return rows
+
+
+def _absolute(v: float, lo: float, hi: float) -> tuple[float, float, float]:
+    """|v| and the interval |v| lies in when v lies in [lo, hi]."""
+    if lo >= 0:
+        return abs(v), lo, hi
+    if hi <= 0:
+        return abs(v), -hi, -lo
+    return abs(v), 0.0, max(-lo, hi)
 
 
 def _findings(doc: _Doc, board: pd.DataFrame, dataset: str) -> None:
