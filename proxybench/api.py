@@ -96,8 +96,14 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
         _say(echo, "warning: the paper preset is a GPU-scale job (NB201's C=16, N=5 network, "
                    "250 epochs: hours per supernet on a CPU); --preset cpu trains in minutes")
     # every run's settings are checked before any is trained or cleared
+    from .run.files import lock_holder
+    from .run.rundir import RUN_JSON
     differ = {}
     for cfg, (_, run) in zip(cfgs, runs, strict=True):
+        holder = lock_holder(run / RUN_JSON)
+        if holder:
+            raise TrainError(f"{run} is being trained by {holder}; wait for it to finish (or "
+                             f"stop it), or choose another --out")
         diff = run_difference(run, cfg)
         if diff and not force:
             raise TrainError(f"{run} holds a run trained with {diff}; use a new --out, the "

@@ -730,3 +730,36 @@ def test_no_command_replaces_an_existing_table_without_force(two_parts, tmp_path
         pb.cells(tmp_path / "c.csv", channels=0)
     with pytest.raises(pb.ProxybenchError, match="list of at least one"):
         pb.merge([], tmp_path / "m2.csv")
+
+
+def test_a_run_being_trained_is_refused_by_a_second_trainer_and_by_score(tmp_path):
+    """While one process trains a run (it holds run.json.lock), a second `train`, with or
+    without --resume or --force, and `score` are refused with one line; nothing changes."""
+    import subprocess
+    import sys
+    import time
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"config": {}, "status": "training",
+                                                  "epoch": 3}))
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from proxybench.run.files import exclusive\n"
+        f"with exclusive({str(run_dir / 'run.json')!r}):\n"
+        "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = sorted(p.name for p in run_dir.iterdir())
+        for extra in ([], ["--resume"], ["--force"]):
+            res = run("train", "--preset", "tiny", "--epochs", "1", "--out", run_dir, *extra,
+                      ok=False)
+            one_line_error(res, str(run_dir), f"process {holder.pid}")
+        one_line_error(run("score", "--run", run_dir, "--proxy", "val_acc", "--cells", "3",
+                           "--out", tmp_path / "s.csv", ok=False),
+                       "still being trained", f"process {holder.pid}", "epoch 3")
+        assert sorted(p.name for p in run_dir.iterdir()) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    from proxybench.run.files import lock_holder
+    assert lock_holder(run_dir / "run.json") is None     # the kernel dropped it

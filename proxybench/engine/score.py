@@ -555,6 +555,11 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if not ckpt_path.is_absolute() and not ckpt_path.exists():
         ckpt_path = run_dir / ckpt_path
     if checkpoint is None and not ckpt_path.exists():
+        from ..run.files import lock_holder
+        holder = lock_holder(run_json)
+        if holder:
+            raise ScoreError(f"{run_dir} is still being trained by {holder} (epoch "
+                             f"{run.get('epoch')}); score it when it has finished")
         raise ScoreError(f"{run_dir} has no final.pt (training status: {run.get('status')}); "
                          f"finish it with `proxybench train ... --out {run_dir} --resume`")
     run_space = cfg.get("space", "nb201") if isinstance(cfg, dict) else "nb201"

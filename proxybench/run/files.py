@@ -75,6 +75,23 @@ def exclusive(target: str | Path) -> Iterator[None]:
         fh.close()
 
 
+def lock_holder(target: str | Path) -> str | None:
+    """Who holds ``<target>.lock`` now ('process N'), None when nobody does; takes nothing
+    (a lock left by a killed process is no one's)."""
+    path = lock_path(target)
+    if not path.is_file():
+        return None
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            return f"process {holder}" if holder else "another process"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
 def _umask_mode() -> int:
     """The mode a plain ``open()`` would give a new file (0666 less the umask): mkstemp makes
     its files 0600, which would leave tables, checkpoints and reports unreadable to others."""

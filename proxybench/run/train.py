@@ -37,6 +37,7 @@ from .files import (
     CheckpointError,
     atomic_write_json,
     environment,
+    exclusive,
     load_checkpoint,
     save_checkpoint,
     weights_sha256,
@@ -268,15 +269,25 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     Under torchrun (a process group initialised by the caller) it trains with DDP: every
     rank draws the same data order and the same path per step, takes its slice of each
     batch, and DDP averages the gradients, so the update is that of one full batch; rank 0
-    alone writes files.
+    alone writes files. Rank 0 holds ``run.json.lock`` while it trains: a second trainer of
+    the same directory is refused, not run beside it.
     """
+    out = Path(out_dir)
+    if _dist()[0] != 0:
+        return _train(cfg, out, resume=resume, progress=progress, device=device)
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out / RUN_JSON):  # a second trainer: "run.json is being written by ..."
+        return _train(cfg, out, resume=resume, progress=progress, device=device)
+
+
+def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
+           device: str) -> dict:
     space = get_space(cfg.space)   # an unknown name fails here, with the list of spaces
     if cfg.sampling not in space.sampler_names():
         raise TrainError(f"unknown --sampling {cfg.sampling!r} for the {cfg.space} space; "
                          f"choose one of {', '.join(space.sampler_names())}")
     rank, world = _dist()
     dev = resolve_device(device)
-    out = Path(out_dir)
     preset = cfg.preset
     if preset.batch_size % world:
         raise TrainError(f"batch size {preset.batch_size} does not split over {world} ranks")
