@@ -79,11 +79,72 @@ def describe_table(path: Path) -> list[str]:
     return lines
 
 
+# the folders other commands write, by the .json each leaves (search, ensemble,
+# search-pool, retrain); files with a .json that are not score tables (predict's curve,
+# correlate's output, cross-dataset) are described the same way
+OUTPUTS = {"summary.json": "search", "ensemble.json": "ensemble", "search.json": "search-pool",
+           "result.json": "retrain"}
+
+
+def _settings(meta: dict, limit: int = 14) -> list[str]:
+    """A .json's plain settings (numbers, strings, short lists), one per line."""
+    lines = []
+    for key, value in meta.items():
+        if key in ("environment", "code_versions") or isinstance(value, dict):
+            continue
+        if isinstance(value, list) and (len(value) > 8 or any(isinstance(v, (dict, list))
+                                                               for v in value)):
+            value = f"[{len(value)} entries]"
+        text = str(value)
+        if len(text) > 160:
+            text = f"{text[:150]}... ({len(text):,} characters in the .json)"
+        lines.append(f"  {key}: {text}")
+    return lines[:limit] + ([f"  ... {len(lines) - limit} more in the .json"]
+                            if len(lines) > limit else [])
+
+
+def _rows(csv: Path) -> str:
+    try:
+        with open(csv) as fh:
+            return f"{csv.name} ({max(sum(1 for _ in fh) - 1, 0)} rows)"
+    except (OSError, UnicodeDecodeError):
+        return f"{csv.name} (unreadable)"
+
+
+def describe_output(path: Path, meta_file: Path, kind: str) -> list[str]:
+    """A command's output (a folder, or a table that is not a score table) from its .json."""
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProxybenchError(f"{meta_file} is damaged ({exc}); rerun the command that "
+                              f"wrote {path}") from exc
+    if not isinstance(meta, dict):
+        raise ProxybenchError(f"{meta_file} is not a settings object; rerun the command "
+                              f"that wrote {path}")
+    lines = [f"{kind} output {path}"] + _settings(meta)
+    csvs = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if csvs:
+        lines.append(f"  tables: {', '.join(_rows(c) for c in csvs)}")
+    env = meta.get("environment") or {}
+    if env:
+        lines.append(f"  code {env.get('git_commit', '?')}, torch {env.get('torch', '?')}")
+    return lines
+
+
 def describe(path: str | Path) -> str:
-    """The description of a run directory, a seed group or a score table."""
+    """The description of a run directory, a seed group, a score table, or another
+    command's output (search, ensemble, search-pool, retrain folders; predict, correlate
+    and cross-dataset files)."""
     path = Path(path)
     if path.is_file():
+        meta = read_meta(path) if path.suffix == ".csv" else None
+        if path.suffix == ".csv" and meta is not None and not (
+                meta.get("proxies") or meta.get("fingerprint")):
+            return "\n".join(describe_output(path, meta_path(path), _file_kind(path, meta)))
         return "\n".join(describe_table(path))
+    for name, kind in OUTPUTS.items():
+        if (path / name).is_file() and not (path / RUN_JSON).is_file():
+            return "\n".join(describe_output(path, path / name, kind))
     if (path / RUN_JSON).is_file():
         return "\n".join(describe_run(path))
     if is_group(path):
@@ -92,4 +153,15 @@ def describe(path: str | Path) -> str:
             lines += describe_run(run)
         return "\n".join(lines)
     raise ProxybenchError(f"{path} is neither a training run (no {RUN_JSON}), a seed group "
-                          f"(no seed-K folders) nor a score table; pass one of those")
+                          f"(no seed-K folders), a score table nor a command's output (a "
+                          f"folder with {', '.join(OUTPUTS)}); pass one of those")
+
+
+def _file_kind(path: Path, meta: dict) -> str:
+    if "draws" in meta:
+        return "predict"
+    if "protocol" in meta or path.name.endswith(".correlate.csv"):
+        return "correlate"
+    if "kendall_tau" in meta and "datasets" in meta:
+        return "cross-dataset"
+    return "table"

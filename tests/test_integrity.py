@@ -763,3 +763,22 @@ def test_a_run_being_trained_is_refused_by_a_second_trainer_and_by_score(tmp_pat
     time.sleep(0.1)
     from proxybench.run.files import lock_holder
     assert lock_holder(run_dir / "run.json") is None     # the kernel dropped it
+
+
+def test_describe_reads_every_output_with_a_json(tmp_path):
+    """search, ensemble, search-pool and retrain folders, and predict/correlate files."""
+    root = Path(__file__).resolve().parents[1] / "reports" / "cifar10-cpu"
+    cases = {root / "search" / "flatness": "search output",
+             root / "beyond" / "ensemble": "ensemble output",
+             root / "beyond" / "search": "search-pool output",
+             root / "beyond" / "predict" / "curve.csv": "predict output",
+             root / "az_nas_2000.correlate.csv": "correlate output",
+             root / "zero_cost.csv": "score table"}
+    for path, kind in cases.items():
+        res = run("describe", path)
+        assert res.output.startswith(kind), res.output[:200]
+        assert max(len(line) for line in res.output.splitlines()) < 260
+    bad = tmp_path / "s"
+    bad.mkdir()
+    (bad / "summary.json").write_text("{not json")
+    one_line_error(run("describe", bad, ok=False), "summary.json is damaged")
