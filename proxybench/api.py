@@ -48,7 +48,8 @@ def _spec_text(proxy: ProxyArg) -> str:
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,
           preset: str = "paper", seeds: Sequence[int] | None = None, seed: int = 0,
           space: str = "nb201", save_every: int = 0, split_file: str | None = None,
-          sampling: str = "uniform", validation: str | None = None, resume: bool = True,
+          sampling: str = "uniform", validation: str | None = None,
+          few_shot: str | tuple[int, int] | None = None, resume: bool = True,
           force: bool = False, device: str = "auto", progress: bool = False,
           echo: Callable[[str], None] | None = None, **overrides: Any) -> list[Path]:
     """Train one supernet per seed: ``seeds=None`` trains ``seed`` into ``out``; a list
@@ -58,9 +59,13 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
     validation images: "train" (half the training set) or "test" (half the test set, the
     whole training set training the supernet); None: the split file's kind, else the
     space's reference protocol (NB201: train for CIFAR-10, test for CIFAR-100 and
-    ImageNet16-120). Under torchrun this is DDP.
+    ImageNet16-120). ``few_shot`` ("EDGE:EPOCHS" or (edge, epochs)) also splits each
+    trained run on that NB201 edge into five sub-supernets of that many epochs (Zhao et al.
+    2021; ``run/fewshot.py``), scored with ``score(..., few_shot=True)``. Under torchrun
+    this is DDP.
     Returns the run directories."""
     from .run.distributed import process_group, rank_world
+    from .run.fewshot import FewShotError, parse_few_shot, read_split, train_few_shot
     from .run.presets import get_preset
     from .run.rundir import FINAL, seed_dir
     from .run.train import (
@@ -73,6 +78,12 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
         train_supernet,
     )
     from .spaces import get_space
+    split = parse_few_shot(few_shot) if isinstance(few_shot, str) else few_shot
+    if split is not None:
+        if space != "nb201" or sampling != "uniform":
+            raise FewShotError("few-shot splits are for NB201 supernets trained with uniform "
+                               "sampling")
+        split = parse_few_shot(f"{split[0]}:{split[1]}")
     names = get_space(space).sampler_names()
     if sampling not in names:
         raise ProxybenchError(f"unknown sampling {sampling!r} for the {space} space; choose "
@@ -105,6 +116,11 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
             raise TrainError(f"{run} is being trained by {holder}; wait for it to finish (or "
                              f"stop it), or choose another --out")
         diff = run_difference(run, cfg)
+        old_split = read_split(run) if split is not None else None
+        if old_split and (old_split["edge"], old_split["epochs"]) != split and not force:
+            raise FewShotError(f"{run} holds a few-shot split on edge {old_split['edge']} "
+                               f"with {old_split['epochs']} epochs, not edge {split[0]} with "
+                               f"{split[1]}; pass --force to retrain it")
         if diff and not force:
             raise TrainError(f"{run} holds a run trained with {diff}; use a new --out, the "
                              f"same options as before, or --force to retrain it")
@@ -116,21 +132,29 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
                        f"(--force)")
         elif force and (run / FINAL).is_file():
             clear_run(run)
-        elif group and (run / FINAL).is_file():
+        kept = group and (run / FINAL).is_file() and not differ[run] and not force
+        if kept:
             _say(echo, f"seed {run_seed}: {run} is trained already with these settings; kept")
-            continue
-        t0 = time.time()
-        with process_group(device):
-            summary = train_supernet(cfg, run, resume=resume or force, progress=progress,
-                                     device=device)
-        if rank_world()[0] == 0:
-            _say(echo, f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) in "
-                       f"{time.time() - t0:.0f} s -> {run}")
-            _say(echo, f"mean valid accuracy of {summary['paths_evaluated']} random paths "
-                       f"after BN recalibration: {summary['path_valid_acc_mean']:.2f}% (min "
-                       f"{summary['path_valid_acc_min']:.2f}, max "
-                       f"{summary['path_valid_acc_max']:.2f}, chance "
-                       f"{summary['chance_acc']:.1f})")
+        else:
+            t0 = time.time()
+            with process_group(device):
+                summary = train_supernet(cfg, run, resume=resume or force, progress=progress,
+                                         device=device)
+            if rank_world()[0] == 0:
+                _say(echo, f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) "
+                           f"in {time.time() - t0:.0f} s -> {run}")
+                _say(echo, f"mean valid accuracy of {summary['paths_evaluated']} random paths "
+                           f"after BN recalibration: {summary['path_valid_acc_mean']:.2f}% "
+                           f"(min {summary['path_valid_acc_min']:.2f}, max "
+                           f"{summary['path_valid_acc_max']:.2f}, chance "
+                           f"{summary['chance_acc']:.1f})")
+        if split is not None:
+            t0 = time.time()
+            with process_group(device):
+                train_few_shot(run, *split, force=force, progress=progress, device=device)
+            _say(echo, f"few-shot split of seed {run_seed} on edge {split[0]}: 5 sub-supernets "
+                       f"of {split[1]} epochs in {time.time() - t0:.0f} s -> "
+                       f"{run / 'few-shot'}")
     return [r for _, r in runs]
 
 
@@ -151,6 +175,7 @@ class Scored:
 def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 run: str | Path | None = None, space: str = "nb201", cells: Any = "all",
                 seed: int | None = None, checkpoint: str | None = None, average: int = 1,
+                few_shot: bool = False,
                 data_dir: str | None = None, dataset: str = "cifar10", preset: str = "paper",
                 overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
@@ -182,7 +207,7 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
         ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                      preset_overrides=overrides or {}, seed=seed,
                                      dataset=dataset, preset_name=preset, device=device,
-                                     space=space, average=average)
+                                     space=space, average=average, few_shot=few_shot)
         meta = {**info, "space": space, "cell_selection": str(cells) if isinstance(
             cells, (str, int)) else f"{len(ids)} ids", "environment": environment(),
             "command": command}
@@ -213,7 +238,7 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
           out: str | Path | None = None, data_dir: str | None = None,
           dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
           space: str = "nb201", progress: bool = False, workers: int | None = None,
-          average: int = 1) -> pd.DataFrame:
+          average: int = 1, few_shot: bool = False) -> pd.DataFrame:
     """Score cells with proxies; returns the table (one row per cell).
 
     ``cells``: "all", a number N (a seeded sample) or a list of ids. ``run`` is a training
@@ -221,10 +246,11 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
     and the ``preset``'s network). With ``out`` the table and its ``.json`` are written
     there (resumable); without, a temporary file is used and removed. ``workers``: scoring
     processes (default: one per CPU core, each one torch thread; one on a GPU).
-    ``average``: score the mean weights of the run's last K saved checkpoints."""
+    ``average``: score the mean weights of the run's last K saved checkpoints;
+    ``few_shot``: score each cell on its sub-supernet of the run's few-shot split."""
     def to(path: str | Path, resume: bool) -> pd.DataFrame:
         return score_files(proxies, path, run=run, space=space, cells=cells, seed=seed,
-                           average=average,
+                           average=average, few_shot=few_shot,
                            data_dir=data_dir, dataset=dataset, preset=preset, resume=resume,
                            device=device, progress=progress, workers=workers,
                            command="proxybench.api.score(...)")[0].table

@@ -319,3 +319,60 @@ def test_ablate_epochs_takes_one_finished_run(groups, tmp_path, gt_csv):
               "--bootstrap", "0", "--ground-truth", gt_csv, "--out", tmp_path / "y")
     table = pd.read_csv(tmp_path / "y" / "epochs.csv")
     assert sorted(table["epoch"].unique()) == [1, 2] and "epoch-1.pt" in res.output
+
+
+def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_op(tmp_path):
+    from proxybench.run.files import load_checkpoint
+    from proxybench.spaces.nb201 import cell_at
+    out = tmp_path / "fs"
+    res = run("train", "--preset", "tiny", "--epochs", "1", "--train-images", "256",
+              "--few-shot", "0:1", "--threads", "1", "--out", out)
+    assert "few-shot split of seed 0 on edge 0" in res.output
+    split = json.loads((out / "few-shot" / "few_shot.json").read_text())
+    assert (split["edge"], split["epochs"], split["ops"]) == (0, 1, [0, 1, 2, 3, 4])
+    parent = load_checkpoint(out / "final.pt")["state_dict"]
+    init = load_checkpoint(out / "epoch-0.pt")["state_dict"]
+    conv1, conv3 = "cells.0.edges.0.nor_conv_1x1.1.weight", "cells.0.edges.0.nor_conv_3x3.1.weight"
+    for op, trained, untouched in ((2, conv1, conv3), (3, conv3, conv1)):
+        sub = out / "few-shot" / f"op-{op}"
+        cfg = json.loads((sub / "run.json").read_text())["config"]
+        assert cfg["shot"] == [0, op] and cfg["preset"]["epochs"] == 1
+        final = load_checkpoint(sub / "final.pt")["state_dict"]
+        # warm-started from the one-shot weights; edge 0's other op never trained here
+        assert torch.equal(final[untouched], parent[untouched])
+        assert not torch.equal(final[trained], parent[trained])
+        # its epoch 0 is the one-shot initialisation (angle measures from it)
+        assert torch.equal(load_checkpoint(sub / "epoch-0.pt")["state_dict"][conv1], init[conv1])
+    # each cell is scored on the sub-supernet of its pruned form's op on edge 0
+    run("score", "--run", out, "--proxy", "val_loss;angle", "--few-shot", "--cells", "16",
+        "--workers", "1", "--out", tmp_path / "fs.csv")
+    fs = pd.read_csv(tmp_path / "fs.csv").set_index("arch_index")
+    meta = json.loads((tmp_path / "fs.json").read_text())
+    assert meta["few_shot"]["edge"] == 0 and len(meta["few_shot"]["sub_weights_sha256"]) == 5
+    assert meta["training"]["few_shot"] == {"edge": 0, "epochs": 1}
+    for op in (2, 3):
+        run("score", "--run", out / "few-shot" / f"op-{op}", "--proxy", "val_loss;angle",
+            "--cells", "16", "--seed", "0", "--workers", "1", "--out", tmp_path / f"op{op}.csv")
+        direct = pd.read_csv(tmp_path / f"op{op}.csv").set_index("arch_index")
+        mine = [i for i in fs.index if prune(cell_at(int(i)))[0] == op]
+        assert mine
+        for col in ("val_loss", "angle"):
+            assert fs.loc[mine, col].tolist() == direct.loc[mine, col].tolist()
+    # a one-shot table of the same run differs from the few-shot one
+    run("score", "--run", out, "--proxy", "val_loss", "--cells", "16", "--workers", "1",
+        "--out", tmp_path / "one.csv")
+    assert not np.allclose(pd.read_csv(tmp_path / "one.csv")["val_loss"], fs["val_loss"])
+    # another split over it is refused before anything is touched; bad specs and unsplit
+    # runs are one line
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    one_line_error(run("train", "--preset", "tiny", "--epochs", "1", "--train-images", "256",
+                       "--few-shot", "1:1", "--resume", "--out", out, ok=False),
+                   "edge 0 with 1 epochs", "--force")
+    assert stamp == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    one_line_error(run("train", "--preset", "tiny", "--few-shot", "9:1", "--out",
+                       tmp_path / "x", ok=False), "edge 9")
+    one_line_error(run("train", "--preset", "tiny", "--few-shot", "a", "--out",
+                       tmp_path / "x", ok=False), "EDGE:EPOCHS")
+    one_line_error(run("score", "--run", out / "few-shot" / "op-2", "--proxy", "val_loss",
+                       "--few-shot", "--cells", "4", "--out", tmp_path / "y.csv", ok=False),
+                   "no few-shot split")

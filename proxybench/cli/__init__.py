@@ -108,6 +108,11 @@ def main() -> None:
                    "distinct (uniform over NB201's 9,445 pruned forms), unique (uniform over "
                    "its 6,466 isomorphism classes, EEPE's de-isomorphic sampling), fair "
                    "(FairNAS: every op of every edge once per 5 steps). DARTS: uniform.")
+@click.option("--few-shot", "few_shot", default=None, metavar="EDGE:EPOCHS",
+              help="Also split each trained supernet on NB201 edge EDGE (0-5) into five "
+                   "sub-supernets, one per op, each warm-started and trained EPOCHS epochs "
+                   "on its share of the space (few-shot NAS, Zhao et al. 2021); `score "
+                   "--few-shot` scores each cell on its own.")
 @click.option("--force", is_flag=True,
               help="Retrain runs in --out that were trained with other settings (their "
                    "checkpoints are deleted).")
@@ -118,8 +123,8 @@ def main() -> None:
 @O.QUIET
 @friendly
 def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers, train_images,
-          split_file, validation, save_every, seed, seeds, sampling, force, out, resume, threads,
-          device, quiet) -> None:
+          split_file, validation, save_every, seed, seeds, sampling, few_shot, force, out,
+          resume, threads, device, quiet) -> None:
     """Train a weight-sharing supernet (SPOS single path; --sampling picks the path).
 
     \b
@@ -135,7 +140,7 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     run_train(out, dataset=dataset, data_dir=data_dir, preset=preset,
               seeds=parse_seeds(seeds) if seeds else None, seed=seed or 0, space=space,
               save_every=save_every, split_file=split_file, validation=validation,
-              sampling=sampling, resume=resume, force=force, device=device,
+              sampling=sampling, few_shot=few_shot, resume=resume, force=force, device=device,
               progress=not quiet, echo=click.echo, epochs=epochs, batch_size=batch_size,
               channels=channels, layers=layers, train_images=train_images)
 
@@ -227,6 +232,9 @@ def proxies() -> None:
 @click.option("--average", type=click.IntRange(min=1), default=1, show_default=True,
               help="Checkpoint averaging: score the mean weights of the run's last K saved "
                    "checkpoints up to --checkpoint (train with --save-every); 1 = none.")
+@click.option("--few-shot", "few_shot", is_flag=True,
+              help="Score each cell on its own sub-supernet of the run's few-shot split "
+                   "(`train --few-shot EDGE:EPOCHS`).")
 @O.out_file("The score table (with --run GROUP: OUT.seed-K.csv per supernet)")
 @O.RESUME
 @O.RETRY
@@ -236,8 +244,8 @@ def proxies() -> None:
 @O.QUIET
 @friendly
 def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, cells_opt,
-          seed, bn_images, val_images, chunk, average, out, resume, retry_errors, workers,
-          threads, device, quiet) -> None:
+          seed, bn_images, val_images, chunk, average, few_shot, out, resume, retry_errors,
+          workers, threads, device, quiet) -> None:
     """Score cells with proxies into a table (resumable). Supernet proxies need --run;
     zero-cost proxies use --data-dir and the preset's network (NB201's at `paper`).
 
@@ -245,6 +253,7 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
     Examples:
       proxybench score --run runs/c10 --proxy "flatness;val_loss" --cells 1000 --out runs/c10/sn.csv
       proxybench score --run runs/c10 --proxy val_loss --average 3 --out runs/c10/avg3.csv
+      proxybench score --run runs/c10 --proxy val_loss --few-shot --out runs/c10/fs.csv
       proxybench score --proxy "synflow;nwot" --data-dir DATA --cells 1000 --out runs/zc.csv
     """
     import time
@@ -255,7 +264,8 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
     run_dir = _one_run(run_dirs)
     t0 = time.time()
     done = score_files(proxy_text, out, run=run_dir, space=space, cells=cells_opt, seed=seed,
-                       checkpoint=checkpoint, average=average, data_dir=data_dir,
+                       checkpoint=checkpoint, average=average, few_shot=few_shot,
+                       data_dir=data_dir,
                        dataset=dataset, preset=preset, overrides={"bn_images": bn_images,
                                                  "val_images": val_images, "chunk": chunk},
                        resume=resume, retry_errors=retry_errors, device=device,

@@ -237,6 +237,8 @@ def _same_run(table: Path, run: Path) -> bool:
     if meta.get("seed") != _run_seed(run):
         return False
     record = json.loads((run / RUN_JSON).read_text())
+    if meta.get("few_shot"):
+        return _same_split(meta, run, record)
     if not (run / FINAL).is_file():
         if record.get("weights_sha256") and meta.get("weights_sha256"):
             return record["weights_sha256"] == meta["weights_sha256"]
@@ -246,6 +248,21 @@ def _same_run(table: Path, run: Path) -> bool:
         return meta["weights_sha256"] == weights_sha256(load_checkpoint(run / FINAL)[
             "state_dict"])
     return meta.get("checkpoint_sha256") == file_sha256(run / FINAL)
+
+
+def _same_split(meta: dict, run: Path, record: dict) -> bool:
+    """Whether a few-shot table was scored from ``run``'s few-shot split: by the combined
+    hash of its sub-supernets' final weights, or (a record without checkpoints) by the
+    one-shot run's training settings."""
+    from ..run.fewshot import FewShotError, combined_hash, shot_runs
+    from ..run.files import load_checkpoint, weights_sha256
+    try:
+        _, subs = shot_runs(run)
+    except FewShotError:
+        training = {k: v for k, v in (meta.get("training") or {}).items() if k != "few_shot"}
+        return training_settings(training) == training_settings(record["config"])
+    hashes = [weights_sha256(load_checkpoint(p / FINAL)["state_dict"]) for p in subs.values()]
+    return meta.get("weights_sha256") == combined_hash(hashes)
 
 
 def _group(path: str | Path) -> list[Path]:
@@ -382,10 +399,13 @@ def _lever_setting(run: Path, table: Path) -> str:
     meta = read_meta_or_empty(table)
     sp = meta.get("preset") or {}
     avg = len(meta.get("averaged_checkpoints") or [])
+    shot = meta.get("few_shot") or {}
     return (f"{cfg.get('sampling', 'uniform')} sampling, C={p['channels']} N={p['layers']}, "
-            f"{p['epochs']} epochs, batch {p['batch_size']}; BN {sp.get('bn_images')} / "
-            f"val {sp.get('val_images')} images" + (f", mean of {avg} checkpoints" if avg
-                                                     else ""))
+            f"{p['epochs']} epochs, batch {p['batch_size']}"
+            + (f", few-shot split on edge {shot['edge']} (5 sub-supernets x {shot['epochs']} "
+               f"epochs)" if shot else "")
+            + f"; BN {sp.get('bn_images')} / val {sp.get('val_images')} images"
+            + (f", mean of {avg} checkpoints" if avg else ""))
 
 
 def _score_minutes(table: pd.DataFrame) -> float:
@@ -448,8 +468,10 @@ def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,
         seeds = [_run_seed(r) for r in runs]
         tables = [read_scores(p).set_index("arch_index") for p in paths]
         common = sorted(set.intersection(*(set(t.index) for t in tables)))
-        train_min = float(np.mean([pd.read_csv(r / METRICS)["seconds"].sum() / 60
-                                   for r in runs]))
+        from ..run.fewshot import train_seconds
+        shot = any(read_meta_or_empty(p).get("few_shot") for p in paths)
+        train_min = float(np.mean([(pd.read_csv(r / METRICS)["seconds"].sum()
+                                    + (train_seconds(r) if shot else 0)) / 60 for r in runs]))
         score_min = float(np.mean([_score_minutes(t.loc[common]) for t in tables]))
         for col, higher in SUPERNET_COLUMNS:
             if not all(col in t for t in tables):

@@ -76,7 +76,8 @@ def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: Any) -> tuple[dict, str
     cols = [spec.column, *extra_columns(spec)]
     t0 = time.perf_counter()
     try:
-        result = spec.proxy.fn(ctx, _group_key(spec, cell), **spec.options)
+        key = _group_key(spec, cell)
+        result = spec.proxy.fn(ctx.for_cell(key), key, **spec.options)
         if isinstance(result, dict):
             values = {spec.column: float(result.pop("score"))}
             values.update({f"{spec.column}.{k}": float(v) for k, v in result.items()})
@@ -481,12 +482,14 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      preset_overrides: dict | None = None, seed: int | None = None,
                      dataset: str = "cifar10", preset_name: str = "paper",
                      device: str = "cpu", space: str = "nb201",
-                     average: int = 1) -> tuple[ScoreContext, dict]:
+                     average: int = 1, few_shot: bool = False) -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
 
     ``average`` > 1 scores the mean weights of the last ``average`` checkpoints the run saved
     up to ``checkpoint`` (``train --save-every``; checkpoint averaging, EEPE); BN is
     recalibrated on them as on any checkpoint, and the table records which were averaged.
+    ``few_shot`` scores each cell on its sub-supernet of the run's few-shot split
+    (``run/fewshot.py``); the table records the split and every sub-supernet's weights.
 
     Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
     only images (``data_dir``, ``dataset``) and the macro of ``preset_name``. The BN batch
@@ -587,6 +590,18 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
         raise ScoreError(f"--average must be at least 1 (1 = no averaging), got {average}")
     preset = get_preset("paper", **{**preset.to_dict(), **overrides})
     seed = cfg["seed"] if seed is None else seed
+    shots, split, shot_hashes = None, None, []
+    if few_shot:
+        from ..run.fewshot import shot_runs
+        if average > 1 or checkpoint is not None:
+            raise ScoreError("--few-shot scores the sub-supernets' final weights; it does not "
+                             "combine with --average or --checkpoint")
+        split, subs = shot_runs(run_dir)
+        shots = {}
+        for op, sub in subs.items():
+            net, sub_ckpt = supernet_from_checkpoint(sub / "final.pt", space)
+            shots[op] = net.to(dev).eval().requires_grad_(False)
+            shot_hashes.append(weights_sha256(sub_ckpt["state_dict"]))
     supernet = supernet.to(dev).eval()
     for p in supernet.parameters():
         p.requires_grad_(False)
@@ -607,7 +622,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
                        input_size=input_size, supernet=supernet, init_supernet=init,
                        bn_batch=bn, val_batch=val,
-                       evaluation_chunk=evaluation_chunk(preset.chunk, dev))
+                       evaluation_chunk=evaluation_chunk(preset.chunk, dev),
+                       shots=shots, shot_edge=split["edge"] if split else None)
     info = {"run": str(run_dir), "checkpoint": str(ckpt_path),
             "checkpoint_sha256": file_sha256(ckpt_path),
             "weights_sha256": weights_sha256(ckpt["state_dict"]),
@@ -616,6 +632,13 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             "training": training_settings(cfg)}
     if averaged:
         info["averaged_checkpoints"] = averaged
+    if split:
+        from ..run.fewshot import combined_hash
+        info["few_shot"] = {"edge": split["edge"], "epochs": split["epochs"],
+                            "sub_weights_sha256": shot_hashes}
+        info["weights_sha256"] = combined_hash(shot_hashes)
+        info["training"] = {**info["training"],
+                            "few_shot": {"edge": split["edge"], "epochs": split["epochs"]}}
     return ctx, info
 
 
@@ -624,7 +647,8 @@ def training_settings(cfg: dict) -> dict:
     differ here are not seed replicates of one setting (``correlate`` refuses them)."""
     from ..run.train import full_config
     full = full_config(cfg)
-    return {k: v for k, v in full.items() if k not in ("seed", "data_dir", "save_every")}
+    return {k: v for k, v in full.items()
+            if k not in ("seed", "data_dir", "save_every", "warm_start")}
 
 
 def _averaged(run_dir: Path, ckpt_path: Path, ckpt: dict, k: int,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -56,6 +56,17 @@ class ScoreContext:
     # results that depend only on (context, cell), kept for the cell being scored so that
     # proxies of one cell share the BN-recalibrated path and its clean evaluation
     memo: dict = field(default_factory=dict, repr=False, compare=False)
+    # a few-shot split (run/fewshot.py): op on edge ``shot_edge`` -> its sub-supernet
+    shots: dict[int, nn.Module] | None = field(default=None, repr=False, compare=False)
+    shot_edge: int | None = None
+
+    def for_cell(self, cell: Any) -> ScoreContext:
+        """The context that scores ``cell``: with a few-shot split, the sub-supernet of the op
+        its pruned form has on the split edge (cells of one form share one); else itself."""
+        if not self.shots:
+            return self
+        from ..spaces.nb201 import prune
+        return replace(self, supernet=self.shots[prune(cell)[self.shot_edge]])
 
     @property
     def eval_chunk(self) -> int:

@@ -63,17 +63,23 @@ class TrainConfig:
     split_file: str | None
     sampling: str = "uniform"   # the space's path sampler per step (``train --sampling``)
     validation: str = "train"   # validation images from half the train or test set
+    # a few-shot sub-supernet (run/fewshot.py): every path has op ``shot[1]`` on edge
+    # ``shot[0]``, and training starts from the one-shot run ``warm_start``'s final weights
+    shot: tuple[int, int] | None = None
+    warm_start: str | None = None
 
     def to_dict(self) -> dict:
         return {"space": self.space, "dataset": self.dataset, "data_dir": self.data_dir,
                 "preset_name": self.preset_name, "preset": self.preset.to_dict(),
                 "seed": self.seed, "save_every": self.save_every, "split_file": self.split_file,
-                "sampling": self.sampling, "validation": self.validation}
+                "sampling": self.sampling, "validation": self.validation,
+                "shot": list(self.shot) if self.shot else None,
+                "warm_start": self.warm_start}
 
 
 # settings added to TrainConfig after runs were made with it: a run.json or checkpoint
 # without one was trained with the value given here
-CONFIG_DEFAULTS = {"sampling": "uniform"}
+CONFIG_DEFAULTS = {"sampling": "uniform", "shot": None, "warm_start": None}
 
 
 def full_config(config: dict) -> dict:
@@ -156,18 +162,21 @@ def run_difference(run: str | Path, cfg: TrainConfig) -> str | None:
         return None
     new = cfg.to_dict()
     old = full_config(old)
-    if isinstance(old.get("data_dir"), str) and isinstance(new["data_dir"], str):
-        old = {**old, "data_dir": new["data_dir"]}
+    for movable in ("data_dir", "warm_start"):
+        if isinstance(old.get(movable), str) and isinstance(new[movable], str):
+            old = {**old, movable: new[movable]}
     return config_difference(old, new)
 
 
 def clear_run(run: str | Path) -> None:
-    """Remove a run's files (``--force``): its checkpoints, metrics and run.json; other
-    files in the folder (score tables) are kept."""
+    """Remove a run's files (``--force``): its checkpoints, metrics, run.json and few-shot
+    split; other files in the folder (score tables) are kept."""
+    import shutil
     run = Path(run)
     for path in [*run.glob("epoch-*.pt"), run / FINAL, run / CHECKPOINT, run / METRICS,
                  run / RUN_JSON]:
         path.unlink(missing_ok=True)
+    shutil.rmtree(run / "few-shot", ignore_errors=True)   # split from the weights just gone
 
 
 def load_search_data(dataset: str, data_dir: str | None, split_file: str | None,
@@ -231,6 +240,13 @@ def train_step(model: nn.Module, params, optim: torch.optim.Optimizer, x: torch.
     nn.utils.clip_grad_norm_(params, 5.0)
     optim.step()
     return loss, logits
+
+
+def _new_metrics(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / METRICS, "w", newline="") as fh:
+        csv.writer(fh).writerow(["epoch", "lr", "train_loss", "train_acc", "valid_loss",
+                                 "valid_acc", "seconds"])
 
 
 def _state(net: nn.Module, cfg: TrainConfig, num_classes: int, epoch: int) -> dict:
@@ -319,12 +335,20 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
     elif (out / "final.pt").exists() or ckpt_path.exists():
         raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose "
                          f"a new --out")
+    elif cfg.warm_start is not None:
+        # a few-shot sub-supernet: the one-shot run's initialisation is this run's epoch 0
+        # (angle measures from it), its final weights the start of training
+        parent = Path(cfg.warm_start)
+        init = load_checkpoint(parent / "epoch-0.pt", space=cfg.space)
+        net.load_state_dict(load_checkpoint(parent / FINAL, space=cfg.space)["state_dict"])
+        if rank == 0:
+            save_checkpoint(out / "epoch-0.pt", {**_state(net, cfg, num_classes, 0),
+                                                 "state_dict": init["state_dict"]})
+            _new_metrics(out)
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         save_checkpoint(out / "epoch-0.pt", _state(net, cfg, num_classes, 0))
-        with open(out / "metrics.csv", "w", newline="") as fh:
-            csv.writer(fh).writerow(["epoch", "lr", "train_loss", "train_acc", "valid_loss",
-                                     "valid_acc", "seconds"])
+        _new_metrics(out)
     # channels_last: the small NB201 convs run ~1.7x faster on CPU (design notes)
     net = net.to(dev, memory_format=torch.channels_last)
     model: nn.Module = net
@@ -345,11 +369,18 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
     per_rank = preset.batch_size // world
     paths: dict[int, object] = {}   # the epoch's path sampler, made from its generator
 
+    def shot(cell):
+        """The path with a sub-supernet's op on its edge (the path itself otherwise)."""
+        if cfg.shot is None:
+            return cell
+        edge, op = cfg.shot
+        return tuple(op if i == edge else o for i, o in enumerate(cell))
+
     def step(x, y, epoch, gen, path_rng):
         if epoch not in paths:
             paths.clear()
             paths[epoch] = space.path_sampler(cfg.sampling, path_rng)
-        cell = canonical_cell(next(paths[epoch]))  # the same on every rank
+        cell = canonical_cell(shot(next(paths[epoch])))  # the same on every rank
         x = x[rank * per_rank:(rank + 1) * per_rank]
         y = y[rank * per_rank:(rank + 1) * per_rank]
         x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -362,7 +393,7 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
         # measure is path_quality at the end)
         v_loss, v_acc, n_chunks = 0.0, 0.0, 0
         for start in range(0, len(val_x), preset.chunk):
-            cell = canonical_cell(sample_cell(path_rng, cfg.space))
+            cell = canonical_cell(shot(sample_cell(path_rng, cfg.space)))
             loss_v, acc_v = evaluate(net, val_x[start:start + preset.chunk].to(dev),
                                      val_y[start:start + preset.chunk].to(dev), preset.chunk,
                                      cell)
@@ -397,7 +428,7 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
         progress=progress and rank == 0)
 
     rng = random.Random(cfg.seed)
-    cells = [sample_cell(rng, cfg.space) for _ in range(preset.path_sample)]
+    cells = [shot(sample_cell(rng, cfg.space)) for _ in range(preset.path_sample)]
     accs = path_quality(net, cells, (bn_x.to(dev), bn_y.to(dev)),
                         (val_x.to(dev), val_y.to(dev)), preset.chunk)
     finite = [a for a in accs if not math.isnan(a)]
