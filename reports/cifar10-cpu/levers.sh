@@ -27,7 +27,7 @@
 set -euo pipefail
 DATA=${1:?usage: levers.sh DATA [RUNS]}
 RUNS=${2:-runs}
-ALL="lv-unique lv-c16n1 lv-c8n5 lv-uniform:avg3 lv-uniform:img2048"
+ALL="lv-unique lv-c16n1 lv-c8n5 lv-uniform:avg3 lv-uniform:img2048 lv-uniform:fewshot"
 LEVERS=${LEVERS:-$ALL}
 R=reports/cifar10-cpu
 export OMP_NUM_THREADS=1
@@ -55,10 +55,18 @@ on lv-uniform:avg3 && $SCORE --run "$RUNS/lv-uniform" --average 3 --out "$RUNS/l
 on lv-uniform:img2048 && proxybench score --run "$RUNS/lv-uniform" --proxy "val_acc;val_loss;angle" \
   --bn-images 1024 --val-images 2048 --cells 1000 $T --resume --out "$RUNS/lv-uniform/img2048.csv"
 
+#      few-shot NAS (Zhao et al. 2021): the baseline's supernets split on edge 0 into five
+#      sub-supernets of 6 epochs each (30 more epochs of training per supernet)
+on lv-uniform:fewshot && $TRAIN --seeds $SEEDS --few-shot 0:6 --out "$RUNS/lv-uniform"
+on lv-uniform:fewshot && $SCORE --run "$RUNS/lv-uniform" --few-shot \
+  --out "$RUNS/lv-uniform/fewshot.csv"
+
 # ---- the table: every lever paired with the baseline; levers not run here kept
 L=()
 for g in "${GROUPS[@]}"; do L+=(--lever "$RUNS/$g"); done
-for t in avg3 img2048; do on "lv-uniform:$t" && L+=(--lever "$RUNS/lv-uniform/$t.csv"); done
+for t in avg3 img2048 fewshot; do
+  on "lv-uniform:$t" && L+=(--lever "$RUNS/lv-uniform/$t.csv")
+done
 proxybench ablate levers "${L[@]}" --keep $R/ablate/levers.csv --cells 1000 --bootstrap 1000 \
   --out "$RUNS/ablate"
 cp "$RUNS/ablate/levers.csv" $R/ablate/levers.csv
@@ -70,11 +78,16 @@ relative() {
 for g in "${GROUPS[@]}"; do
   mkdir -p "$R/levers/$g"
   for f in "$RUNS/$g"/*.seed-*.csv "$RUNS/$g"/*.seed-*.json; do
-    [[ $(basename "$f") == supernet.* || $(basename "$f") == avg3.* \
-       || $(basename "$f") == img2048.* ]] && relative "$f" "$R/levers/$g/$(basename "$f")"
+    [[ $(basename "$f") =~ ^(supernet|avg3|img2048|fewshot)\. ]] \
+      && relative "$f" "$R/levers/$g/$(basename "$f")"
   done
-  for run in "$RUNS/$g"/seed-*; do
-    mkdir -p "$R/levers/$g/$(basename "$run")"
-    for f in run.json metrics.csv; do relative "$run/$f" "$R/levers/$g/$(basename "$run")/$f"; done
+  for run in "$RUNS/$g"/seed-* "$RUNS/$g"/seed-*/few-shot/op-*; do
+    [ -d "$run" ] || continue
+    dst="$R/levers/$g/${run#"$RUNS/$g/"}"
+    mkdir -p "$dst"
+    for f in run.json metrics.csv; do relative "$run/$f" "$dst/$f"; done
+  done
+  for split in "$RUNS/$g"/seed-*/few-shot/few_shot.json; do
+    [ -f "$split" ] && relative "$split" "$R/levers/$g/${split#"$RUNS/$g/"}"
   done
 done
