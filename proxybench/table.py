@@ -124,6 +124,15 @@ def check_out_suffix(out: Path) -> None:
                          f"table .csv")
 
 
+def check_dataset(path: str | Path, dataset: str) -> None:
+    """Refuse to correlate a table with another dataset's ground truth: its .json names the
+    dataset it was scored on (tables without one are not checked)."""
+    scored = read_meta_or_empty(path).get("dataset")
+    if isinstance(scored, str) and scored != dataset:
+        raise ScoreError(f"{path} was scored on {scored}, not {dataset}: pass --dataset "
+                         f"{scored} (its ground truth), or a table scored on {dataset}")
+
+
 def refuse_overwrite(out: str | Path, force: bool) -> None:
     """No command replaces an existing table unless asked (``--force``); called before any
     work, so a refused command changes nothing."""

@@ -782,3 +782,14 @@ def test_describe_reads_every_output_with_a_json(tmp_path):
     bad.mkdir()
     (bad / "summary.json").write_text("{not json")
     one_line_error(run("describe", bad, ok=False), "summary.json is damaged")
+
+
+def test_correlate_and_report_refuse_another_datasets_truth(params_table, tmp_path, gt_csv):
+    table = _copy_table(params_table, tmp_path / "t.csv")
+    assert json.loads(table.with_suffix(".json").read_text())["dataset"] == "cifar10"
+    one_line_error(run("correlate", table, "--dataset", "cifar100", "--ground-truth", gt_csv,
+                       ok=False), "scored on cifar10, not cifar100", "--dataset cifar10")
+    one_line_error(run("report", "--scores", table, "--dataset", "cifar100", "--ground-truth",
+                       gt_csv, "--out", tmp_path / "r", ok=False), "scored on cifar10")
+    run("correlate", table, "--dataset", "cifar10", "--ground-truth", gt_csv, "--bootstrap",
+        "0")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import ScoreError
 from ..table import (
+    check_dataset,
     direction,
     proxy_columns,
     read_meta_or_empty,
@@ -36,6 +37,9 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     with two noise seeds) can be compared with itself.
     """
     paths = [Path(scores)] if isinstance(scores, (str, Path)) else [Path(p) for p in scores]
+    for p in paths:
+        if between is None:        # two proxies compared with each other need no truth
+            check_dataset(p, dataset)
     tables = {p: _restrict(read_scores(p), cells) for p in paths}
     source = {}
     for p, t in tables.items():

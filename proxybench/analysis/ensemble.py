@@ -123,6 +123,14 @@ def _registry_direction(column: str) -> bool:
         return True
 
 
+def check_datasets(sources: Sequence[Source], dataset: str) -> None:
+    """Tables (paths) scored on another dataset than the truth asked for are refused."""
+    from ..table import check_dataset
+    for s in [sources] if isinstance(sources, (str, Path, pd.DataFrame)) else sources:
+        if isinstance(s, (str, Path)):
+            check_dataset(s, dataset)
+
+
 def truth_for(index: pd.Index, dataset: str, ground_truth: str | Path | None) -> pd.Series:
     """NB201 test accuracy of the cells in ``index`` (every one must have one)."""
     from .groundtruth import GroundTruthError, load_ground_truth
@@ -305,6 +313,7 @@ def ensemble_tables(tables: Sequence[Source], *, columns: Sequence[str] = (),
 
     from ..run.files import atomic_write_bytes
     from .metrics import correlate
+    check_datasets(tables, dataset)
     cols = load_columns(tables, columns)
     frame, failed = policy_cells(cols, missing)
     dropped = len(cols.frame) - len(frame)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..table import direction, proxy_columns, read_scores
+from ..table import check_dataset, direction, proxy_columns, read_scores
 from .correlation import replicate_metrics
 from .literature import published
 from .metrics import correlate
@@ -60,6 +60,8 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
     without seed tables, on the cells of each table). Cells whose score failed are ranked
     last (``missing="last"``: every row on the same cells) or left out (``drop``);
     ``failed`` counts them per row."""
+    for p in [*seed_tables, *score_tables]:
+        check_dataset(p, dataset)
     seeds = [(Path(p), read_scores(p)) for p in seed_tables]
     singles = [(Path(p), read_scores(p)) for p in score_tables]
     cells = None

@@ -249,7 +249,7 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
     import time
 
     from ..run.files import atomic_write_bytes
-    from .ensemble import load_columns, policy_cells, truth_for, write_json
+    from .ensemble import check_datasets, load_columns, policy_cells, truth_for, write_json
     from .groundtruth import load_ground_truth
     from .predict import MODELS, rank_features
     if not (proxies or predictors or label_baselines):
@@ -262,6 +262,7 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
             raise ScoreError(f"--predictor {text!r}: write MODEL:K with MODEL one of "
                              f"{', '.join(MODELS)}, e.g. gbt:50")
         preds.append((model, int(k)))
+    check_datasets(tables, dataset)
     cols = load_columns(tables)
     unknown = [c for c in [*proxies, *features] if c not in cols.frame.columns]
     if unknown:

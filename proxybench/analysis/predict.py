@@ -133,7 +133,8 @@ def predict_tables(tables: Sequence, *, columns: Sequence[str] = (), labels: Seq
     DataFrames); one Generator, ``default_rng(seed)``, per model, so models see the same
     labelled sets; failed scores ranked last (``missing="last"``) or their cells left out
     (``"drop"``). Returns (curve, per_draw) with every model's rows."""
-    from .ensemble import load_columns, policy_cells, truth_for
+    from .ensemble import check_datasets, load_columns, policy_cells, truth_for
+    check_datasets(tables, dataset)
     cols = load_columns(tables, columns, higher_is_better=higher_is_better)
     frame, _ = policy_cells(cols, missing)
     truth = truth_for(frame.index, dataset, ground_truth)
