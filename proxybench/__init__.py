@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 _API = ("train", "score", "score_files", "correlate", "correlate_files", "combine", "merge",
         "cells", "arch", "ablate", "cross_dataset", "search", "search_pool", "retrain",
-        "predict", "ensemble", "list_proxies")
+        "predict", "ensemble", "beyond", "list_proxies")
 __all__ = ["ProxybenchError", *_API]
 
 

@@ -456,6 +456,107 @@ def cross_dataset(boards: dict[str, str | Path | pd.DataFrame], *,
     return table, agreement
 
 
+def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
+           supernet: str | Path | None = None, extra: Sequence[str | Path] = (),
+           dataset: str = "cifar10", ground_truth: str | None = None,
+           n_boot: int = 1000, echo: Callable[[str], None] | None = None,
+           command: str = "proxybench.api.beyond(...)") -> Path:
+    """Beyond single proxies, from finished score tables on one sample of cells (nothing is
+    scored or trained): label-free ensembles, few-label predictors and search on the sample.
+    ``zc``: zero-cost proxies (its cells are the sample); ``cells``: the free counts
+    (``proxybench cells``); ``supernet``: one supernet's proxies; ``extra``: more proxy
+    tables on the same cells. Writes OUT/ensemble, OUT/predict, OUT/predict-zc,
+    OUT/combined, OUT/search, OUT/times.txt, OUT/title.txt and OUT/beyond.md (the section
+    ``report --beyond OUT`` shows); returns OUT.
+
+    Pre-declared ensembles, fixed before any result was seen (the rule is this code's):
+    ``zc-all`` every column of ``zc``; ``nwot+synflow+params_live``; ``zc-all+free`` those
+    of ``zc`` with params_live and flops_live; ``az-nas`` the ``extra`` columns whose names
+    start with "az" (AZ-NAS's components); ``extra-all`` every ``extra`` column;
+    ``everything`` every column of every table (the middle two only where they have >= 2
+    columns). Each is aggregated by log-rank (AZ-NAS) and by mean rank. Member selection on
+    10 random halves. Predictors: linear and gbt, 10-400 labels, 10 draws; once on every
+    column, once on ``zc`` alone. Searches: budget 200 evaluations, population 20, seeds
+    0-4; evolution and random search with every single column and declared ensemble, the
+    top cell of the whole sample by each (exhaustive), predictors linear/gbt spending 20, 50
+    or 100 labels, and random search over 20, 50, 100 or 200 labels. On a sample too small
+    for them, label counts and the budget stop 3 cells short of its size."""
+    import time
+
+    from .analysis.beyond import render_beyond
+    from .analysis.groundtruth import resolve
+    from .table import proxy_columns, read_scores
+    gt = resolve(ground_truth)
+    out = Path(out)
+    tables = [Path(zc), Path(cells), *([Path(supernet)] if supernet else []),
+              *map(Path, extra)]
+    for t in tables:
+        if not t.is_file():
+            raise ProxybenchError(f"score table {t} does not exist; score it first")
+    cols = {t: proxy_columns(read_scores(t)) for t in tables}
+    zcc = cols[Path(zc)]
+    exc = [c for t in map(Path, extra) for c in cols[t]]
+    everything = [c for t in tables for c in cols[t]]
+    declared = {"zc-all": zcc, "nwot+synflow+params_live": ["nwot", "synflow", "params_live"],
+                "zc-all+free": [*zcc, "params_live", "flops_live"]}
+    azc = [c for c in exc if c.lower().startswith("az")]
+    if len(azc) >= 2:
+        declared["az-nas"] = azc
+    if len(exc) >= 2:
+        declared["extra-all"] = exc
+    declared["everything"] = everything
+    for name, members in declared.items():
+        lacking = [m for m in members if m not in everything]
+        if lacking:
+            raise ProxybenchError(f"declared ensemble {name} needs {', '.join(lacking)}, which "
+                                  f"no table has; pass the tables that hold them")
+    out.mkdir(parents=True, exist_ok=True)
+    times: list[str] = []
+
+    def step(name: str, fn: Callable[[], Any]) -> None:
+        t0 = time.time()
+        fn()
+        times.append(f"{name} {time.time() - t0:.0f} s")
+        _say(echo, f"[beyond] {times[-1]}")
+
+    meta = {"command": command}
+    n = len(read_scores(zc))
+    # the fixed settings, cut to what a small sample allows (at least 3 unlabelled cells)
+    labels = tuple(k for k in (10, 20, 50, 100, 200, 400) if k < n - 3)
+    budget = min(200, n - 3)
+    step("ensemble", lambda: ensemble(tables, declared=declared, splits=10, dataset=dataset,
+                                      ground_truth=gt, n_boot=n_boot, out=out / "ensemble"))
+    step("predict", lambda: predict(tables, labels=labels, draws=10, model=["linear", "gbt"],
+                                    dataset=dataset, ground_truth=gt,
+                                    out=out / "predict" / "curve.csv", meta=meta))
+    step("predict-zc", lambda: predict(Path(zc), labels=labels, draws=10,
+                                       model=["linear", "gbt"], dataset=dataset,
+                                       ground_truth=gt, out=out / "predict-zc" / "curve.csv",
+                                       meta=meta))
+    combined, searched = [], []
+    for name, members in declared.items():
+        for method in ("logrank", "rank"):
+            path = out / "combined" / f"{name}.{method}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            combine(tables, members, path, method=method, force=True, command=command)
+            combined.append(path)
+            searched.append(f"{method}({'+'.join(members)})")
+    singles = [*zcc, "params_live", "flops_live",
+               *(cols[Path(supernet)] if supernet else []), *exc]
+    step("search", lambda: search_pool(
+        [*tables, *combined], proxies=[*searched, *singles],
+        predictors=[f"{m}:{k}" for k in (20, 50, 100) if k < budget for m in ("linear", "gbt")],
+        features=everything, label_baselines=[k for k in (20, 50, 100, 200) if k <= budget],
+        algorithms=("evolution", "random", "exhaustive"), budget=budget, population=20,
+        mutation_prob=1 / 3, seeds=range(5), dataset=dataset, ground_truth=gt,
+        out=out / "search"))
+    title = " + ".join(t.stem for t in tables)
+    (out / "title.txt").write_text(title + "\n")
+    (out / "times.txt").write_text("\n".join(times) + "\n")
+    (out / "beyond.md").write_text(render_beyond(out, titles=[title]))
+    return out
+
+
 def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
             data_dir: str | None = None, preset: str = "paper", seed: int = 0,
             init_channels: int | str | None = None, target_mflops: float | None = None,
@@ -527,20 +628,40 @@ def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFra
             model: str | Sequence[str] = "linear", dataset: str = "cifar10",
             ground_truth: str | None = None, columns: Sequence[str] = (), seed: int = 0,
             higher_is_better: dict[str, bool] | None = None, missing: str = "last",
-            per_draw: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+            per_draw: bool = False, out: str | Path | None = None,
+            meta: dict | None = None) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Few-label predictors on score tables joined on arch_index (paths or DataFrames):
     for each k in ``labels``, fit ``model`` ("linear": ridge on rank features; "gbt":
     gradient-boosted trees) on k random labelled cells and measure Kendall tau and Spearman
     rho on the others, over ``draws`` draws (``numpy.random.default_rng(seed)``); a failed
     score ranks last in its column (``missing="drop"``: its cell is left out). Returns one
     row per (model, k): k, model, tau_mean, tau_sd, rho_mean, rho_sd, draws, features, cells;
-    with ``per_draw`` also every draw's row."""
+    with ``per_draw`` also every draw's row. ``out`` (FILE.csv) also writes the curve there,
+    every draw to FILE.draws.csv and the settings (with ``meta``) to FILE.json."""
+    import time
+
     from .analysis.predict import predict_tables
+    from .run.files import atomic_write_bytes, atomic_write_json, code_version, environment
+    if out is not None and Path(out).suffix != ".csv":
+        raise ProxybenchError(f"--out {out} must end in .csv (the draws and settings go "
+                              f"beside it)")
+    start = time.time()
     tables = [tables] if isinstance(tables, (str, Path, pd.DataFrame)) else list(tables)
     models = [model] if isinstance(model, str) else list(model)
     curve, per = predict_tables(tables, columns=columns, labels=labels, draws=draws,
                                 models=models, dataset=dataset, ground_truth=ground_truth,
                                 seed=seed, higher_is_better=higher_is_better, missing=missing)
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, curve.to_csv(index=False).encode())
+        atomic_write_bytes(out.with_suffix(".draws.csv"), per.to_csv(index=False).encode())
+        atomic_write_json(out.with_suffix(".json"), {
+            "command": "proxybench.api.predict(...)", **(meta or {}),
+            "code_versions": [code_version()], "environment": environment(),
+            "tables": [str(t) for t in tables if not isinstance(t, pd.DataFrame)],
+            "seed": seed, "draws": draws, "dataset": dataset, "missing": missing,
+            "wall_seconds": time.time() - start})
     return (curve, per) if per_draw else curve
 
 
@@ -564,7 +685,10 @@ def ensemble(tables: str | Path | Sequence[str | Path], *,
 
 def search_pool(tables: str | Path | Sequence[str | Path], *, proxies: Sequence[str] = (),
                 predictors: Sequence[str] = (), label_baselines: Sequence[int] = (),
-                budget: int = 200, population: int = 20, seeds: Sequence[int] = range(5),
+                features: Sequence[str] = (),
+                algorithms: Sequence[str] = ("evolution", "random"),
+                budget: int = 200, population: int = 20, mutation_prob: float = 1 / 3,
+                seeds: Sequence[int] = range(5),
                 dataset: str = "cifar10", ground_truth: str | None = None,
                 missing: str = "last", out: str | Path | None = None) -> pd.DataFrame:
     """Search restricted to the scored sample (see ``proxybench.analysis.pool_search``):
@@ -575,6 +699,7 @@ def search_pool(tables: str | Path | Sequence[str | Path], *, proxies: Sequence[
     from .analysis.pool_search import search_tables
     tables = [tables] if isinstance(tables, (str, Path)) else list(tables)
     return search_tables(tables, proxies=proxies, predictors=predictors,
-                         label_baselines=label_baselines, budget=budget,
-                         population=population, seeds=list(seeds), dataset=dataset,
+                         features=features, label_baselines=label_baselines,
+                         algorithms=algorithms, budget=budget, population=population,
+                         mutation_prob=mutation_prob, seeds=list(seeds), dataset=dataset,
                          ground_truth=ground_truth, out=out, missing=missing)

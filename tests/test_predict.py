@@ -178,7 +178,7 @@ def test_search_pool_cli_and_the_markdown_section(world, tmp_path):
     for needle in ("### synthetic", "**Leaderboard**", "greedy-selected", "declared two",
                    "**Search on the sample**", "predictor:linear:k=10", "AZ-NAS"):
         assert needle in md, needle
-    (tmp_path / "title.txt").write_text("zc + cells\n")     # what beyond.sh records
+    (tmp_path / "title.txt").write_text("zc + cells\n")     # what `beyond` records
     assert "### zc + cells" in render_beyond(tmp_path)
 
 
@@ -221,3 +221,45 @@ def test_failed_cells_rank_last_in_ensembles_predictors_and_pool_searches(world,
         assert (res["sample"] == cells).all()
     one_line_error(run("ensemble", "--scores", failed, "--missing", "skip", "--ground-truth",
                        gt, "--out", tmp_path / "x", ok=False), "--missing")
+
+
+def test_beyond_runs_the_whole_section_from_the_cli(tmp_path):
+    """`proxybench beyond` on a synthetic sample: ensembles, predictors, searches, beyond.md,
+    and `report --beyond` shows it."""
+    rng = np.random.default_rng(1)
+    n = 80
+    idx = np.sort(rng.choice(nb201.NUM_CELLS, n, replace=False))
+    truth = rng.uniform(10, 95, n)
+    arch = [nb201.format_arch(nb201.cell_at(int(i))) for i in idx]
+    gt = tmp_path / "gt.csv"
+    pd.DataFrame({"arch_index": idx, "arch": arch, "cifar10": truth}).to_csv(gt, index=False)
+
+    def table(name, cols):
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame({"arch_index": idx, **cols}).to_csv(path, index=False)
+        path.with_suffix(".json").write_text(json.dumps({"dataset": "cifar10", "proxies": [
+            {"column": c, "higher_is_better": True} for c in cols]}))
+        return path
+    noisy = lambda s: truth + rng.normal(scale=s, size=n)  # noqa: E731
+    zc = table("zc", {"synflow": noisy(10), "nwot": noisy(15), "snip": noisy(40)})
+    cells = table("cells", {"params_live": noisy(20), "flops_live": noisy(25)})
+    tf = table("tf", {"az_a": noisy(12), "az_b": noisy(30), "meco": noisy(8)})
+    res = run("beyond", "--zc", zc, "--cells", cells, "--extra", tf, "--ground-truth", gt,
+              "--bootstrap", "20", "--out", tmp_path / "b")
+    out = tmp_path / "b"
+    for part in ("ensemble/summary.csv", "predict/curve.csv", "predict-zc/curve.csv",
+                 "search/summary.csv", "beyond.md", "times.txt"):
+        assert (out / part).is_file(), part
+    declared = json.loads((out / "ensemble" / "ensemble.json").read_text())["declared"]
+    assert set(declared) == {"zc-all", "nwot+synflow+params_live", "zc-all+free", "az-nas",
+                             "extra-all", "everything"}
+    assert declared["az-nas"] == ["az_a", "az_b"]
+    curve = pd.read_csv(out / "predict" / "curve.csv")
+    assert sorted(curve["k"].unique()) == [10, 20, 50] and (curve["cells"] == n).all()
+    assert "search 0 s" not in res.output or "[beyond]" in res.output
+    md = (out / "beyond.md").read_text()
+    assert "Beyond single proxies" in md and "zc + cells + tf" in md
+    run("report", "--beyond", out, "--ground-truth", gt, "--out", tmp_path / "r")
+    assert "Beyond single proxies" in (tmp_path / "r" / "index.md").read_text()
+    one_line_error(run("beyond", "--zc", tf, "--cells", cells, "--ground-truth", gt,
+                       "--out", tmp_path / "c", ok=False), "nwot", "no table has")

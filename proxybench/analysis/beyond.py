@@ -1,5 +1,5 @@
 """Markdown section "Beyond single proxies": label-free ensembles, few-label predictors and
-search on the scored sample, from the tables ``reports/cifar10-cpu/beyond.sh`` writes.
+search on the scored sample, from the tables ``proxybench beyond`` (``api.beyond``) writes.
 
 ``render_beyond(root, ...)`` reads, under each root: ``ensemble/`` (``proxybench ensemble``),
 ``predict/curve.csv`` and optionally ``predict-zc/curve.csv`` (``proxybench predict``) and
@@ -140,8 +140,8 @@ def _ensembles(root: Path, out: list[str]) -> None:
                f"greedy forward selection of members by Kendall tau on one half (at least "
                f"{meta.get('min_members', 2)} members), tau measured on the other half; "
                f"'best single' = the column with the best tau on the selection half. "
-               f"Declared ensembles were fixed in `beyond.sh` before any result was seen and "
-               f"are measured on the same held-out halves.\n")
+               f"Declared ensembles were fixed by `proxybench beyond`'s rule before any result "
+               f"was seen and are measured on the same held-out halves.\n")
     rows = []
     for r in summary.itertuples():
         rows.append({"aggregation": r.method, "kind": r.kind, "ensemble": r.name,
@@ -230,7 +230,7 @@ def render_beyond(roots: str | Path | Sequence[str | Path], *, titles: Sequence[
            "per cell of the members' scoring as recorded in the tables' `_seconds` columns "
            "(free counts: ~0); a label costs one NB201 training run (200 epochs).\n"]
     for i, root in enumerate(roots):
-        named = root / "title.txt"     # written by beyond.sh: which tables went in
+        named = root / "title.txt"     # written by `beyond`: which tables went in
         title = titles[i] if i < len(titles) else (
             named.read_text().strip() if named.is_file() else root.name)
         out.append(f"{h}# {title}\n")

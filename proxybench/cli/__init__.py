@@ -620,7 +620,7 @@ def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, dataset, groun
 @click.option("--retrain", "retrains", multiple=True, type=click.Path(file_okay=False),
               help="`proxybench retrain` output folders (DARTS transfer table).")
 @click.option("--beyond", "beyond", multiple=True, type=click.Path(file_okay=False),
-              help="Folders written by reports/cifar10-cpu/beyond.sh (ensembles, few-label "
+              help="Folders written by `proxybench beyond` (ensembles, few-label "
                    "predictors, their searches); repeat the option.")
 @O.DATASET
 @O.GROUND_TRUTH
@@ -717,7 +717,7 @@ def demo(data_dir, ground_truth, out, n_cells, epochs) -> None:
              n_cells=n_cells, epochs=epochs, echo=click.echo)
 
 
-from . import predict as _predict  # noqa: E402,F401  (registers predict, ensemble, search-pool)
+from . import predict as _predict  # noqa: E402,F401  (predict, ensemble, beyond, search-pool)
 
 if __name__ == "__main__":
     main()

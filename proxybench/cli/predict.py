@@ -1,4 +1,5 @@
-"""``proxybench predict``, ``ensemble`` and ``search-pool``: what several proxies do together.
+"""``proxybench predict``, ``ensemble``, ``beyond`` and ``search-pool``: what several proxies do
+together.
 
 Registered on the main group by :mod:`proxybench.cli`; shared options come from
 :mod:`proxybench.cli.options`.
@@ -6,13 +7,11 @@ Registered on the main group by :mod:`proxybench.cli`; shared options come from
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import click
 
-from . import friendly, main
+from . import _command, friendly, main
 from . import options as O
 
 
@@ -40,7 +39,7 @@ def _gt(ground_truth: str | None) -> str | None:
 
 def _meta(extra: dict) -> dict:
     from ..run.files import code_version, environment
-    return {"command": " ".join(sys.argv), "code_versions": [code_version()],
+    return {"command": _command(), "code_versions": [code_version()],
             "environment": environment(), **extra}
 
 
@@ -69,33 +68,17 @@ def predict(tables, columns, labels, draws, models, dataset, ground_truth, seed,
     proxybench predict --scores zc.csv --scores cells.csv --labels 10,50,200 --draws 10 \\
         --model linear --model gbt --out curve.csv
     """
-    from ..analysis.predict import predict_tables
+    from ..api import predict as run_predict
     _need(tables)
-    seed = seed or 0
-    start = time.time()
-    curve, per = predict_tables(list(tables), columns=list(columns),
-                                labels=_ints(labels, "--labels"), draws=draws,
-                                models=list(models), dataset=dataset,
-                                ground_truth=_gt(ground_truth), seed=seed, missing=missing)
-    _write(out, curve, per, _meta({"tables": list(tables), "seed": seed, "draws": draws,
-                                   "dataset": dataset, "missing": missing,
-                                   "wall_seconds": time.time() - start}))
+    curve = run_predict(list(tables), columns=list(columns), labels=_ints(labels, "--labels"),
+                        draws=draws, model=list(models), dataset=dataset,
+                        ground_truth=_gt(ground_truth), seed=seed or 0, missing=missing,
+                        out=out, meta={"command": _command()})
     for r in curve.itertuples():
         click.echo(f"{r.model:6s} k={r.k:<4d} tau {r.tau_mean:+.3f} ± {r.tau_sd:.3f}  "
                    f"rho {r.rho_mean:+.3f} ± {r.rho_sd:.3f}  ({r.draws} draws, "
                    f"{r.cells} cells)")
     click.echo(f"-> {out}")
-
-
-def _write(out: str, table, per, meta: dict) -> None:
-    from ..run.files import atomic_write_bytes, atomic_write_json
-    out = Path(out)
-    if out.suffix != ".csv":
-        raise click.ClickException(f"--out {out} must end in .csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, table.to_csv(index=False).encode())
-    atomic_write_bytes(out.with_suffix(".draws.csv"), per.to_csv(index=False).encode())
-    atomic_write_json(out.with_suffix(".json"), meta)
 
 
 # --------------------------------------------------------------------------- ensemble
@@ -143,6 +126,40 @@ def ensemble(tables, columns, methods, declared, splits, min_members, dataset, g
         click.echo(f"{r.method:7s} {r.kind:11s} {r.name:28.28s} tau {r.tau_mean:+.3f} ± "
                    f"{r.tau_sd:.3f} (held-out halves, {r.splits} splits)  {r.members}")
     click.echo(f"-> {out}")
+
+
+# --------------------------------------------------------------------------- beyond
+@main.command()
+@click.option("--zc", "zc", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="Zero-cost proxies on a seeded sample (its cells are the sample).")
+@click.option("--cells", "cells_table", required=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="The free counts (`proxybench cells`).")
+@click.option("--supernet", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="One supernet's proxies on (at least) the same cells.")
+@click.option("--extra", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="More proxy tables on the same cells (repeat), e.g. the training-free "
+                   "proxies.")
+@O.DATASET
+@O.GROUND_TRUTH
+@O.BOOTSTRAP
+@O.QUIET
+@O.out_dir("Where ensemble/, predict/, predict-zc/, combined/, search/ and beyond.md go")
+@friendly
+def beyond(zc, cells_table, supernet, extra, dataset, ground_truth, bootstrap, quiet,
+           out) -> None:
+    """Beyond single proxies on one scored sample: label-free ensembles (held-out member
+    selection and ensembles declared in advance), few-label predictors, and search on the
+    sample with each; the section `report --beyond OUT` shows (OUT/beyond.md).
+
+    \b
+    proxybench beyond --zc zc.csv --cells cells.csv --extra tf.csv --out beyond/
+    """
+    from ..api import beyond as run_beyond
+    folder = run_beyond(out, zc, cells_table, supernet=supernet, extra=list(extra),
+                        dataset=dataset, ground_truth=ground_truth, n_boot=bootstrap,
+                        echo=None if quiet else click.echo, command=_command())
+    click.echo(f"-> {folder / 'beyond.md'}")
 
 
 # --------------------------------------------------------------------------- search-pool

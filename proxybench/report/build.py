@@ -221,7 +221,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
         _findings(findings, board, dataset)
     ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
-    if beyond:   # ensembles, few-label predictors and their searches (`beyond.sh` folders)
+    if beyond:   # ensembles, few-label predictors and their searches (`proxybench beyond` folders)
         from ..analysis.beyond import render_beyond
         doc.markdown(render_beyond(list(beyond)))
 
