@@ -326,7 +326,7 @@ def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_o
     from proxybench.spaces.nb201 import cell_at
     out = tmp_path / "fs"
     res = run("train", "--preset", "tiny", "--epochs", "1", "--train-images", "256",
-              "--few-shot", "0:1", "--threads", "1", "--out", out)
+              "--few-shot-split", "0:1", "--threads", "1", "--out", out)
     assert "few-shot split of seed 0 on edge 0" in res.output
     split = json.loads((out / "few-shot" / "few_shot.json").read_text())
     assert (split["edge"], split["epochs"], split["ops"]) == (0, 1, [0, 1, 2, 3, 4])
@@ -366,12 +366,12 @@ def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_o
     # runs are one line
     stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     one_line_error(run("train", "--preset", "tiny", "--epochs", "1", "--train-images", "256",
-                       "--few-shot", "1:1", "--resume", "--out", out, ok=False),
+                       "--few-shot-split", "1:1", "--resume", "--out", out, ok=False),
                    "edge 0 with 1 epochs", "--force")
     assert stamp == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    one_line_error(run("train", "--preset", "tiny", "--few-shot", "9:1", "--out",
+    one_line_error(run("train", "--preset", "tiny", "--few-shot-split", "9:1", "--out",
                        tmp_path / "x", ok=False), "edge 9")
-    one_line_error(run("train", "--preset", "tiny", "--few-shot", "a", "--out",
+    one_line_error(run("train", "--preset", "tiny", "--few-shot-split", "a", "--out",
                        tmp_path / "x", ok=False), "EDGE:EPOCHS")
     one_line_error(run("score", "--run", out / "few-shot" / "op-2", "--proxy", "val_loss",
                        "--few-shot", "--cells", "4", "--out", tmp_path / "y.csv", ok=False),

@@ -244,7 +244,7 @@ def test_beyond_runs_the_whole_section_from_the_cli(tmp_path):
     zc = table("zc", {"synflow": noisy(10), "nwot": noisy(15), "snip": noisy(40)})
     cells = table("cells", {"params_live": noisy(20), "flops_live": noisy(25)})
     tf = table("tf", {"az_a": noisy(12), "az_b": noisy(30), "meco": noisy(8)})
-    res = run("beyond", "--zc", zc, "--cells", cells, "--extra", tf, "--ground-truth", gt,
+    res = run("beyond", "--zc", zc, "--counts", cells, "--extra", tf, "--ground-truth", gt,
               "--bootstrap", "20", "--out", tmp_path / "b")
     out = tmp_path / "b"
     for part in ("ensemble/summary.csv", "predict/curve.csv", "predict-zc/curve.csv",
@@ -261,5 +261,5 @@ def test_beyond_runs_the_whole_section_from_the_cli(tmp_path):
     assert "Beyond single proxies" in md and "zc + cells + tf" in md
     run("report", "--beyond", out, "--ground-truth", gt, "--out", tmp_path / "r")
     assert "Beyond single proxies" in (tmp_path / "r" / "index.md").read_text()
-    one_line_error(run("beyond", "--zc", tf, "--cells", cells, "--ground-truth", gt,
+    one_line_error(run("beyond", "--zc", tf, "--counts", cells, "--ground-truth", gt,
                        "--out", tmp_path / "c", ok=False), "nwot", "no table has")

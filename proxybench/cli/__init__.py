@@ -108,14 +108,12 @@ def main() -> None:
                    "distinct (uniform over NB201's 9,445 pruned forms), unique (uniform over "
                    "its 6,466 isomorphism classes, EEPE's de-isomorphic sampling), fair "
                    "(FairNAS: every op of every edge once per 5 steps). DARTS: uniform.")
-@click.option("--few-shot", "few_shot", default=None, metavar="EDGE:EPOCHS",
+@click.option("--few-shot-split", "few_shot", default=None, metavar="EDGE:EPOCHS",
               help="Also split each trained supernet on NB201 edge EDGE (0-5) into five "
                    "sub-supernets, one per op, each warm-started and trained EPOCHS epochs "
                    "on its share of the space (few-shot NAS, Zhao et al. 2021); `score "
                    "--few-shot` scores each cell on its own.")
-@click.option("--force", is_flag=True,
-              help="Retrain runs in --out that were trained with other settings (their "
-                   "checkpoints are deleted).")
+@O.FORCE
 @O.out_dir("The run directory (or seed group)")
 @O.RESUME
 @O.THREADS
@@ -234,7 +232,7 @@ def proxies() -> None:
                    "checkpoints up to --checkpoint (train with --save-every); 1 = none.")
 @click.option("--few-shot", "few_shot", is_flag=True,
               help="Score each cell on its own sub-supernet of the run's few-shot split "
-                   "(`train --few-shot EDGE:EPOCHS`).")
+                   "(`train --few-shot-split EDGE:EPOCHS`).")
 @O.out_file("The score table (with --run GROUP: OUT.seed-K.csv per supernet)")
 @O.RESUME
 @O.RETRY

@@ -56,8 +56,9 @@ MISSING = click.option("--missing", type=click.Choice(["last", "drop"]), default
                             "and AZ-NAS's protocol; every proxy on the same cells) or left "
                             "out (Abdelfattah et al.'s).")
 FORCE = click.option("--force", is_flag=True,
-                     help="Replace an existing --out table (without it an existing table is "
-                          "refused and left as it is).")
+                     help="Replace what --out holds: an existing table (merge, cells, "
+                          "combine), or runs trained with other settings, their checkpoints "
+                          "deleted (train). Without it nothing is replaced.")
 RESUME = click.option("--resume", is_flag=True,
                       help="Continue a stopped run into the same --out (finished work is "
                            "kept).")

@@ -132,7 +132,7 @@ def ensemble(tables, columns, methods, declared, splits, min_members, dataset, g
 @main.command()
 @click.option("--zc", "zc", required=True, type=click.Path(dir_okay=False, exists=True),
               help="Zero-cost proxies on a seeded sample (its cells are the sample).")
-@click.option("--cells", "cells_table", required=True,
+@click.option("--counts", "cells_table", required=True,
               type=click.Path(dir_okay=False, exists=True),
               help="The free counts (`proxybench cells`).")
 @click.option("--supernet", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -153,7 +153,7 @@ def beyond(zc, cells_table, supernet, extra, dataset, ground_truth, bootstrap, q
     sample with each; the section `report --beyond OUT` shows (OUT/beyond.md).
 
     \b
-    proxybench beyond --zc zc.csv --cells cells.csv --extra tf.csv --out beyond/
+    proxybench beyond --zc zc.csv --counts cells.csv --extra tf.csv --out beyond/
     """
     from ..api import beyond as run_beyond
     folder = run_beyond(out, zc, cells_table, supernet=supernet, extra=list(extra),

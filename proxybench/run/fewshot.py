@@ -38,14 +38,15 @@ def parse_few_shot(text: str) -> tuple[int, int]:
     from ..spaces.nb201 import EDGES
     edge, sep, epochs = text.partition(":")
     if not sep or not edge.strip().isdigit() or not epochs.strip().isdigit():
-        raise FewShotError(f"--few-shot {text!r}: write EDGE:EPOCHS, e.g. 0:10 (split on "
+        raise FewShotError(f"--few-shot-split {text!r}: write EDGE:EPOCHS, e.g. 0:10 (split on "
                            f"edge 0, train each sub-supernet 10 epochs)")
     e, k = int(edge), int(epochs)
     if not 0 <= e < len(EDGES):
-        raise FewShotError(f"--few-shot {text!r}: edge {e} is not an NB201 edge; choose "
+        raise FewShotError(f"--few-shot-split {text!r}: edge {e} is not an NB201 edge; choose "
                            f"0-{len(EDGES) - 1}")
     if k < 1:
-        raise FewShotError(f"--few-shot {text!r}: each sub-supernet needs at least 1 epoch")
+        raise FewShotError(f"--few-shot-split {text!r}: each sub-supernet needs at least 1 "
+                           f"epoch")
     return e, k
 
 
@@ -127,12 +128,12 @@ def shot_runs(run: str | Path) -> tuple[dict, dict[int, Path]]:
     split = read_split(run)
     if split is None:
         raise FewShotError(f"{run} holds no few-shot split; train one with `proxybench train "
-                           f"... --few-shot EDGE:EPOCHS --out {run}`")
+                           f"... --few-shot-split EDGE:EPOCHS --out {run}`")
     subs = {int(op): shot_dir(run, int(op)) for op in split["ops"]}
     missing = [p for p in subs.values() if not (p / FINAL).is_file()]
     if missing:
         raise FewShotError(f"the few-shot split of {run} is not finished ({missing[0]} has no "
-                           f"final.pt); rerun the same `train ... --few-shot` to finish it")
+                           f"final.pt); rerun the same `train ... --few-shot-split` to finish it")
     return split, subs
 
 

@@ -57,7 +57,7 @@ on lv-uniform:img2048 && proxybench score --run "$RUNS/lv-uniform" --proxy "val_
 
 #      few-shot NAS (Zhao et al. 2021): the baseline's supernets split on edge 0 into five
 #      sub-supernets of 6 epochs each (30 more epochs of training per supernet)
-on lv-uniform:fewshot && $TRAIN --seeds $SEEDS --few-shot 0:6 --out "$RUNS/lv-uniform"
+on lv-uniform:fewshot && $TRAIN --seeds $SEEDS --few-shot-split 0:6 --out "$RUNS/lv-uniform"
 on lv-uniform:fewshot && $SCORE --run "$RUNS/lv-uniform" --few-shot \
   --out "$RUNS/lv-uniform/fewshot.csv"
 

@@ -94,7 +94,7 @@ cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
     --out training_free_2000.correlate.csv
   proxybench correlate az_nas_2000.csv --column az_nas --out az_nas_2000.correlate.csv )
 # label-free ensembles, few-label predictors and their searches on the 2,000 cells
-proxybench beyond --zc $R/zero_cost_2000.csv --cells $R/cells.csv \
+proxybench beyond --zc $R/zero_cost_2000.csv --counts $R/cells.csv \
   --supernet $R/all_cells_seed0.csv --extra $R/training_free_2000.csv --out "$RUNS/beyond"
 mkdir -p $R/beyond && cp -r "$RUNS"/beyond/{ensemble,predict,predict-zc,search,times.txt,title.txt} $R/beyond/
 S="--repeats 5 --out"
