@@ -35,7 +35,8 @@ def describe_run(path: Path) -> list[str]:
                      f"{summary.get('chance_acc')}%)")
     env = info.get("environment", {})
     lines.append(f"  code {env.get('git_commit', '?')}, torch {env.get('torch', '?')}, "
-                 f"{env.get('cpu_threads', '?')} threads, device {info.get('device', '?')}")
+                 f"{env.get('cpu_threads', '?')} threads, device {info.get('device', '?')}, "
+                 f"CPU instruction set {env.get('cpu_capability', 'not recorded')}")
     tables = sorted(p.name for p in path.glob("*.csv") if meta_path(p).is_file())
     if tables:
         lines.append(f"  score tables here: {', '.join(tables)}")

@@ -93,3 +93,16 @@ def test_preset_validation():
     with pytest.raises(PresetError, match="lr_min"):
         get_preset("cpu", lr=0.001, lr_min=0.01)
     assert get_preset("cpu", epochs=None).epochs == get_preset("cpu").epochs
+
+
+def test_runs_record_the_cpu_instruction_set(tiny_run):
+    """The same seed trains other supernets on another vector instruction set (AVX2 vs
+    AVX-512), so a run records the one it was trained on."""
+    import json
+
+    import torch
+
+    from tests.cli_helpers import run
+    env = json.loads((tiny_run / "run.json").read_text())["environment"]
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert f"CPU instruction set {env['cpu_capability']}" in run("describe", tiny_run).output

@@ -218,11 +218,15 @@ def code_version() -> dict:
 
 
 def environment() -> dict:
-    """Versions and machine facts recorded in every run.json."""
+    """Versions and machine facts recorded in every run.json. ``cpu_capability`` (torch's
+    vector instruction set: AVX2, AVX512, ...) is part of what a run reproduces on: the same
+    seed trains bit-identical supernets on one instruction set, and different ones (as far
+    apart as two seeds) on another."""
     import numpy
     import torch
 
     from .. import __version__
     return {"proxybench": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version(), "machine": platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "cpu_threads": torch.get_num_threads(), "git_commit": git_commit()}
