@@ -119,10 +119,8 @@ def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
 def protocol(dataset: str, ground_truth: str | None, cells: str,
              metric: str = "test-200", missing: str = "last") -> str:
     """The protocol behind a tau, in words: ground truth, cell set, statistic, sign."""
-    import os
-
-    from .groundtruth import ENV_VAR
-    source = ground_truth or os.environ.get(ENV_VAR, "?")
+    from .groundtruth import resolve
+    source = resolve(ground_truth) or "?"
     sets = {"all": "every scored cell", "distinct": "one cell per pruned form (weight-"
             "sharing-distinct; 9,445 in NB201)", "unique": "one cell per isomorphism class "
             "(NB201's unique cells; 6,466 in all)"}
