@@ -133,9 +133,14 @@ def _ensembles(root: Path, out: list[str]) -> None:
         return
     secs = meta.get("seconds_per_cell", {})
     n = meta.get("cells", "?")
-    out.append(f"**Label-free ensembles** on {n} cells (complete in all "
-               f"{len(meta.get('candidates', []))} candidate columns; "
-               f"{meta.get('dropped_incomplete', 0)} cells with a failed score dropped). "
+    if meta.get("missing", "drop") == "last":
+        failed = sum((meta.get("failed") or {}).values())
+        policy = (f"{len(meta.get('candidates', []))} candidate columns; each of the "
+                  f"{failed} failed scores ranks last in its column")
+    else:
+        policy = (f"complete in all {len(meta.get('candidates', []))} candidate columns; "
+                  f"{meta.get('dropped_incomplete', 0)} cells with a failed score dropped")
+    out.append(f"**Label-free ensembles** on {n} cells ({policy}). "
                f"Held-out protocol: {meta.get('splits', '?')} random halves; on each, "
                f"greedy forward selection of members by Kendall tau on one half (at least "
                f"{meta.get('min_members', 2)} members), tau measured on the other half; "
