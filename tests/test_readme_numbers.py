@@ -118,3 +118,12 @@ def test_readme_depth_and_instruction_set_numbers_are_the_records():
     quoted.append(f"one seed, {minutes:.0f} training minutes")
     for text in quoted:
         assert text in readme, text
+
+
+def test_readme_cifar100_leaderboard_is_the_reports():
+    from proxybench.report.build import readme_markers
+    begin, end = readme_markers("cifar100")
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    board = (ROOT / "reports" / "cifar100-cpu" / "leaderboard.md").read_text()
+    assert block.strip() == board.strip() and board.count("\n") > 10

@@ -114,3 +114,21 @@ def test_cross_dataset_compares_two_leaderboards(tmp_path):
                        ok=False), "does not exist")
     one_line_error(run("cross-dataset", "--board", "cifar10", "--board", f"x={b}", "--out",
                        tmp_path / "y.md", ok=False), "NAME=FILE")
+
+
+def test_leaderboard_without_seed_tables_uses_the_cells_every_table_shares(tmp_path, gt_csv):
+    import json
+
+    from proxybench.analysis.groundtruth import load_ground_truth
+    from proxybench.analysis.leaderboard import leaderboard
+    rng = np.random.default_rng(0)
+    big = np.arange(0, 400)
+    small = big[::4]
+    for name, idx in (("a", small), ("b", big)):
+        pd.DataFrame({"arch_index": idx, f"p_{name}": rng.normal(size=len(idx))}).to_csv(
+            tmp_path / f"{name}.csv", index=False)
+        (tmp_path / f"{name}.json").write_text(json.dumps({"proxies": [
+            {"column": f"p_{name}", "higher_is_better": True}]}))
+    board = leaderboard([], [tmp_path / "a.csv", tmp_path / "b.csv"],
+                        load_ground_truth(str(gt_csv)), "cifar10", n_boot=0)
+    assert (board["cells"] == len(small)).all()

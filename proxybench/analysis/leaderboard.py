@@ -57,7 +57,8 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
                 truth: pd.DataFrame, dataset: str, *, n_boot: int = 1000,
                 seed: int = 0, missing: str = "last") -> pd.DataFrame:
     """One row per proxy column, sorted by tau, on the cells all ``seed_tables`` share (or,
-    without seed tables, on the cells of each table). Cells whose score failed are ranked
+    without seed tables, the cells every table shares, e.g. a sample's cells where the free
+    counts cover all 15,625; each table's own when they share fewer than 3). Cells whose score failed are ranked
     last (``missing="last"``: every row on the same cells) or left out (``drop``);
     ``failed`` counts them per row."""
     for p in [*seed_tables, *score_tables]:
@@ -69,6 +70,9 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
         cells = set(seeds[0][1]["arch_index"])
         for _, t in seeds[1:]:
             cells &= set(t["arch_index"])
+    elif singles:
+        common = set.intersection(*(set(t["arch_index"]) for _, t in singles))
+        cells = common if len(common) >= 3 else None
     gt = truth.set_index("arch_index")[dataset]
     rows: list[dict] = []
     replicated = list(dict.fromkeys(c for _, t in seeds for c in proxy_columns(t)))

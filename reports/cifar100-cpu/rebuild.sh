@@ -44,7 +44,8 @@ if on zc; then
     --cells 1000 $T --resume --out "$RUNS/training_free.csv"
   proxybench cells --dataset cifar100 --force --out "$RUNS/cells.csv"
   for t in zero_cost training_free cells; do
-    relative "$RUNS/$t.csv" $R/$t.csv && relative "$RUNS/$t.json" $R/$t.json
+    relative "$RUNS/$t.csv" $R/$t.csv
+    relative "$RUNS/$t.json" $R/$t.json
   done
   ( cd $R && proxybench combine training_free.csv --method logrank --missing last --force \
       --name az_nas --terms \
@@ -70,11 +71,13 @@ if on report; then
   for s in 0 1 2 3 4; do
     [ -f $R/seeds/e30-seed-$s.csv ] && SEEDS+=(--seed-tables $R/seeds/e30-seed-$s.csv)
   done
+  SC=()    # the tables made so far (a step not yet run leaves its rows out)
+  for t in zero_cost training_free az_nas cells; do
+    [ -f $R/$t.csv ] && SC+=(--scores $R/$t.csv)
+  done
   proxybench report --dataset cifar100 \
     --title "proxybench: NB201 on CIFAR-100, cpu preset, 2-core CPU" "${SEEDS[@]}" \
-    --scores $R/zero_cost.csv --scores $R/training_free.csv --scores $R/az_nas.csv \
-    --scores $R/cells.csv --bootstrap 1000 --commands $R/rebuild.sh --readme README.md \
-    --out $R
+    "${SC[@]}" --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
   proxybench cross-dataset --board cifar10=reports/cifar10-cpu/leaderboard.csv \
     --board cifar100=$R/leaderboard.csv --out $R/cross-dataset.md
 fi
