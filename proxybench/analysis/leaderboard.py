@@ -58,9 +58,9 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
                 seed: int = 0, missing: str = "last") -> pd.DataFrame:
     """One row per proxy column, sorted by tau, on the cells all ``seed_tables`` share (or,
     without seed tables, the cells every table shares, e.g. a sample's cells where the free
-    counts cover all 15,625; each table's own when they share fewer than 3). Cells whose score failed are ranked
-    last (``missing="last"``: every row on the same cells) or left out (``drop``);
-    ``failed`` counts them per row."""
+    counts cover all 15,625; each table's own when they share fewer than 3). Cells whose
+    score failed are ranked last (``missing="last"``: every row on the same cells) or left
+    out (``drop``); ``failed`` counts them per row."""
     for p in [*seed_tables, *score_tables]:
         check_dataset(p, dataset)
     seeds = [(Path(p), read_scores(p)) for p in seed_tables]
