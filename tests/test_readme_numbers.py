@@ -127,3 +127,12 @@ def test_readme_cifar100_leaderboard_is_the_reports():
     block = readme.split(begin, 1)[1].split(end, 1)[0]
     board = (ROOT / "reports" / "cifar100-cpu" / "leaderboard.md").read_text()
     assert block.strip() == board.strip() and board.count("\n") > 10
+
+
+def test_readme_cross_dataset_numbers_are_the_comparisons():
+    import json
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    cross = json.loads((ROOT / "reports" / "cifar100-cpu" / "cross-dataset.json").read_text())
+    assert (f"the {cross['proxies']} proxies both leaderboards hold" in readme)
+    assert (f"Kendall τ {cross['kendall_tau']:+.3f} [{cross['tau_ci_low']:+.3f}, "
+            f"{cross['tau_ci_high']:+.3f}]") in readme
