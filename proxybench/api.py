@@ -493,7 +493,8 @@ def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
     for t in tables:
         if not t.is_file():
             raise ProxybenchError(f"score table {t} does not exist; score it first")
-    cols = {t: proxy_columns(read_scores(t)) for t in tables}
+    frames = {t: read_scores(t) for t in tables}
+    cols = {t: proxy_columns(f) for t, f in frames.items()}
     zcc = cols[Path(zc)]
     exc = [c for t in map(Path, extra) for c in cols[t]]
     everything = [c for t in tables for c in cols[t]]
@@ -520,7 +521,7 @@ def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
         _say(echo, f"[beyond] {times[-1]}")
 
     meta = {"command": command}
-    n = len(read_scores(zc))
+    n = len(frames[Path(zc)])
     # the fixed settings, cut to what a small sample allows (at least 3 unlabelled cells)
     labels = tuple(k for k in (10, 20, 50, 100, 200, 400) if k < n - 3)
     budget = min(200, n - 3)

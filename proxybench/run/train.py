@@ -288,11 +288,13 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True
     alone writes files. Rank 0 holds ``run.json.lock`` while it trains: a second trainer of
     the same directory is refused, not run beside it.
     """
+    import contextlib
     out = Path(out_dir)
-    if _dist()[0] != 0:
-        return _train(cfg, out, resume=resume, progress=progress, device=device)
-    out.mkdir(parents=True, exist_ok=True)
-    with exclusive(out / RUN_JSON):  # a second trainer: "run.json is being written by ..."
+    if _dist()[0] == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    # a second trainer is refused: "run.json is being written by process N"
+    lock = exclusive(out / RUN_JSON) if _dist()[0] == 0 else contextlib.nullcontext()
+    with lock:
         return _train(cfg, out, resume=resume, progress=progress, device=device)
 
 
