@@ -180,20 +180,25 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
                 workers: int | None = None, threads: int | None = None,
+                normalize: str = "dataset", augment: bool = False,
                 command: str = "proxybench.api.score_files(...)") -> list[Scored]:
     """Score cells into the table ``out`` (resumable), or with ``run`` a seed group into one
     table per supernet (``OUT.seed-K.csv``). ``cells``: 'all', N (a seeded sample), a file
     of ids, or a list of ids. ``workers`` processes of ``threads`` torch threads score side
     by side (default: one one-thread process per CPU core; one on a GPU). Under torchrun
-    each rank scores a shard and rank 0 merges."""
+    each rank scores a shard and rank 0 merges. ``normalize`` ('dataset' or
+    'zero-cost-nas') and ``augment`` prepare the images as a paper's code does
+    (``run.data.ImageProtocol``)."""
     from .engine.score import context_from_run, score_cells, score_sharded
     from .proxies import parse_specs
+    from .run.data import ImageProtocol
     from .run.distributed import rank_world
     from .run.files import environment
     from .run.rundir import group_runs, replicate_table
     from .spaces import get_space
     specs = parse_specs(proxies if isinstance(proxies, str)
                         else ";".join(_spec_text(p) for p in proxies))
+    images = ImageProtocol(normalize, augment)
     sp = get_space(space)
     ids = (sp.select(str(cells), seed if seed is not None else 0)
            if isinstance(cells, (str, int)) else [sp.key(i) for i in cells])
@@ -207,7 +212,8 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
         ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                      preset_overrides=overrides or {}, seed=seed,
                                      dataset=dataset, preset_name=preset, device=device,
-                                     space=space, average=average, few_shot=few_shot)
+                                     space=space, average=average, few_shot=few_shot,
+                                     images=images)
         meta = {**info, "space": space, "cell_selection": str(cells) if isinstance(
             cells, (str, int)) else f"{len(ids)} ids", "environment": environment(),
             "command": command}
@@ -238,7 +244,8 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
           out: str | Path | None = None, data_dir: str | None = None,
           dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
           space: str = "nb201", progress: bool = False, workers: int | None = None,
-          average: int = 1, few_shot: bool = False) -> pd.DataFrame:
+          average: int = 1, few_shot: bool = False, normalize: str = "dataset",
+          augment: bool = False) -> pd.DataFrame:
     """Score cells with proxies; returns the table (one row per cell).
 
     ``cells``: "all", a number N (a seeded sample) or a list of ids. ``run`` is a training
@@ -247,10 +254,13 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
     there (resumable); without, a temporary file is used and removed. ``workers``: scoring
     processes (default: one per CPU core, each one torch thread; one on a GPU).
     ``average``: score the mean weights of the run's last K saved checkpoints;
-    ``few_shot``: score each cell on its sub-supernet of the run's few-shot split."""
+    ``few_shot``: score each cell on its sub-supernet of the run's few-shot split;
+    ``normalize`` ('dataset', 'zero-cost-nas') and ``augment``: the images as a paper's
+    code prepares them."""
     def to(path: str | Path, resume: bool) -> pd.DataFrame:
         return score_files(proxies, path, run=run, space=space, cells=cells, seed=seed,
-                           average=average, few_shot=few_shot,
+                           average=average, few_shot=few_shot, normalize=normalize,
+                           augment=augment,
                            data_dir=data_dir, dataset=dataset, preset=preset, resume=resume,
                            device=device, progress=progress, workers=workers,
                            command="proxybench.api.score(...)")[0].table

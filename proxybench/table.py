@@ -171,7 +171,10 @@ def merged_meta(parts: Sequence[str | Path], table: pd.DataFrame) -> dict:
 # (the weights' hash stands for the run and checkpoint, and a data folder may move). The
 # weights are hashed by value: a run resumed after it finished rewrites final.pt with the
 # same weights in other bytes.
-FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies")
+FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies", "images")
+# how the scored images were prepared (run/data.py ImageProtocol): tables that predate the
+# option were all scored this way
+DEFAULT_IMAGES = {"normalize": "dataset", "augment": False}
 
 
 def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None,
@@ -180,7 +183,8 @@ def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None
     meta = meta or {}
     fp = {"space": space, "dataset": meta.get("dataset"),
           "weights_sha256": meta.get("weights_sha256"), "seed": ctx.seed,
-          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs]}
+          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs],
+          "images": meta.get("images", DEFAULT_IMAGES)}
     return json.loads(json.dumps(fp, default=str))  # tuples -> lists, as read back
 
 
@@ -188,9 +192,11 @@ def recorded_fingerprint(meta: dict) -> dict:
     """The fingerprint in a table's .json; tables written before fingerprints existed keep
     the same settings at the top level, and those present are what gets checked."""
     fp = meta.get("fingerprint")
-    if isinstance(fp, dict):
-        return fp
-    return {k: meta[k] for k in FINGERPRINT if k in meta}
+    if not isinstance(fp, dict):
+        fp = {k: meta[k] for k in FINGERPRINT if k in meta}
+    if fp and "images" not in fp:
+        fp = {**fp, "images": meta.get("images", DEFAULT_IMAGES)}
+    return fp
 
 
 def fingerprint_difference(old: dict, new: dict, old_meta: dict | None = None,
@@ -217,6 +223,11 @@ def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
                                                          else len(order), k)):
             if a.get(k) != b.get(k):
                 return f"preset {k}={a.get(k)}, not {k}={b.get(k)}"
+    if key == "images" and isinstance(a, dict) and isinstance(b, dict):
+        def protocol(d: dict) -> str:
+            return (f"--normalize {d.get('normalize')}"
+                    + (" --augment" if d.get("augment") else " without --augment"))
+        return f"images prepared with {protocol(a)}, not {protocol(b)}"
     if key == "proxies" and isinstance(a, list) and isinstance(b, list):
         def show(ps: list) -> str:
             return "; ".join(f"{p.get('proxy')} {p.get('options')}" for p in ps

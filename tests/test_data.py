@@ -14,6 +14,7 @@ import torch
 from proxybench.run.data import (
     DATASETS,
     DataError,
+    ImageProtocol,
     ImageSet,
     augment,
     fixed_batch,
@@ -367,6 +368,30 @@ def test_fixed_batch() -> None:
     assert torch.equal(x1, normalize(data.images[y1], data.mean, data.std))
     with pytest.raises(DataError, match="only 20"):
         fixed_batch(data, 21, seed=0)
+
+
+def test_scoring_image_protocols() -> None:
+    """zero-cost-nas's statistics by hand; augmentation seeded, of the images drawn, and
+    the default protocol the plain normalised batch."""
+    data = _fake_set(20, side=16)
+    x, y = fixed_batch(data, 8, seed=5, protocol=ImageProtocol("zero-cost-nas"))
+    px = data.images[y[0], 1, 2, 3].item()
+    assert x[0, 1, 2, 3].item() == pytest.approx((px / 255 - 0.4822) / 0.1994, abs=1e-5)
+    x16, _ = fixed_batch(data, 8, seed=5, protocol=ImageProtocol("zero-cost-nas"),
+                         dataset="imagenet16-120")
+    assert x16[0, 1, 2, 3].item() == pytest.approx((px - 116.66) / 61.26, abs=1e-5)
+    assert torch.equal(fixed_batch(data, 8, 5, ImageProtocol())[0], fixed_batch(data, 8, 5)[0])
+    a1, ya = fixed_batch(data, 8, seed=5, protocol=ImageProtocol(augment=True))
+    a2, _ = fixed_batch(data, 8, seed=5, protocol=ImageProtocol(augment=True))
+    assert torch.equal(a1, a2) and torch.equal(ya, y)      # same images, same draws
+    plain = normalize(data.images[y], data.mean, data.std)
+    assert not torch.equal(a1, plain)
+    # each augmented image is its own image shifted by at most 16/8 = 2 pixels, maybe flipped
+    g = torch.Generator().manual_seed(5)
+    torch.randperm(20, generator=g)
+    assert torch.equal(a1, normalize(augment(data.images[y], g, pad=2), data.mean, data.std))
+    with pytest.raises(DataError, match="choose one of dataset, zero-cost-nas"):
+        ImageProtocol("imagenet")
 
 
 def test_synthetic_dataset_deterministic_and_learnable() -> None:

@@ -101,3 +101,55 @@ def test_other_options_cannot_append_to_an_existing_table(tiny_run, tmp_path):
     with pytest.raises(ScoreError, match="scored with proxies params"):
         score_cells(parse_specs("flops"), ctx, [1, 2], tmp_path / "t.csv", resume=True,
                     progress=False)
+
+
+def test_image_protocol_is_recorded_and_never_mixed(tiny_run, tmp_path):
+    """A data proxy sees other numbers under zero-cost-nas's normalisation; the table
+    records the protocol, a resume with another is refused naming it, and a table that
+    predates the option resumes as the default protocol."""
+    import json
+
+    from proxybench.run.data import ImageProtocol
+    specs = parse_specs("grad_norm:batch_size=8")
+    out = tmp_path / "t.csv"
+    plain = {}
+    for name, protocol in (("dataset", ImageProtocol()),
+                           ("zcn", ImageProtocol("zero-cost-nas", augment=True))):
+        ctx, info = context_from_run(tiny_run, specs, images=protocol)
+        assert info["images"] == protocol.to_dict()
+        plain[name] = (ctx, info)
+    ctx, info = plain["dataset"]
+    score_cells(specs, ctx, [1, 2], out, meta=info, progress=False)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["fingerprint"]["images"] == {"normalize": "dataset", "augment": False}
+    zctx, zinfo = plain["zcn"]
+    before = out.read_bytes()
+    with pytest.raises(ScoreError, match="--normalize dataset without --augment, not "
+                                         "--normalize zero-cost-nas --augment"):
+        score_cells(specs, zctx, [1, 2, 3], out, resume=True, meta=zinfo, progress=False)
+    assert out.read_bytes() == before
+    # an older table: no images in its fingerprint, read as the default
+    del meta["fingerprint"]["images"]
+    out.with_suffix(".json").write_text(json.dumps(meta))
+    table = score_cells(specs, ctx, [1, 2, 3], out, resume=True, meta=info, progress=False)
+    assert len(table) == 3
+    other = score_cells(specs, zctx, [1, 2, 3], tmp_path / "z.csv", meta=zinfo, progress=False)
+    col = "grad_norm[batch_size=8]"
+    assert not (table[col] - other[col]).abs().lt(1e-9).all()
+
+
+def test_cli_scores_with_a_papers_image_protocol(tiny_run, tmp_path):
+    """`score --normalize zero-cost-nas --augment` end to end; the same --out without them
+    is refused in one line naming the protocol."""
+    import json
+
+    from .cli_helpers import one_line_error, run
+    out = tmp_path / "zc.csv"
+    run("score", "--run", tiny_run, "--proxy", "snip:batch_size=8", "--cells", "3",
+        "--normalize", "zero-cost-nas", "--augment", "--workers", "1", "--threads", "1",
+        "-q", "--out", out)
+    assert json.loads(out.with_suffix(".json").read_text())["images"] == {
+        "normalize": "zero-cost-nas", "augment": True}
+    one_line_error(run("score", "--run", tiny_run, "--proxy", "snip:batch_size=8", "--cells",
+                       "3", "--workers", "1", "--threads", "1", "-q", "--resume", "--out", out,
+                       ok=False), "--normalize zero-cost-nas --augment")

@@ -233,6 +233,13 @@ def proxies() -> None:
 @click.option("--few-shot", "few_shot", is_flag=True,
               help="Score each cell on its own sub-supernet of the run's few-shot split "
                    "(`train --few-shot-split EDGE:EPOCHS`).")
+@click.option("--normalize", type=click.Choice(["dataset", "zero-cost-nas"]),
+              default="dataset", show_default=True,
+              help="Normalise the scored images with the dataset's statistics, or with "
+                   "zero-cost-nas's (CIFAR std 0.2023/0.1994/0.2010).")
+@click.option("--augment", is_flag=True,
+              help="Crop and flip the scored images as a training loader does (zero-cost-nas "
+                   "scores a batch of its augmented loader); seeded.")
 @O.out_file("The score table (with --run GROUP: OUT.seed-K.csv per supernet)")
 @O.RESUME
 @O.RETRY
@@ -242,8 +249,8 @@ def proxies() -> None:
 @O.QUIET
 @friendly
 def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, cells_opt,
-          seed, bn_images, val_images, chunk, average, few_shot, out, resume, retry_errors,
-          workers, threads, device, quiet) -> None:
+          seed, bn_images, val_images, chunk, average, few_shot, normalize, augment, out,
+          resume, retry_errors, workers, threads, device, quiet) -> None:
     """Score cells with proxies into a table (resumable). Supernet proxies need --run;
     zero-cost proxies use --data-dir and the preset's network (NB201's at `paper`).
 
@@ -268,7 +275,7 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
                                                  "val_images": val_images, "chunk": chunk},
                        resume=resume, retry_errors=retry_errors, device=device,
                        progress=not quiet, workers=workers, threads=threads,
-                       command=_command())
+                       normalize=normalize, augment=augment, command=_command())
     for d in done:
         if d.table is None:
             continue

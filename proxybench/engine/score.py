@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from ..errors import ScoreError, unwritable  # ScoreError is re-exported here
 from ..proxies import ProxySpec, ScoreContext
+from ..run.data import ImageProtocol
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
 from ..spaces import Space, canonical_cell, get_space
 from ..table import (
@@ -482,7 +483,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      preset_overrides: dict | None = None, seed: int | None = None,
                      dataset: str = "cifar10", preset_name: str = "paper",
                      device: str = "cpu", space: str = "nb201",
-                     average: int = 1, few_shot: bool = False) -> tuple[ScoreContext, dict]:
+                     average: int = 1, few_shot: bool = False,
+                     images: ImageProtocol | None = None) -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
 
     ``average`` > 1 scores the mean weights of the last ``average`` checkpoints the run saved
@@ -494,7 +496,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
     only images (``data_dir``, ``dataset``) and the macro of ``preset_name``. The BN batch
     comes from the search-train split and the validation batch from search-valid, both fixed
-    by the seed, so every cell sees the same images. ``space`` must be the run's space.
+    by the seed, so every cell sees the same images, prepared as ``images`` says (default:
+    the dataset's statistics, unaugmented). ``space`` must be the run's space.
     """
 
     from ..run import data as D
@@ -509,6 +512,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     )
 
     dev = resolve_device(device)
+    images = images or D.ImageProtocol()
 
     needs = set().union(*(s.proxy.needs for s in specs))
     unfit = [s.column for s in specs if not s.proxy.fits(space)]
@@ -535,15 +539,16 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             train, valid = load_search_data(dataset, data_dir, None, seed,
                                             resolve_validation(space, dataset, None, None))
             num_classes, input_size = train.num_classes, int(train.images.shape[-1])
-            val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed),
-                                 dev)
+            val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed,
+                                               images, dataset), dev)
             bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)),
-                                              seed + 1), dev)
+                                              seed + 1, images, dataset), dev)
         ctx = ScoreContext(seed=seed, preset=preset, num_classes=num_classes,
                            input_size=input_size, bn_batch=bn, val_batch=val,
                            evaluation_chunk=evaluation_chunk(preset.chunk, dev))
         return ctx, {"run": None, "dataset": dataset, "data_dir": data_dir,
-                     "preset_name": preset_name, "device": str(dev)}
+                     "preset_name": preset_name, "device": str(dev),
+                     "images": images.to_dict()}
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
     if not run_json.is_file():
@@ -616,9 +621,10 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                                         cfg["split_file"], cfg["seed"],
                                         full_config(cfg)["validation"])
         input_size = int(train.images.shape[-1])
-        val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed), dev)
-        bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1),
-                            dev)
+        val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed,
+                                           images, cfg["dataset"]), dev)
+        bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1,
+                                          images, cfg["dataset"]), dev)
     ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
                        input_size=input_size, supernet=supernet, init_supernet=init,
                        bn_batch=bn, val_batch=val,
@@ -627,7 +633,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     info = {"run": str(run_dir), "checkpoint": str(ckpt_path),
             "checkpoint_sha256": file_sha256(ckpt_path),
             "weights_sha256": weights_sha256(ckpt["state_dict"]),
-            "checkpoint_epoch": ckpt["epoch"], "device": str(dev),
+            "checkpoint_epoch": ckpt["epoch"], "device": str(dev), "images": images.to_dict(),
             "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"],
             "training": training_settings(cfg)}
     if averaged:

@@ -40,6 +40,7 @@ __all__ = [
     "augment",
     "cutout",
     "fixed_batch",
+    "ImageProtocol",
     "load_dataset",
     "normalize",
     "read_split_file",
@@ -60,6 +61,17 @@ CIFAR100_STD: Stats = (0.2673, 0.2564, 0.2762)
 IMAGENET16_MEAN: Stats = (0.4811, 0.4575, 0.4078)
 IMAGENET16_STD: Stats = (0.2605, 0.2533, 0.2683)
 IMAGENET16_CLASSES = 120
+
+# The statistics SamsungLabs/zero-cost-nas normalises with (foresight/dataset.py): both
+# CIFARs take CIFAR-10's mean with the std 0.2023/0.1994/0.2010 (kuangliu/pytorch-cifar's),
+# ImageNet16-120 the pixel statistics 122.68/116.66/104.01 and 63.22/61.26/65.09 (of 255).
+ZERO_COST_NAS_STATS: dict[str, tuple[Stats, Stats]] = {
+    "cifar10": (CIFAR10_MEAN, (0.2023, 0.1994, 0.2010)),
+    "cifar100": (CIFAR10_MEAN, (0.2023, 0.1994, 0.2010)),
+    "imagenet16-120": ((122.68 / 255, 116.66 / 255, 104.01 / 255),
+                       (63.22 / 255, 61.26 / 255, 65.09 / 255)),
+}
+NORMALIZE = ("dataset", "zero-cost-nas")
 
 _CIFAR10_FIX = ("download cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) "
                 "and extract it into {root}, or point --data-dir at the folder holding "
@@ -501,17 +513,57 @@ def train_batches(
         yield normalize(images, data.mean, data.std), data.labels[idx]
 
 
-def fixed_batch(data: ImageSet, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded sample of ``n`` images, unaugmented and normalised (BN recalibration, scoring).
+@dataclass(frozen=True)
+class ImageProtocol:
+    """How the images a proxy sees are prepared (``score --normalize``, ``--augment``).
 
-    The same ``seed`` and data give identical tensors.
+    The default (the dataset's own statistics, no augmentation) is proxybench's; papers
+    differ: zero-cost-nas feeds its proxies a batch of its training loader, randomly cropped
+    and flipped and normalised with its own statistics (``ZERO_COST_NAS_STATS``). A score
+    table records its protocol, so tables of different protocols are never mixed."""
+
+    normalize: str = "dataset"
+    augment: bool = False
+
+    def __post_init__(self) -> None:
+        if self.normalize not in NORMALIZE:
+            raise DataError(f"unknown normalisation {self.normalize!r}: choose one of "
+                            f"{', '.join(NORMALIZE)}")
+        if not isinstance(self.augment, bool):
+            raise DataError(f"augment must be true or false, got {self.augment!r}")
+
+    def to_dict(self) -> dict:
+        return {"normalize": self.normalize, "augment": self.augment}
+
+    def stats(self, data: ImageSet, dataset: str) -> tuple[Stats, Stats]:
+        """(mean, std) to normalise ``data`` of ``dataset`` with."""
+        if self.normalize == "dataset":
+            return data.mean, data.std
+        if dataset not in ZERO_COST_NAS_STATS:
+            raise DataError(f"zero-cost-nas gives no statistics for {dataset!r}; use "
+                            f"--normalize dataset")
+        return ZERO_COST_NAS_STATS[dataset]
+
+
+def fixed_batch(data: ImageSet, n: int, seed: int, protocol: ImageProtocol | None = None,
+                dataset: str = "cifar10") -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded sample of ``n`` images, normalised (BN recalibration, scoring); unaugmented
+    unless ``protocol`` asks (then cropped after padding H/8 pixels, as CIFAR's 4 and
+    ImageNet16's 2, and flipped, by draws of the same seed).
+
+    The same ``seed``, data and protocol give identical tensors.
     """
+    protocol = protocol or ImageProtocol()
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if n > len(data):
         raise DataError(f"fixed_batch asked for {n} images but the set has only {len(data)}")
-    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
-    return normalize(data.images[idx], data.mean, data.std), data.labels[idx]
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data), generator=gen)[:n]
+    images = data.images[idx]
+    if protocol.augment:
+        images = augment(images, gen, pad=images.shape[-1] // 8)
+    return normalize(images, *protocol.stats(data, dataset)), data.labels[idx]
 
 
 def synthetic_dataset(
