@@ -140,3 +140,14 @@ def test_command_list_shows_whole_phrases():
     out = run("--help").output
     combine = next(line for line in out.splitlines() if line.strip().startswith("combine"))
     assert "Eq. (5)" in combine and not combine.rstrip().endswith("Eq.")
+
+
+def test_every_command_has_a_whole_summary_line():
+    """`proxybench --help` lists every command with its own line, never cut with '...'."""
+    from proxybench.cli import SUMMARIES
+    assert set(SUMMARIES) == set(main.commands), "a command without a summary line"
+    out = run("--help").output
+    listed = out.split("Commands:")[1]
+    assert "..." not in listed
+    for name, line in SUMMARIES.items():
+        assert f"{name} " in listed and line in listed, name

@@ -20,7 +20,7 @@ PRESET = click.option("--preset", type=click.Choice(["paper", "cpu", "tiny"]),
                       default="paper", show_default=True,
                       help="Named settings: paper (the paper's networks and budgets; NB201's "
                            "C=16, N=5; a GPU job), cpu (a 2-core CPU in minutes), tiny "
-                           "(tests). With --run the run's own settings are used.")
+                           "(tests). A training run given with --run keeps its own settings.")
 RUN = click.option("--run", "--run-dir", "run_dirs", type=click.Path(file_okay=False),
                    multiple=True,
                    help="Training run directory, or a seed group (`train --seeds`); ablate "
@@ -33,8 +33,9 @@ CELLS = click.option("--cells", "cells_opt", default="all", show_default=True,
                      help="Cells: 'all', a number N (a seeded sample of N cells; DARTS: N "
                           "random genotypes) or a file of NB201 indices, one per line.")
 SEED = click.option("--seed", type=int, default=None,
-                    help="Seed of the run's randomness (cell sample, noise, images, search); "
-                         "default: the training run's seed, else 0.")
+                    help="Seed of the command's randomness (cell sample, noise, images, bootstrap, "
+                         "search); default: a training run's own seed where one is given, "
+                         "else 0.")
 PROXY = click.option("--proxy", "proxy_text", required=True,
                      help="A proxy: NAME or NAME:key=value,... (several joined by ';'); "
                           "`proxybench proxies` lists the names and options.")
@@ -63,7 +64,8 @@ RESUME = click.option("--resume", is_flag=True,
                       help="Continue a stopped run into the same --out (finished work is "
                            "kept).")
 RETRY = click.option("--retry-errors", is_flag=True,
-                     help="With --resume: score again the cells whose error column is set.")
+                     help="Score again the cells whose error column is set in a table being "
+                          "continued (score: with --resume; ablate continues its tables).")
 THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
                        help="torch threads per process (default: every core; `score`: one per "
                             "worker process).")
@@ -82,7 +84,8 @@ BATCH_SIZE = click.option("--batch-size", type=click.IntRange(min=1), default=No
 CHANNELS = click.option("--channels", type=click.IntRange(min=1), default=None,
                         help="Override the preset's channels C (width of the first stage).")
 LAYERS = click.option("--layers", type=click.IntRange(min=1), default=None,
-                      help="Override the preset's number of cells (NB201: per stage).")
+                      help="Override the preset's number of cells (NB201 and train/score: cells "
+                           "per stage; DARTS and retrain: all cells).")
 TRAIN_IMAGES = click.option("--train-images", type=click.IntRange(min=0), default=None,
                             help="Override the preset's training images (0 = all).")
 TARGET_MFLOPS = click.option("--target-mflops", type=float, default=None,

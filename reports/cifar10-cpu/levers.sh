@@ -27,7 +27,7 @@
 set -euo pipefail
 DATA=${1:?usage: levers.sh DATA [RUNS]}
 RUNS=${2:-runs}
-ALL="lv-unique lv-c16n1 lv-c8n5 lv-uniform:avg3 lv-uniform:img2048 lv-uniform:fewshot"
+ALL="lv-unique lv-fair lv-c16n1 lv-c8n5 lv-uniform:avg3 lv-uniform:img2048 lv-uniform:fewshot"
 LEVERS=${LEVERS:-$ALL}
 R=reports/cifar10-cpu
 export OMP_NUM_THREADS=1
@@ -41,10 +41,11 @@ on() { [[ " $LEVERS " == *" $1 "* ]]; }
 # ---- training levers: one seed group each, its supernet proxies in GROUP/supernet.seed-K.csv
 $TRAIN --seeds $SEEDS --out "$RUNS/lv-uniform"                   # the baseline (cpu preset)
 on lv-unique && $TRAIN --seeds $SEEDS --sampling unique --out "$RUNS/lv-unique"  # EEPE
+on lv-fair && $TRAIN --seeds $SEEDS --sampling fair --out "$RUNS/lv-fair"  # FairNAS
 on lv-c16n1 && $TRAIN --seeds $SEEDS --channels 16 --out "$RUNS/lv-c16n1"  # wider, same budget
 on lv-c8n5 && $TRAIN --seeds $SEEDS --layers 5 --out "$RUNS/lv-c8n5"   # the paper's depth N=5
 GROUPS=(lv-uniform)
-for g in lv-unique lv-c16n1 lv-c8n5; do on $g && GROUPS+=("$g"); done
+for g in lv-unique lv-fair lv-c16n1 lv-c8n5; do on $g && GROUPS+=("$g"); done
 for g in "${GROUPS[@]}"; do
   $SCORE --run "$RUNS/$g" --out "$RUNS/$g/supernet.csv"
 done

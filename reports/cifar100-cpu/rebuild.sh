@@ -6,10 +6,11 @@
 #   tar xzf ../shared/data/cifar-100-python.tar.gz -C DATA     # -> DATA/cifar-100-python
 #   bash reports/cifar100-cpu/rebuild.sh DATA [RUNS] [STEPS]    # RUNS default runs/
 #
-# STEPS (default "zc supernet report") picks the parts: zc = the zero-cost, training-free
+# STEPS (default "zc supernet beyond report") picks the parts: zc = the zero-cost, training-free
 # and free proxies (no training; about 1.5 hours on one core), supernet = five cpu-preset
 # supernets and their proxies (about 40 minutes each on one core: CIFAR-100's NB201
-# protocol trains on all 50,000 training images), report = the report, the README's
+# protocol trains on all 50,000 training images), beyond = ensembles, few-label predictors
+# and their searches on the scored cells (minutes), report = the report, the README's
 # leaderboard and the comparison with CIFAR-10.
 #
 # The cells are CIFAR-10's (reports/cifar10-cpu): the report's 1,000 seeded cells
@@ -21,7 +22,7 @@
 set -euo pipefail
 DATA=${1:?usage: rebuild.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}/c100
-STEPS=${3:-zc supernet report}
+STEPS=${3:-zc supernet beyond report}
 R=reports/cifar100-cpu
 export OMP_NUM_THREADS=1
 T="--threads 1"
@@ -66,6 +67,16 @@ if on supernet; then
   done
 fi
 
+if on beyond; then
+  # label-free ensembles, few-label predictors and their searches on the 1,000 cells (the
+  # zero-cost and training-free tables, and the first supernet's proxies once it exists)
+  SN0=()
+  [ -f $R/seeds/e30-seed-0.csv ] && SN0=(--supernet $R/seeds/e30-seed-0.csv)
+  proxybench beyond --dataset cifar100 --zc $R/zero_cost.csv --counts $R/cells.csv \
+    --extra $R/training_free.csv "${SN0[@]}" --out "$RUNS/beyond"
+  mkdir -p $R/beyond && cp -r "$RUNS"/beyond/* $R/beyond/
+fi
+
 if on report; then
   SEEDS=()
   for s in 0 1 2 3 4; do
@@ -75,9 +86,11 @@ if on report; then
   for t in zero_cost training_free az_nas cells; do
     [ -f $R/$t.csv ] && SC+=(--scores $R/$t.csv)
   done
+  BY=()
+  [ -d $R/beyond ] && BY=(--beyond $R/beyond)
   proxybench report --dataset cifar100 \
     --title "proxybench: NB201 on CIFAR-100, cpu preset, 2-core CPU" "${SEEDS[@]}" \
-    "${SC[@]}" --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
+    "${SC[@]}" "${BY[@]}" --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
   proxybench cross-dataset --board cifar10=reports/cifar10-cpu/leaderboard.csv \
     --board cifar100=$R/leaderboard.csv --out $R/cross-dataset.md
 fi
