@@ -208,7 +208,10 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     targets = [(r, replicate_table(out, r)) for r in group] if group else [(run, Path(out))]
     _, world = rank_world()
     done = []
-    for run_dir, table_path in targets:
+    for k, (run_dir, table_path) in enumerate(targets, 1):
+        if progress and len(targets) > 1:
+            from tqdm import tqdm
+            tqdm.write(f"supernet {k}/{len(targets)}: {run_dir} -> {table_path}")
         ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                      preset_overrides=overrides or {}, seed=seed,
                                      dataset=dataset, preset_name=preset, device=device,
