@@ -250,9 +250,9 @@ def meco_score(net: nn.Module, x: Tensor) -> float:
     with hooked(list(net.modules()), hook), torch.no_grad():
         net(x)
     if not maps[0]:
-        raise ModelError("proxy meco reads the channel correlation of feature maps, and no "
-                         "module of the network outputs one (several positions per channel); "
-                         "it scores convolutional networks")
+        raise ModelError("needs feature maps (several positions per channel) to correlate "
+                         "channels over, and no module of the network outputs one; it scores "
+                         "convolutional networks")
     return float(sum(values))
 
 
@@ -321,9 +321,9 @@ def swap_count(net: nn.Module, x: Tensor) -> int:
     with hooked([m for m in net.modules() if isinstance(m, nn.ReLU)], hook), torch.no_grad():
         net(x)
     if not codes:
-        raise ModelError("proxy swap counts the activation patterns of nn.ReLU modules on "
-                         "feature maps (4-D inputs), and the network has none; it scores "
-                         "convolutional networks")
+        raise ModelError("counts the activation patterns of nn.ReLU modules on feature maps "
+                         "(4-D inputs), and the network has none; it scores convolutional "
+                         "networks")
     return count_patterns(codes, len(x))
 
 
@@ -392,9 +392,9 @@ def stage_features(net: NB201Net, x: Tensor) -> list[Tensor]:
     shortcut passes gradients whatever its input's values); here the zeros are made the same
     way: ``h_prev * 0``."""
     if not isinstance(net, NB201Net) or net.cell is None:
-        raise ModelError("the az_nas proxies read the features of each stage of NB201's "
-                         "skeleton (its stem and blocks), so they score NB201 networks only "
-                         "(an NB201Net built with a cell)")
+        raise ModelError("reads the features of each stage of NB201's skeleton (its stem "
+                         "and blocks), so it scores NB201 networks only (an NB201Net built "
+                         "with a cell)")
     cell = net.cell
     h = net.stem(x)
     feats = [h]

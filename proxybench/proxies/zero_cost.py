@@ -623,9 +623,9 @@ def _pre_gap(net: nn.Module, x: Tensor) -> Tensor:
     nn.AdaptiveAvgPool2d (NB201Net's ``global_pooling``)."""
     pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
     if not pools:
-        raise ModelError("proxy zen reads the feature map before global pooling, and the "
-                         "network has no nn.AdaptiveAvgPool2d; it scores convolutional "
-                         "networks that end in one")
+        raise ModelError("reads the feature map before global pooling, and the network has "
+                         "no nn.AdaptiveAvgPool2d; it scores convolutional networks that end "
+                         "in one")
     got: list[Tensor] = []
     handle = pools[-1].register_forward_pre_hook(lambda _m, inp: got.append(inp[0]))
     try:
