@@ -27,10 +27,12 @@ ProxyArg = str | tuple[str, dict[str, Any]]
 
 
 def list_proxies() -> pd.DataFrame:
-    """Every registered proxy: name, direction, needs, spaces, default options."""
+    """Every registered proxy: name, direction, needs, spaces, whether ``measure`` takes it
+    on any nn.Module (``models``), default options."""
     from .proxies import all_proxies
     return pd.DataFrame([{"proxy": n, "higher_is_better": p.higher_is_better,
                           "needs": sorted(p.needs), "spaces": list(p.spaces),
+                          "models": p.models,
                           "options": dict(p.defaults), "description": p.description}
                          for n, p in sorted(all_proxies().items())])
 

@@ -289,3 +289,13 @@ def test_cli_refusal_and_missing_data_are_one_line(files, monkeypatch):
                    "proxy flatness needs a trained supernet")
     one_line_error(run("measure", "--network", "models.py:resnet", "--proxy", "snip",
                        ok=False), "--data-dir")
+
+
+def test_the_proxy_list_says_which_proxies_measure_takes():
+    table = pb.list_proxies().set_index("proxy")
+    assert table.loc["snip", "models"] and not table.loc["flatness", "models"]
+    assert not table.loc["params_live", "models"] and table.loc["params", "models"]
+    lines = {ln.split()[0]: ln for ln in run("proxies").output.splitlines()
+             if ln and not ln.startswith(" ")}
+    assert lines["meco"].endswith("also by measure")
+    assert "measure" not in lines["val_loss"]

@@ -203,7 +203,7 @@ def proxies() -> None:
         needs = ", ".join(sorted(p.needs)) or "nothing"
         opts = ", ".join(f"{k}={_show(v)}" for k, v in p.defaults.items())
         click.echo(f"{name:12s} {direction} is better; needs {needs}; spaces "
-                   f"{', '.join(p.spaces)}")
+                   f"{', '.join(p.spaces)}" + ("; also by measure" if p.models else ""))
         click.echo(f"{'':12s} {p.description}")
         if opts:
             click.echo(f"{'':12s} options: {opts}")
