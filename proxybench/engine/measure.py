@@ -58,8 +58,8 @@ def batch_of(data: Data, n: int, seed: int) -> tuple[Tensor, Tensor]:
         x, y = data
     else:
         if not isinstance(data, Iterable):
-            raise ProxybenchError(f"data should be an (images, labels) pair of tensors or a "
-                             f"DataLoader of such pairs, got {type(data).__name__}")
+            raise ProxybenchError(f"data should be an (images, labels) pair of tensors or "
+                                  f"a DataLoader of such pairs, got {type(data).__name__}")
         xs, ys, got = [], [], 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -75,8 +75,8 @@ def batch_of(data: Data, n: int, seed: int) -> tuple[Tensor, Tensor]:
             raise ProxybenchError("the DataLoader yielded no batch; give it some images")
         x, y = torch.cat(xs)[:n], torch.cat(ys)[:n]
     if len(x) != len(y) or len(x) == 0:
-        raise ProxybenchError(f"data holds {len(x)} images and {len(y)} labels; give one label "
-                         f"per image (and at least one image)")
+        raise ProxybenchError(f"data holds {len(x)} images and {len(y)} labels; give one "
+                              f"label per image (and at least one image)")
     if y.dtype.is_floating_point or y.dim() != 1:
         raise ProxybenchError("labels should be a 1-D tensor of class indices (integers)")
     return x, y

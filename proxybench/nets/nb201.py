@@ -163,7 +163,7 @@ def count_flops(net: nn.Module, input_size: int = 32,
     net.eval()
     try:
         with torch.no_grad():
-            device = next(net.parameters()).device
+            device = next(net.parameters(), torch.zeros(())).device
             net(torch.zeros(shape or (1, 3, input_size, input_size), device=device))
     finally:
         for h in handles:
