@@ -289,6 +289,11 @@ def test_cli_refusal_and_missing_data_are_one_line(files, monkeypatch):
                    "proxy flatness needs a trained supernet")
     one_line_error(run("measure", "--network", "models.py:resnet", "--proxy", "snip",
                        ok=False), "--data-dir")
+    one_line_error(run("measure", "--network", "models.py:resnet", "--data-dir",
+                       files / "data", "--proxy", "nope", ok=False), "unknown proxy 'nope'")
+    one_line_error(run("measure", "--network", "models.py:resnet", "--data-dir",
+                       files / "data", "--proxy", "snip", "--out", "m.csv", ok=False),
+                   "must end in .json")
 
 
 def test_the_proxy_list_says_which_proxies_measure_takes():
