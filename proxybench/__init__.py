@@ -4,6 +4,7 @@ The Python API (:mod:`proxybench.api`) is exported here, loaded on first use so 
 ``import proxybench`` loads no torch::
 
     import proxybench as pb
+    values = pb.measure(my_model, (images, labels), "synflow;meco")   # any nn.Module
     runs = pb.train("runs/c10", preset="cpu", data_dir="data", seeds=[0, 1])
     tables = [pb.score(r, ["flatness", ("val_loss", {})], cells=200) for r in runs]
     print(pb.correlate(tables, dataset="cifar10"))
@@ -15,9 +16,9 @@ from .errors import ProxybenchError
 
 __version__ = "0.1.0"
 
-_API = ("train", "score", "score_files", "correlate", "correlate_files", "combine", "merge",
-        "cells", "arch", "ablate", "cross_dataset", "search", "search_pool", "retrain",
-        "predict", "ensemble", "beyond", "list_proxies")
+_API = ("measure", "measure_files", "train", "score", "score_files", "correlate",
+        "correlate_files", "combine", "merge", "cells", "arch", "ablate", "cross_dataset",
+        "search", "search_pool", "retrain", "predict", "ensemble", "beyond", "list_proxies")
 __all__ = ["ProxybenchError", *_API]
 
 

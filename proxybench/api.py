@@ -27,10 +27,12 @@ ProxyArg = str | tuple[str, dict[str, Any]]
 
 
 def list_proxies() -> pd.DataFrame:
-    """Every registered proxy: name, direction, needs, spaces, default options."""
+    """Every registered proxy: name, direction, needs, spaces, whether ``measure`` takes it
+    on any nn.Module (``models``), default options."""
     from .proxies import all_proxies
     return pd.DataFrame([{"proxy": n, "higher_is_better": p.higher_is_better,
                           "needs": sorted(p.needs), "spaces": list(p.spaces),
+                          "models": p.models,
                           "options": dict(p.defaults), "description": p.description}
                          for n, p in sorted(all_proxies().items())])
 
@@ -43,6 +45,58 @@ def _spec_text(proxy: ProxyArg) -> str:
         return "/".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
     opts = ",".join(f"{k}={value(v)}" for k, v in options.items())
     return f"{name}:{opts}" if opts else name
+
+
+def measure(model: Any, data: Any, proxies: str | Sequence[ProxyArg], *,
+            num_classes: int | None = None, seed: int = 0,
+            device: str = "auto") -> dict[str, float]:
+    """Each proxy's value on any ``torch.nn.Module``: ``data`` is an (images, labels) pair
+    of tensors or a DataLoader (the first images the proxies read are taken; a shuffling
+    loader is seeded by ``seed``). The proxies are the engine's own functions, on a copy of
+    the model (the model is not changed); random draws are seeded by ``seed``. Returns
+    {column: value}; a proxy that needs what the model lacks (a supernet, a cell) raises
+    ``proxybench.proxies.ModelError`` naming it. ``num_classes``: default the width of the
+    model's output."""
+    from .engine.measure import measure as measure_model
+    from .proxies import parse_specs
+    text = proxies if isinstance(proxies, str) else ";".join(_spec_text(p) for p in proxies)
+    return measure_model(model, data, parse_specs(text), num_classes=num_classes, seed=seed,
+                         device=device)
+
+
+def measure_files(model: str, data_dir: str | None, proxies: str | Sequence[ProxyArg], *,
+                  dataset: str = "cifar10", images: int | None = None, seed: int = 0,
+                  device: str = "auto", out: str | Path | None = None,
+                  command: str = "proxybench.api.measure_files(...)") -> dict[str, Any]:
+    """``proxybench measure``: :func:`measure` on the network that FUNCTION in FILE.py
+    returns (``model`` = "FILE.py:FUNCTION"; called with ``num_classes`` when it takes it)
+    and ``images`` images of the dataset's search-train split (default: as many as the
+    proxies read), the images ``score`` gives zero-cost proxies with the same seed. Returns
+    the record {"values": {column: value}, settings...}; ``out`` (a .json) also writes it."""
+    from .engine.measure import dataset_batch, dataset_classes, images_needed, load_model
+    from .proxies import parse_specs
+    from .run.files import atomic_write_json, code_version, environment
+    from .run.train import resolve_device
+    text = proxies if isinstance(proxies, str) else ";".join(_spec_text(p) for p in proxies)
+    specs = parse_specs(text)
+    if out is not None and Path(out).suffix != ".json":
+        raise ProxybenchError(f"--out {out} must end in .json")
+    if data_dir is None:
+        raise ProxybenchError("measure needs images: pass --data-dir DIR (the folder that "
+                              "holds the dataset, e.g. DIR/cifar-10-batches-py)")
+    classes = dataset_classes(dataset)
+    net = load_model(model, classes)
+    x, y = dataset_batch(dataset, data_dir, images or images_needed(specs), seed)
+    dev = resolve_device(device)
+    values = measure(net, (x, y), text, num_classes=classes, seed=seed, device=str(dev))
+    record = {"command": command, "model": model, "dataset": dataset,
+              "data_dir": str(Path(data_dir).resolve()), "images": len(x), "seed": seed,
+              "device": str(dev), "proxies": [s.to_dict() for s in specs], "values": values,
+              "code_versions": [code_version()], "environment": environment()}
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out, record)
+    return record
 
 
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -14,13 +15,29 @@ from proxybench import api as pb
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_readme_api_example_runs(tmp_path, monkeypatch, gt_csv, capsys):
+def _readme_api_blocks() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Python API", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_readme_measure_example_runs_first(capsys):
+    """The section opens with pb.measure, as zero-cost-nas's README opens with
+    find_measures; it prints every proxy's finite value."""
+    code = _readme_api_blocks()[0]
+    assert "pb.measure(" in code
+    exec(compile(code, "README.md", "exec"), {})
+    values = eval(capsys.readouterr().out.strip(), {})     # the printed {proxy: value} dict
+    assert set(values) == {"synflow", "snip", "nwot", "meco", "zico", "zico.cumulative"}
+    assert all(math.isfinite(v) for v in values.values())
+
+
+def test_readme_api_example_runs(tmp_path, monkeypatch, gt_csv, capsys):
+    blocks = _readme_api_blocks()
+    assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PROXYBENCH_NB201", str(gt_csv))
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(blocks[1], "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "flatness[sigmas=0.002/0.01]" in out and "val_loss" in out
     assert (tmp_path / "runs" / "api" / "seed-1" / "final.pt").is_file()

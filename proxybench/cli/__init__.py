@@ -203,10 +203,47 @@ def proxies() -> None:
         needs = ", ".join(sorted(p.needs)) or "nothing"
         opts = ", ".join(f"{k}={_show(v)}" for k, v in p.defaults.items())
         click.echo(f"{name:12s} {direction} is better; needs {needs}; spaces "
-                   f"{', '.join(p.spaces)}")
+                   f"{', '.join(p.spaces)}" + ("; also by measure" if p.models else ""))
         click.echo(f"{'':12s} {p.description}")
         if opts:
             click.echo(f"{'':12s} options: {opts}")
+
+
+# --------------------------------------------------------------------------- measure
+@main.command()
+@click.option("--network", "model_spec", required=True, metavar="FILE.py:FUNCTION",
+              help="Your network: FUNCTION in FILE.py returns a torch.nn.Module (called with "
+                   "num_classes=the dataset's classes when it takes that argument).")
+@O.PROXY
+@O.DATA_DIR
+@O.DATASET
+@O.BATCH_SIZE
+@O.SEED
+@O.DEVICE
+@O.THREADS
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the values and settings as JSON to this file (.json).")
+@friendly
+def measure(model_spec, proxy_text, data_dir, dataset, batch_size, seed, device, threads,
+            out) -> None:
+    """Each proxy's value on your own network (any torch.nn.Module) and a batch of images.
+
+    \b
+    Example (models.py defines `def resnet(num_classes): ... return net`):
+      proxybench measure --network models.py:resnet --data-dir DATA --proxy 'synflow;meco'
+    (--network, not --model: `predict --model` names a predictor.)
+    """
+    from ..api import measure_files
+    set_threads(threads)
+    rec = measure_files(model_spec, data_dir, proxy_text, dataset=dataset, images=batch_size,
+                        seed=seed or 0, device=device, out=out, command=_command())
+    click.echo(f"{model_spec} on {rec['images']} {dataset} images (seed {rec['seed']}, "
+               f"{rec['device']}):")
+    width = max(len(k) for k in rec["values"])
+    for column, value in rec["values"].items():
+        click.echo(f"  {column:{width}s}  {value:.10g}")
+    if out is not None:
+        click.echo(f"-> {out}")
 
 
 # --------------------------------------------------------------------------- score
@@ -737,6 +774,7 @@ from . import predict as _predict  # noqa: E402,F401  (predict, ensemble, beyond
 SUMMARIES = {
     "train": "Train a weight-sharing supernet (SPOS).",
     "score": "Score cells with proxies into a table.",
+    "measure": "Proxies of any PyTorch network of yours.",
     "correlate": "Kendall tau, Spearman rho, top-k vs truth.",
     "merge": "Merge tables of disjoint cell sets.",
     "cells": "All cells with their params and FLOPs.",

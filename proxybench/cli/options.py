@@ -80,7 +80,9 @@ QUIET = click.option("--quiet", "-q", is_flag=True,
 EPOCHS = click.option("--epochs", type=click.IntRange(min=1), default=None,
                       help="Override the preset's epochs.")
 BATCH_SIZE = click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                          help="Override the preset's batch size.")
+                          help="Images per batch: override the preset's batch size "
+                               "(measure: the images measured; default: as many as the "
+                               "proxies read).")
 CHANNELS = click.option("--channels", type=click.IntRange(min=1), default=None,
                         help="Override the preset's channels C (width of the first stage).")
 LAYERS = click.option("--layers", type=click.IntRange(min=1), default=None,

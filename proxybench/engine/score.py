@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import ScoreError, unwritable  # ScoreError is re-exported here
-from ..proxies import ProxySpec, ScoreContext
+from ..proxies import ProxySpec, ScoreContext, result_values, with_together
 from ..run.data import ImageProtocol
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
 from ..spaces import Space, canonical_cell, get_space
@@ -78,12 +77,7 @@ def _run_proxy(spec: ProxySpec, ctx: ScoreContext, cell: Any) -> tuple[dict, str
     t0 = time.perf_counter()
     try:
         key = _group_key(spec, cell)
-        result = spec.proxy.fn(ctx.for_cell(key), key, **spec.options)
-        if isinstance(result, dict):
-            values = {spec.column: float(result.pop("score"))}
-            values.update({f"{spec.column}.{k}": float(v) for k, v in result.items()})
-        else:
-            values = {spec.column: float(result)}
+        values = result_values(spec, spec.proxy.fn(ctx.for_cell(key), key, **spec.options))
         error = ""
         if not math.isfinite(values[spec.column]):
             # NaN or inf would pass silently into correlations and searches as a "value"
@@ -272,8 +266,7 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
     keys = get_space(space)
     fp = fingerprint(specs, ctx, meta, space)
     # proxies scored together may share a pass over the same network (zero-cost proxies)
-    ctx = replace(ctx, together=tuple((s.proxy.name, tuple(sorted(s.options.items())))
-                                      for s in specs))
+    ctx = with_together(ctx, list(specs))
     meta_path = out_csv.with_suffix(".json")
     columns = table_columns(specs, space)
     cached: dict[tuple[str, Any], dict] = {}

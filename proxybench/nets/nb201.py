@@ -134,11 +134,13 @@ def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def count_flops(net: NB201Net, input_size: int = 32) -> float:
+def count_flops(net: nn.Module, input_size: int = 32,
+                shape: tuple[int, ...] | None = None) -> float:
     """Multiply-adds of one forward pass on one image, counted as NB201 counts them:
     conv k*k*Cin*Cout/groups per output pixel (+ bias), linear in*out (+ bias); pooling, BN
     and ReLU are free (xautodl hooks pooling but leaves it out of the sum). Returns millions,
-    NB201's 'flops' column (index 6111 on CIFAR-10: 153.27)."""
+    NB201's 'flops' column (index 6111 on CIFAR-10: 153.27). The image is 3 x input_size^2,
+    or ``shape`` (one input's shape with its batch dimension 1) for any other network."""
     total = [0.0]
 
     def conv_hook(m: nn.Conv2d, _inp, out: Tensor) -> None:
@@ -161,7 +163,8 @@ def count_flops(net: NB201Net, input_size: int = 32) -> float:
     net.eval()
     try:
         with torch.no_grad():
-            net(torch.zeros(1, 3, input_size, input_size))
+            device = next(net.parameters(), torch.zeros(())).device
+            net(torch.zeros(shape or (1, 3, input_size, input_size), device=device))
     finally:
         for h in handles:
             h.remove()

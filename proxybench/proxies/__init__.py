@@ -3,9 +3,12 @@
 A proxy is ``fn(ctx, cell, **options) -> float | dict``. ``cell`` is the NB201 cell being
 scored (pruned when ``by_pruned`` is set, so cells that compute the same function share one
 evaluation), or a DARTS genotype (canonical) for proxies registered with ``"darts"`` in
-``spaces``. A dict result carries the score under ``"score"`` plus extra values (e.g. the
-loss at each sigma) that land in the table as ``<column>.<key>``. Proxies never change the
-networks in the context: they work on copies.
+``spaces``. A proxy registered with ``models=True`` also takes any ``nn.Module`` in place of
+the cell (``proxybench.measure``): the same function then scores that network instead of
+building the cell's, so a model and a cell go through one implementation. A dict result
+carries the score under ``"score"`` plus extra values (e.g. the loss at each sigma) that
+land in the table as ``<column>.<key>``. Proxies never change the networks in the context
+(or a network given to them): they work on copies.
 
 Options are given on the command line as ``NAME:key=value,key=value`` (lists with ``/``,
 e.g. ``flatness:alpha=0,sigmas=1e-3/5e-3``), checked against the defaults declared at
@@ -29,6 +32,12 @@ from ..run.presets import Preset
 
 class ProxyError(ProxybenchError):
     """Unknown proxy or bad proxy option; the message lists what is valid."""
+
+
+class ModelError(ProxybenchError):
+    """A proxy cannot score the network given to ``measure`` (it needs a supernet, a cell or
+    a layer the network lacks), or the network cannot be loaded; the message names the proxy
+    or the file and what to do."""
 
 
 NEEDS = ("supernet", "init_supernet", "data", "macro")
@@ -93,6 +102,7 @@ class Proxy:
     by_pruned: bool                      # score depends only on the pruned cell
     defaults: dict[str, Any] = field(default_factory=dict)
     spaces: tuple[str, ...] = ("nb201",)  # search spaces the proxy can score ("any": all)
+    models: bool = False                 # also scores any nn.Module given instead of a cell
 
     def fits(self, space: str) -> bool:
         """Whether the proxy can score cells of ``space``: proxies that only ask a supernet
@@ -105,7 +115,7 @@ PROXIES: dict[str, Proxy] = {}
 
 def register(name: str, *, higher_is_better: bool, needs: tuple[str, ...], description: str,
              by_pruned: bool = True, spaces: tuple[str, ...] = ("nb201",),
-             **defaults: Any) -> Callable:
+             models: bool = False, **defaults: Any) -> Callable:
     """Decorator: add ``fn`` to the registry under ``name`` (duplicate names are a bug)."""
     unknown = set(needs) - set(NEEDS)
     if unknown:
@@ -115,7 +125,7 @@ def register(name: str, *, higher_is_better: bool, needs: tuple[str, ...], descr
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} registered twice")
         PROXIES[name] = Proxy(name, fn, higher_is_better, frozenset(needs), description,
-                              by_pruned, dict(defaults), tuple(spaces))
+                              by_pruned, dict(defaults), tuple(spaces), models)
         return fn
 
     return deco
@@ -202,6 +212,37 @@ def parse_spec(text: str) -> ProxySpec:
         check(options)
     column = proxy.name if not changed else f"{proxy.name}[{','.join(changed)}]"
     return ProxySpec(proxy, options, column)
+
+
+def model_refusal(proxy: Proxy) -> str | None:
+    """Why ``proxy`` cannot score a plain nn.Module, in one line (None: it can)."""
+    if proxy.models:
+        return None
+    if proxy.needs & {"supernet", "init_supernet"}:
+        what = ("a trained supernet and its epoch-0 weights" if "init_supernet" in proxy.needs
+                else "a trained supernet")
+        return (f"proxy {proxy.name} needs {what} (it scores a cell's path in it), which a "
+                f"plain model lacks; score NB201 cells with `proxybench score --run RUN`")
+    return (f"proxy {proxy.name} reads the structure of an NB201 cell (its edges), which a "
+            f"plain model lacks; score NB201 cells with `proxybench score`")
+
+
+def with_together(ctx: ScoreContext, specs: list[ProxySpec]) -> ScoreContext:
+    """``ctx`` for scoring ``specs`` side by side: proxies that can share a pass over the
+    same network (the zero-cost proxies' ``init_pass``) see what the others need."""
+    return replace(ctx, together=tuple((s.proxy.name, tuple(sorted(s.options.items())))
+                                       for s in specs))
+
+
+def result_values(spec: ProxySpec, result: float | dict) -> dict[str, float]:
+    """A proxy's result as table columns: the score under ``spec.column`` and a dict
+    result's extra values under ``<column>.<key>``."""
+    if not isinstance(result, dict):
+        return {spec.column: float(result)}
+    extra = dict(result)
+    values = {spec.column: float(extra.pop("score"))}
+    values.update({f"{spec.column}.{k}": float(v) for k, v in extra.items()})
+    return values
 
 
 def parse_specs(text: str) -> list[ProxySpec]:

@@ -9,7 +9,7 @@ import hashlib
 
 from torch import nn
 
-from ..nets.nb201 import evaluate, extract_subnet, recalibrate_bn
+from ..nets.nb201 import NB201Net, evaluate, extract_subnet, recalibrate_bn
 from ..spaces import cell_text
 from ..spaces.nb201 import Cell
 from . import ScoreContext, register
@@ -20,10 +20,21 @@ def seed_from(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")
 
 
-def cell_seed(seed: int, cell: Cell) -> int:
+def target_text(target: Cell | nn.Module) -> str:
+    """The text that seeds a proxy's random draws on what it scores: a cell's text; for a
+    network given to ``measure``, the text of the NB201 cell it is built of (so an NB201Net
+    of a cell draws what the engine draws for that cell), else "model"."""
+    if isinstance(target, nn.Module):
+        cell = target.cell if isinstance(target, NB201Net) else None
+        return "model" if cell is None else cell_text(cell)
+    return cell_text(target)
+
+
+def cell_seed(seed: int, cell: Cell | nn.Module) -> int:
     """A per-cell seed from (run seed, cell): scores are reproducible and do not depend on
-    the order cells are evaluated in, or on which worker evaluates them."""
-    return seed_from(f"{seed}|{cell_text(cell)}")
+    the order cells are evaluated in, or on which worker evaluates them. A network given
+    instead of a cell is seeded by ``target_text``."""
+    return seed_from(f"{seed}|{target_text(cell)}")
 
 
 def memo_of(ctx: ScoreContext, cell: Cell) -> dict:

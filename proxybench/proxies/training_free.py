@@ -114,12 +114,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nets.nb201 import NB201Cell, NB201Net, cell_cost, count_params
-from ..spaces import cell_text
+from ..nets.nb201 import NB201Cell, NB201Net, cell_cost, count_flops, count_params
 from ..spaces.nb201 import Cell
-from . import ProxyError, ScoreContext, register
-from .performance import memo_of, seed_from
-from .zero_cost import _BN, _batch, _check_batch, _grads, build_net, hooked, prunable_weights
+from . import ModelError, ProxyError, ScoreContext, register
+from .performance import memo_of, seed_from, target_text
+from .zero_cost import (
+    _BN,
+    _batch,
+    _check_batch,
+    _grads,
+    build_net,
+    hooked,
+    input_shape,
+    prunable_weights,
+)
 
 AZ_NAS = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability",
           "az_nas_complexity")
@@ -128,9 +136,10 @@ AZ_EPS = 1e-8           # entropy: log(p + 1e-8)
 AZ_SV_EPS = 1e-6        # trainability: 1 / (s + 1e-6)
 
 
-def _generator(ctx: ScoreContext, cell: Cell, tag: str) -> torch.Generator:
-    """A CPU generator for ``tag``'s random draws on ``cell`` (independent of call order)."""
-    return torch.Generator().manual_seed(seed_from(f"{ctx.seed}|{cell_text(cell)}|{tag}"))
+def _generator(ctx: ScoreContext, cell: Cell | nn.Module, tag: str) -> torch.Generator:
+    """A CPU generator for ``tag``'s random draws on ``cell`` (independent of call order;
+    a network given instead of a cell is seeded by ``target_text``)."""
+    return torch.Generator().manual_seed(seed_from(f"{ctx.seed}|{target_text(cell)}|{tag}"))
 
 
 def _default_net(ctx: ScoreContext, cell: Cell) -> NB201Net:
@@ -191,6 +200,7 @@ def zico_score(net: nn.Module, data: list[tuple[Tensor, Tensor]]) -> dict:
 
 
 @register("zico", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           batches=2,
           description="sum over layers of log(sum over weights of mean|grad| / std(grad)) "
                       "across batches at init (ZiCo, Li et al. 2023)")
@@ -229,17 +239,25 @@ def meco_score(net: nn.Module, x: Tensor) -> float:
     """Sum over every module that runs of ``min_eig_correlation`` of its output for the
     first image of ``x`` (computed inside the hook, before any in-place op changes it)."""
     values: list[float] = []
+    maps = [0]
 
     def hook(_m: nn.Module, _inp, out) -> None:
         if isinstance(out, Tensor) and out.dim() >= 2:
             values.append(min_eig_correlation(out[0]))
+            positions = out[0][0].numel() if out[0].dim() > 1 else 1
+            maps[0] += positions > 1
 
     with hooked(list(net.modules()), hook), torch.no_grad():
         net(x)
+    if not maps[0]:
+        raise ModelError("needs feature maps (several positions per channel) to correlate "
+                         "channels over, and no module of the network outputs one; it scores "
+                         "convolutional networks")
     return float(sum(values))
 
 
 @register("meco", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=1,
+          models=True,
           description="sum over layers of the minimum eigenvalue of the channel correlation "
                       "matrix of one image's feature maps at init (MeCo, Jiang et al. 2023)")
 def meco(ctx: ScoreContext, cell: Cell, batch_size: int = 1) -> float:
@@ -302,6 +320,10 @@ def swap_count(net: nn.Module, x: Tensor) -> int:
 
     with hooked([m for m in net.modules() if isinstance(m, nn.ReLU)], hook), torch.no_grad():
         net(x)
+    if not codes:
+        raise ModelError("counts the activation patterns of nn.ReLU modules on feature maps "
+                         "(4-D inputs), and the network has none; it scores convolutional "
+                         "networks")
     return count_patterns(codes, len(x))
 
 
@@ -311,6 +333,7 @@ def swap_regular_factor(params: int, mu: float, sigma: float) -> float:
 
 
 @register("swap", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=16,
+          models=True,
           repeats=32, mu=0.0, sigma=0.0,
           description="number of distinct sample-wise ReLU activation patterns of a batch, "
                       "mean over Gaussian inits (SWAP-Score, Peng et al. 2024; sigma>0 adds "
@@ -368,6 +391,10 @@ def stage_features(net: NB201Net, x: Tensor) -> list[Tensor]:
     vector-Jacobian product w.r.t. them is taken as for any input (a reduction's linear
     shortcut passes gradients whatever its input's values); here the zeros are made the same
     way: ``h_prev * 0``."""
+    if not isinstance(net, NB201Net) or net.cell is None:
+        raise ModelError("reads the features of each stage of NB201's skeleton (its stem "
+                         "and blocks), so it scores NB201 networks only (an NB201Net built "
+                         "with a cell)")
     cell = net.cell
     h = net.stem(x)
     feats = [h]
@@ -438,7 +465,7 @@ def _az_pass(ctx: ScoreContext, cell: Cell, batch_size: int) -> dict:
         net, _ = build_net(ctx, cell)
         g = _generator(ctx, cell, "az_nas")
         kaiming_reinit(net, g)
-        x = torch.randn(batch_size, 3, ctx.input_size, ctx.input_size, generator=g)
+        x = torch.randn(input_shape(ctx, batch_size), generator=g)
         x = x.to(next(net.parameters()).device).contiguous(memory_format=torch.channels_last)
         memo[key] = az_nas_scores(net, x, g)
     return memo[key]
@@ -469,7 +496,7 @@ def _register_az(name: str, description: str) -> None:
     component.__name__ = f"az_nas_{name}"
     component.check_options = _check_batch
     register(f"az_nas_{name}", higher_is_better=True, needs=("macro",), by_pruned=False,
-             batch_size=64, description=description)(component)
+             models=True, batch_size=64, description=description)(component)
 
 
 _register_az("expressivity", "AZ-NAS expressivity: sum over stages of the entropy of the "
@@ -481,9 +508,12 @@ _register_az("trainability", "AZ-NAS trainability: mean over blocks of -s-1/s+2,
 
 
 @register("az_nas_complexity", higher_is_better=True, needs=("macro",), by_pruned=False,
+          models=True,
           description="AZ-NAS complexity: the network's FLOPs (MFLOPs, NB201's count; "
                       "Lee & Ham 2024)")
-def az_nas_complexity(ctx: ScoreContext, cell: Cell) -> float:
+def az_nas_complexity(ctx: ScoreContext, cell: Cell | nn.Module) -> float:
+    if isinstance(cell, nn.Module):      # a given network: counted on a copy of it
+        return count_flops(build_net(ctx, cell)[0], shape=input_shape(ctx, 1))
     with torch.random.fork_rng(devices=[]):     # cell_cost builds a skeleton net once
         return float(cell_cost(cell, ctx.preset.channels, ctx.preset.layers,
                                ctx.num_classes, ctx.input_size)[1])

@@ -10,6 +10,9 @@ Common conventions
   ``torch.random.fork_rng`` (the global RNG is untouched): the same (seed, cell) gives the
   same score in any call order. The network is the full cell, dead edges included (their
   weights are there at init), so no proxy is ``by_pruned``. Nothing in ``ctx`` is changed.
+  Given an nn.Module instead of a cell (``proxybench.measure``), every proxy scores a copy
+  of that network with its weights as they are (``build_net``), through the same code;
+  zen needs an nn.AdaptiveAvgPool2d (the feature map before it is its f).
 - Data: the first ``batch_size`` (default 64, option) images and labels of ``ctx.bn_batch``
   (all of them when it holds fewer). Data proxies raise ValueError without it.
 - Mode: as in the reference implementations the network stays in train mode, so BN uses
@@ -79,7 +82,7 @@ from torch import Tensor, nn
 
 from ..nets.nb201 import NB201Net
 from ..spaces.nb201 import Cell
-from . import ProxyError, ScoreContext, register
+from . import ModelError, ProxyError, ScoreContext, register
 from .performance import cell_seed
 
 JACOV_K = 1e-5
@@ -353,15 +356,21 @@ def _gaussian_init(model: nn.Module) -> None:
 
 # ---------------------------------------------------------------------------- proxies
 
-def build_net(ctx: ScoreContext, cell: Cell, gaussian: bool = False,
-              noise: tuple[int, ...] | None = None) -> tuple[NB201Net, list[Tensor]]:
-    """The cell's standalone network at init, seeded by (ctx.seed, cell), in train mode,
-    and (when ``noise`` gives a shape) two N(0, 1) tensors drawn after it from the same seed.
-    The global RNG is left as it was."""
+def build_net(ctx: ScoreContext, cell: Cell | nn.Module, gaussian: bool = False,
+              noise: tuple[int, ...] | None = None) -> tuple[nn.Module, list[Tensor]]:
+    """The network a proxy scores, in train mode on the context's device: the cell's
+    standalone network at init, seeded by (ctx.seed, cell), or, given an nn.Module instead
+    of a cell (``measure``), a copy of it (its weights as they are; the caller's module is
+    never changed). ``gaussian`` re-draws its weights (Zen-NAS's init) and ``noise`` (a
+    shape) draws two N(0, 1) tensors after it, from the same seed. The global RNG is left
+    as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cell_seed(ctx.seed, cell))
-        net = NB201Net(ctx.preset.channels, ctx.preset.layers, ctx.num_classes, cell=cell,
-                       affine_cells=True)
+        if isinstance(cell, nn.Module):
+            net = copy.deepcopy(cell).requires_grad_(True)
+        else:
+            net = NB201Net(ctx.preset.channels, ctx.preset.layers, ctx.num_classes, cell=cell,
+                           affine_cells=True)
         if gaussian:
             _gaussian_init(net)
         extra = [torch.randn(noise), torch.randn(noise)] if noise is not None else []
@@ -369,6 +378,13 @@ def build_net(ctx: ScoreContext, cell: Cell, gaussian: bool = False,
     net = net.to(device, memory_format=torch.channels_last).train()
     extra = [t.to(device).contiguous(memory_format=torch.channels_last) for t in extra]
     return net, extra
+
+
+def input_shape(ctx: ScoreContext, n: int) -> tuple[int, ...]:
+    """The shape of ``n`` inputs: those of the context's images, else 3 x input_size^2."""
+    if ctx.bn_batch is not None:
+        return (n, *ctx.bn_batch[0].shape[1:])
+    return (n, 3, ctx.input_size, ctx.input_size)
 
 
 def _batch(ctx: ScoreContext, name: str, batch_size: int) -> tuple[Tensor, Tensor]:
@@ -383,8 +399,8 @@ def _check_batch(options: dict) -> None:
         raise ProxyError(f"batch_size must be at least 2, got {options['batch_size']}")
 
 
-def _data_net(ctx: ScoreContext, cell: Cell, name: str,
-              batch_size: int) -> tuple[NB201Net, Tensor, Tensor]:
+def _data_net(ctx: ScoreContext, cell: Cell | nn.Module, name: str,
+              batch_size: int) -> tuple[nn.Module, Tensor, Tensor]:
     x, y = _batch(ctx, name, batch_size)
     net, _ = build_net(ctx, cell)
     return net, x, y
@@ -495,6 +511,7 @@ def epe_nas_from(jac: Tensor, labels: Tensor, num_classes: int) -> float:
 
 
 @register("grad_norm", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="sum of per-layer L2 norms of the CE-loss gradient at init "
                       "(Abdelfattah et al. 2021)")
 def grad_norm(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
@@ -502,6 +519,7 @@ def grad_norm(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("plain", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="sum of gradient x weight at init, first-order saliency "
                       "(Abdelfattah et al. 2021)")
 def plain(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
@@ -510,6 +528,7 @@ def plain(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("snip", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="sum of |gradient x weight| at init, SNIP saliency (Lee et al. 2019; "
                       "Abdelfattah et al. 2021)")
 def snip(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
@@ -518,6 +537,7 @@ def snip(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("grasp", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="-sum weight x (Hessian x gradient) at init, GraSP saliency (Wang et al. "
                       "2020; Abdelfattah et al. 2021)")
 def grasp(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
@@ -525,6 +545,7 @@ def grasp(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("fisher", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           broadcast="weights",
           description="Fisher saliency at init (Theis et al. 2018; Abdelfattah et al. 2021): "
                       "per conv/linear output channel 0.5 mean_n (sum_hw act x grad)^2, "
@@ -537,6 +558,7 @@ def fisher(ctx: ScoreContext, cell: Cell, batch_size: int = 64,
 
 
 @register("jacov", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="-sum(log(l+k)+1/(l+k)) over eigenvalues l of the correlation of "
                       "per-image input Jacobians at init (Mellor et al. 2021, v1)")
 def jacov(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
@@ -544,6 +566,7 @@ def jacov(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("epe_nas", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="sum over classes of |sum log(|corr| + 1e-5)| of the correlation of "
                       "the input Jacobians of each class's images at init (EPE-NAS, Lopes "
                       "et al. 2021)")
@@ -553,6 +576,7 @@ def epe_nas(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
 
 
 @register("nwot", higher_is_better=True, needs=("data",), by_pruned=False, batch_size=64,
+          models=True,
           description="log|det K| of the kernel of ReLU binary codes of a batch at init "
                       "(NASWOT, Mellor et al. 2021)")
 def nwot(ctx: ScoreContext, cell: Cell, batch_size: int = 64) -> float:
@@ -577,6 +601,7 @@ fisher.check_options = _check_fisher
 
 
 @register("l2_norm", higher_is_better=True, needs=("macro",), by_pruned=False,
+          models=True,
           description="sum of per-layer L2 norms of conv/linear weights at init "
                       "(NAS-Bench-Suite-Zero, Krishnakumar et al. 2022)")
 def l2_norm(ctx: ScoreContext, cell: Cell) -> float:
@@ -585,17 +610,24 @@ def l2_norm(ctx: ScoreContext, cell: Cell) -> float:
 
 
 @register("synflow", higher_is_better=True, needs=("macro",), by_pruned=False,
+          models=True,
           description="sum |w x dR/dw| with R = sum of logits of an all-ones input through "
                       "|weights|, BN removed, float64 (Tanaka et al. 2020; Abdelfattah et al.)")
 def synflow(ctx: ScoreContext, cell: Cell) -> float:
     net, _ = build_net(ctx, cell)
-    return synflow_score(net, (1, 3, ctx.input_size, ctx.input_size))
+    return synflow_score(net, input_shape(ctx, 1))
 
 
 def _pre_gap(net: nn.Module, x: Tensor) -> Tensor:
-    """NB201Net's feature map before global pooling."""
+    """The feature map before global pooling: the input of the network's last
+    nn.AdaptiveAvgPool2d (NB201Net's ``global_pooling``)."""
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    if not pools:
+        raise ModelError("reads the feature map before global pooling, and the network has "
+                         "no nn.AdaptiveAvgPool2d; it scores convolutional networks that end "
+                         "in one")
     got: list[Tensor] = []
-    handle = net.global_pooling.register_forward_pre_hook(lambda _m, inp: got.append(inp[0]))
+    handle = pools[-1].register_forward_pre_hook(lambda _m, inp: got.append(inp[0]))
     try:
         net(x)
     finally:
@@ -604,13 +636,13 @@ def _pre_gap(net: nn.Module, x: Tensor) -> Tensor:
 
 
 @register("zen", higher_is_better=True, needs=("macro",), by_pruned=False, batch_size=64,
+          models=True,
           bn_var="batch",
           description="Zen-NAS score: log of the pre-pooling feature change under a small "
                       "Gaussian input perturbation + sum of log BN scales, Gaussian weights "
                       "(Lin et al. 2021)")
 def zen(ctx: ScoreContext, cell: Cell, batch_size: int = 64, bn_var: str = "batch") -> float:
-    shape = (batch_size, 3, ctx.input_size, ctx.input_size)
-    net, (x, eps) = build_net(ctx, cell, gaussian=True, noise=shape)
+    net, (x, eps) = build_net(ctx, cell, gaussian=True, noise=input_shape(ctx, batch_size))
     return zen_score(net, x, eps, ZEN_GAMMA, features=_pre_gap, bn_var=bn_var)
 
 
