@@ -317,14 +317,15 @@ def merge(parts, out, force) -> None:
                    "isomorphism class (unique, as some papers report).")
 @click.option("--top-k", "top_k", default="1,5,10", show_default=True,
               help="Top-k precision levels, in percent of the cells (comma-separated).")
+@O.NDCG_K
 @O.MISSING
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Result table (.csv, with .json beside it; default: the first table's "
                    "name + .correlate.csv).")
 @friendly
 def correlate(scores, dataset, ground_truth, truth_metric, columns, between, bootstrap, seed,
-              cell_set, top_k, missing, out) -> None:
-    """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth.
+              cell_set, top_k, ndcg_k, missing, out) -> None:
+    """Kendall tau, Spearman rho, top-k precision and nDCG of proxies against NB201.
 
     The same proxy in several tables (one per supernet of a seed group, `score --run
     GROUP`) is treated as replicates: mean ± sd over them, a hierarchical bootstrap CI
@@ -339,7 +340,7 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
     result, csv_path, text = correlate_files(
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
-        top_k=_percents(top_k), metric=truth_metric, missing=missing)
+        top_k=_percents(top_k), metric=truth_metric, missing=missing, ndcg_k=ndcg_k)
     click.echo(_format_correlation(result))
     if not between:
         click.echo(f"Protocol: {text}.")
