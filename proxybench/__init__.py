@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 
 _API = ("train", "score", "score_files", "correlate", "correlate_files", "combine", "merge",
         "cells", "arch", "ablate", "cross_dataset", "search", "search_pool", "retrain",
-        "predict", "ensemble", "beyond", "list_proxies")
+        "predict", "ensemble", "beyond", "list_proxies", "import_suite_zero",
+        "export_suite_zero")
 __all__ = ["ProxybenchError", *_API]
 
 

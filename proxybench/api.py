@@ -12,6 +12,7 @@ names the problem and the fix.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -365,6 +366,57 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
         "protocol": text,
         "rows": result.to_dict("records")})
     return result, csv_path, text
+
+
+def import_suite_zero(file: str | Path, out: str | Path, *, dataset: str = "cifar10",
+                      force: bool = False,
+                      command: str = "proxybench.api.import_suite_zero(...)"
+                      ) -> tuple[pd.DataFrame, dict]:
+    """One dataset of NAS-Bench-Suite-Zero's precomputed zero-cost file
+    (``zc_nasbench201.json``) as a score table at ``out``: a column per proxy (higher is
+    better, as NASLib ranks them), its seconds, and a ``.json`` naming the source file, its
+    sha256 and the dataset, so correlate, combine, ensemble, predict and search-pool read it
+    like any table (an existing ``out`` only with ``force``)."""
+    from .analysis.suite_zero import read_suite_zero
+    from .run.files import code_version
+    from .table import check_out_suffix, refuse_overwrite, write_table
+    check_out_suffix(Path(out))
+    refuse_overwrite(out, force)
+    table, meta = read_suite_zero(file, dataset)
+    meta = {**meta, "command": command, "code_versions": [code_version()],
+            "cell_selection": f"the {len(table):,} cells of {Path(file).name}"}
+    write_table(table, meta, out)
+    return table, meta
+
+
+def export_suite_zero(tables: Sequence[str | Path], out: str | Path, *,
+                      dataset: str = "cifar10", ground_truth: str | None = None,
+                      metric: str = "test-200", force: bool = False) -> dict:
+    """Score tables written in NAS-Bench-Suite-Zero's layout (``{dataset: {NASLib key:
+    {proxy: {score, time}, val_accuracy}}}``), so NASLib's ``get_zc_benchmark_api`` loads
+    them. val_accuracy is Suite-Zero's own for a table imported from it, else the ground
+    truth (``ground_truth``/``metric``: NB201's test accuracy after 200 epochs by default);
+    lower-is-better columns are negated. Returns a summary (cells, proxies, negated, where
+    val_accuracy came from)."""
+    from .analysis.groundtruth import load_ground_truth
+    from .analysis.suite_zero import SuiteZeroError, suite_zero_layout
+    from .run.files import atomic_write_bytes
+    out = Path(out)
+    if out.suffix != ".json":
+        raise SuiteZeroError(f"--out {out} must end in .json (Suite-Zero's files are JSON)")
+    if out.exists() and not force:
+        raise SuiteZeroError(f"{out} already exists; pass --force to replace it, or choose "
+                             f"another --out")
+    if any(out.resolve() == Path(t).resolve().with_suffix(".json") for t in tables):
+        raise SuiteZeroError(f"--out {out} is a table's own .json; choose another name")
+    truth = load_ground_truth(ground_truth, metric).set_index("arch_index")[dataset]
+    content, summary = suite_zero_layout(tables, dataset, truth=truth)
+    atomic_write_bytes(out, json.dumps(content).encode())
+    if summary["val_accuracy"] == "the ground truth given":
+        from .analysis.groundtruth import resolve
+        source = Path(resolve(ground_truth) or "?").name
+        summary["val_accuracy"] = f"NB201 {dataset} accuracy ({metric}) from {source}"
+    return summary
 
 
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,

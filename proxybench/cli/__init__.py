@@ -416,6 +416,61 @@ def combine(scores, terms, method, gamma, beta, missing, name, out, force) -> No
     click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")
 
 
+# --------------------------------------------------------------------------- suite-zero
+@main.command("import-suite-zero", short_help="NAS-Bench-Suite-Zero's zc_nasbench201.json "
+              "-> a score table.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@O.DATASET
+@O.out_file("The imported table")
+@O.FORCE
+@friendly
+def import_suite_zero(file, dataset, out, force) -> None:
+    """One dataset of NAS-Bench-Suite-Zero's precomputed zero-cost scores as a score table
+    (its .json records the file's name and sha256): correlate, combine, ensemble, predict
+    and search-pool then run on it.
+
+    \b
+    proxybench import-suite-zero zc_nasbench201.json --dataset cifar10 --out sz.csv
+    proxybench correlate sz.csv --dataset cifar10
+    """
+    from ..api import import_suite_zero as import_file
+    table, meta = import_file(file, out, dataset=dataset, force=force, command=_command())
+    proxies = [p["column"] for p in meta["proxies"]]
+    failed = f", {meta['errors']} with a non-finite score" if meta["errors"] else ""
+    click.echo(f"{len(table):,} cells{failed}, {len(proxies)} proxies ({', '.join(proxies)}) "
+               f"from {Path(file).name} (sha256 {meta['source']['sha256'][:12]}) -> {out}")
+
+
+@main.command("export-suite-zero", short_help="Score tables -> NAS-Bench-Suite-Zero's JSON "
+              "layout (for NASLib).")
+@click.argument("tables", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@O.DATASET
+@O.GROUND_TRUTH
+@O.TRUTH_METRIC
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The Suite-Zero file to write (.json; NASLib reads it with "
+                   "get_zc_benchmark_api).")
+@O.FORCE
+@friendly
+def export_suite_zero(tables, dataset, ground_truth, truth_metric, out, force) -> None:
+    """Write score tables in NAS-Bench-Suite-Zero's layout: per NASLib cell key, each
+    proxy's score and seconds, and val_accuracy (Suite-Zero's own for an imported table,
+    else the ground truth); lower-is-better columns are negated, as NASLib ranks every
+    score higher-is-better.
+
+    \b
+    proxybench export-suite-zero zc.csv cells.csv --dataset cifar10 --out zc_nasbench201.json
+    """
+    from ..api import export_suite_zero as export_tables
+    summary = export_tables(tables, out, dataset=dataset, ground_truth=ground_truth,
+                            metric=truth_metric, force=force)
+    negated = (f"; negated (lower is better): {', '.join(summary['negated'])}"
+               if summary["negated"] else "")
+    click.echo(f"{summary['cells']:,} cells x {len(summary['proxies'])} proxies "
+               f"({', '.join(summary['proxies'])}) as {summary['dataset_key']!r}; "
+               f"val_accuracy: {summary['val_accuracy']}{negated} -> {out}")
+
+
 # --------------------------------------------------------------------------- search
 @main.command()
 @O.SPACE
