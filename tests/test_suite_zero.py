@@ -77,6 +77,9 @@ def test_import_records_provenance_and_scores(tmp_path, gt_csv):
     assert meta["dataset"] == "cifar10" and meta["errors"] == 1
     assert {p["column"]: p["higher_is_better"] for p in meta["proxies"]} == {
         "synflow": True, "jacov": True}
+    described = run("describe", tmp_path / "sz.csv").output
+    assert "imported from NAS-Bench-Suite-Zero: zc_nasbench201.json (sha256 " in described
+    assert "column synflow: synflow, higher is better" in described
     # the imported table is not another dataset's: correlate against CIFAR-100 is refused
     one_line_error(run("correlate", tmp_path / "sz.csv", "--dataset", "cifar100",
                        "--ground-truth", gt_csv, ok=False), "scored on cifar10")
