@@ -208,6 +208,25 @@ def test_ndcg_properties() -> None:
         correlate(s, acc, n_boot=0, ndcg_k=2.5)
 
 
+def test_ndcg_over_seed_replicates() -> None:
+    """nDCG across replicates as tau: mean and sd of the replicates' values, a hierarchical
+    CI around the mean, and the seed ensemble's (mean rank) nDCG."""
+    from scipy import stats
+    _, t = _noisy(300, 1.0, seed=10)
+    acc = 90 + 2 * t
+    rng = np.random.default_rng(11)
+    reps = [acc + rng.normal(0, s, acc.size) for s in (1.0, 2.0, 4.0)]
+    summary, per = metrics.correlate_replicates(reps, acc, n_boot=100, seed=0, ndcg_k=50)
+    values = [ndcg(r, acc, 50) for r in reps]
+    row = summary.loc["ndcg"]
+    assert row["mean"] == pytest.approx(np.mean(values))
+    assert row["sd"] == pytest.approx(np.std(values, ddof=1))
+    assert row["ci_low"] <= row["mean"] <= row["ci_high"]
+    ranks = np.mean([stats.rankdata(r) for r in reps], axis=0)
+    assert row["ensemble"] == pytest.approx(ndcg(ranks, acc, 50))
+    np.testing.assert_allclose(per[per.metric == "ndcg"]["value"], values)
+
+
 def test_ndcg_reproduces_vkdnw_table1_for_flops(gt_csv, tmp_path) -> None:
     """VKDNW's Table 1 gives FLOPs nDCG 0.745 / 0.576 / 0.403 on CIFAR-10 / CIFAR-100 /
     ImageNet16-120 over the 9,445 cells they call unique (our distinct ones), P = 1000:
