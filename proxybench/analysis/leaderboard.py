@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,7 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
     return board.sort_values("tau", ascending=False).reset_index(drop=True)
 
 
-def ndcg_text(r) -> str:
+def ndcg_text(r: Any) -> str:
     """A row's nDCG as shown (± its sd over seeds); "-" for a leaderboard.csv written before
     the column existed."""
     value = getattr(r, "ndcg", np.nan)
