@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 
 _API = ("measure", "measure_files", "train", "score", "score_files", "correlate",
         "correlate_files", "combine", "merge", "cells", "arch", "ablate", "cross_dataset",
-        "search", "search_pool", "retrain", "predict", "ensemble", "beyond", "list_proxies")
+        "search", "search_pool", "retrain", "predict", "ensemble", "beyond", "list_proxies",
+        "import_suite_zero", "export_suite_zero")
 __all__ = ["ProxybenchError", *_API]
 
 

@@ -12,6 +12,7 @@ names the problem and the fix.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -403,33 +404,86 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
                     between: tuple[str, str] | None = None, n_boot: int = 1000,
                     seed: int = 0, cell_set: str = "all", out: str | Path | None = None,
                     top_k: Sequence[float] = (1, 5, 10), metric: str = "test-200",
-                    missing: str = "last") -> tuple[pd.DataFrame, Path, str]:
+                    missing: str = "last", ndcg_k: int = 1000
+                    ) -> tuple[pd.DataFrame, Path, str]:
     """:func:`correlate` on score table files, written to ``out`` (default: the first
     table's name + ``.correlate.csv``) with a ``.json`` holding the protocol. ``top_k``:
     the top-k precision levels, in percent of the cells; ``missing``: failed cells ranked
-    ``last`` or ``drop``-ped. Returns (result, the CSV's path, the protocol line)."""
+    ``last`` or ``drop``-ped; ``ndcg_k``: the top cells nDCG looks at (VKDNW's P = 1000).
+    Returns (result, the CSV's path, the protocol line)."""
     from .analysis.correlation import correlate_table, protocol
     from .run.files import atomic_write_bytes, atomic_write_json
     from .table import meta_path
     result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=n_boot,
                              seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k],
-                             metric=metric, missing=missing)
+                             metric=metric, missing=missing, ndcg_k=ndcg_k)
     csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
         ".between.csv" if between else ".correlate.csv"))
     if csv_path.suffix != ".csv":
         csv_path = csv_path.with_name(csv_path.name + ".csv")
     if any(csv_path.resolve() == Path(s).resolve() for s in scores):
         raise ProxybenchError(f"--out {csv_path} would overwrite a score table; pick another")
-    text = protocol(dataset, ground_truth, cell_set, metric, missing)
+    text = protocol(dataset, ground_truth, cell_set, metric, missing, ndcg_k)
     atomic_write_bytes(csv_path, result.to_csv(index=False).encode())
     atomic_write_json(meta_path(csv_path), {
         "scores": [str(s) for s in scores], "dataset": dataset, "between": between,
         "bootstrap": n_boot, "seed": seed, "cells": cell_set, "top_k_percent": list(top_k),
-        "truth_metric": metric, "missing": missing,
+        "truth_metric": metric, "missing": missing, "ndcg_k": ndcg_k,
         "protocol": text,
         "rows": result.to_dict("records")})
     return result, csv_path, text
+
+
+def import_suite_zero(file: str | Path, out: str | Path, *, dataset: str = "cifar10",
+                      force: bool = False,
+                      command: str = "proxybench.api.import_suite_zero(...)"
+                      ) -> tuple[pd.DataFrame, dict]:
+    """One dataset of NAS-Bench-Suite-Zero's precomputed zero-cost file
+    (``zc_nasbench201.json``) as a score table at ``out``: a column per proxy (higher is
+    better, as NASLib ranks them), its seconds, and a ``.json`` naming the source file, its
+    sha256 and the dataset, so correlate, combine, ensemble, predict and search-pool read it
+    like any table (an existing ``out`` only with ``force``)."""
+    from .analysis.suite_zero import read_suite_zero
+    from .run.files import code_version
+    from .table import check_out_suffix, refuse_overwrite, write_table
+    check_out_suffix(Path(out))
+    refuse_overwrite(out, force)
+    table, meta = read_suite_zero(file, dataset)
+    meta = {**meta, "command": command, "code_versions": [code_version()],
+            "cell_selection": f"the {len(table):,} cells of {Path(file).name}"}
+    write_table(table, meta, out)
+    return table, meta
+
+
+def export_suite_zero(tables: Sequence[str | Path], out: str | Path, *,
+                      dataset: str = "cifar10", ground_truth: str | None = None,
+                      metric: str = "test-200", force: bool = False) -> dict:
+    """Score tables written in NAS-Bench-Suite-Zero's layout (``{dataset: {NASLib key:
+    {proxy: {score, time}, val_accuracy}}}``), so NASLib's ``get_zc_benchmark_api`` loads
+    them. val_accuracy is Suite-Zero's own for a table imported from it, else the ground
+    truth (``ground_truth``/``metric``: NB201's test accuracy after 200 epochs by default);
+    lower-is-better columns are negated. Returns a summary (cells, proxies, negated, where
+    val_accuracy came from)."""
+    from .analysis.groundtruth import load_ground_truth
+    from .analysis.suite_zero import SuiteZeroError, suite_zero_layout
+    from .run.files import atomic_write_bytes
+    out = Path(out)
+    if out.suffix != ".json":
+        raise SuiteZeroError(f"--out {out} must end in .json (Suite-Zero's files are JSON)")
+    if out.exists() and not force:
+        raise SuiteZeroError(f"{out} already exists; pass --force to replace it, or choose "
+                             f"another --out")
+    if any(out.resolve() == Path(t).resolve().with_suffix(".json") for t in tables):
+        raise SuiteZeroError(f"--out {out} is a table's own .json; choose another name")
+    truth = load_ground_truth(ground_truth, metric).set_index("arch_index")[dataset]
+    content, summary = suite_zero_layout(tables, dataset, truth=truth)
+    atomic_write_bytes(out, json.dumps(content).encode())
+    if summary["val_accuracy"] == "the ground truth given":
+        from .analysis.groundtruth import resolve
+        source = Path(resolve(ground_truth) or "?").name
+        summary["val_accuracy"] = f"NB201 {dataset} accuracy ({metric}) from {source}"
+    return summary
 
 
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
@@ -647,10 +701,11 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
               ground_truth: str | None = None, columns: Sequence[str] = (),
               n_boot: int = 1000, seed: int = 0,
               higher_is_better: dict[str, bool] | None = None,
-              metric: str = "test-200", missing: str = "last") -> pd.DataFrame:
-    """Kendall tau, Spearman rho and top-k precision of each proxy column against NB201;
-    a cell whose score failed (not finite) ranks ``last`` (default) or is left out
-    (``missing="drop"``).
+              metric: str = "test-200", missing: str = "last",
+              ndcg_k: int = 1000) -> pd.DataFrame:
+    """Kendall tau, Spearman rho, top-k precision and nDCG (over the top ``ndcg_k`` cells,
+    as VKDNW reports it) of each proxy column against NB201; a cell whose score failed (not
+    finite) ranks ``last`` (default) or is left out (``missing="drop"``).
 
     One table: a cell-bootstrap CI per column. Several tables (one per supernet of a seed
     group, the same cells): per column the mean over tables (``value``), ``sd``, a
@@ -679,12 +734,13 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
         if len(holders) == 1:
             both = pd.concat([holders[0], truth], axis=1, join="inner")
             res = correlate_one(both.iloc[:, 0], both.iloc[:, 1], n_boot=n_boot, seed=seed,
-                                higher_is_better=higher(col), missing=missing).reset_index()
+                                higher_is_better=higher(col), missing=missing,
+                                ndcg_k=ndcg_k).reset_index()
             res["replicates"] = 1
         else:
             res, _ = replicate_metrics(holders, truth, column=col,
                                        higher_is_better=higher(col), n_boot=n_boot, seed=seed,
-                                       missing=missing)
+                                       missing=missing, ndcg_k=ndcg_k)
             res = res.reset_index().rename(columns={"mean": "value"})
         res.insert(0, "proxy", col)
         out.append(res)

@@ -71,6 +71,11 @@ def describe_table(path: Path) -> list[str]:
         lines.append(f"  cells: {meta['cell_selection']}")
     if meta.get("sources"):
         lines.append(f"  computed from: {meta['sources']}")
+    source = meta.get("source")
+    if isinstance(source, dict) and source.get("kind"):
+        lines.append(f"  imported from {source['kind']}: {source.get('file', '?')} (sha256 "
+                     f"{str(source.get('sha256', '?'))[:12]}), its {source.get('dataset_key')!r}"
+                     f" entry")
     if meta.get("command"):
         lines.append(f"  command: {meta['command']}")
     env = meta.get("environment", {})

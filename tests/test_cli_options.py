@@ -85,13 +85,36 @@ def test_correlate_top_k_levels_and_bad_levels(tmp_path, gt_csv):
     run("correlate", table, "--ground-truth", gt_csv, "--top-k", "2,20", "--bootstrap", "0",
         "--out", tmp_path / "c.csv")
     res = pd.read_csv(tmp_path / "c.csv")
-    assert set(res["metric"]) == {"kendall_tau", "spearman_rho", "top2%", "top20%"}
+    assert set(res["metric"]) == {"kendall_tau", "spearman_rho", "top2%", "top20%", "ndcg"}
     # 20% of 400 cells is 80: precision is a multiple of 1/80
     p20 = res.loc[res.metric == "top20%", "value"].item()
     assert abs(p20 * 80 - round(p20 * 80)) < 1e-9
     for bad in ("0", "x", "nan", "150"):
         one_line_error(run("correlate", table, "--ground-truth", gt_csv, "--top-k", bad,
                            ok=False), "--top-k")
+
+
+def test_correlate_ndcg_cut_off_and_bad_values(tmp_path, gt_csv):
+    import json
+
+    from proxybench.analysis.groundtruth import load_ground_truth
+    from proxybench.analysis.metrics import ndcg
+    table = _params_table(tmp_path, gt_csv)
+    out = run("correlate", table, "--ground-truth", gt_csv, "--ndcg-k", "10", "--bootstrap",
+              "0", "--out", tmp_path / "c10.csv").output
+    assert "nDCG over the proxy's top 10 cells" in out
+    run("correlate", table, "--ground-truth", gt_csv, "--bootstrap", "0", "--out",
+        tmp_path / "c.csv")
+    at10 = pd.read_csv(tmp_path / "c10.csv").set_index("metric").loc["ndcg", "value"]
+    default = pd.read_csv(tmp_path / "c.csv").set_index("metric").loc["ndcg", "value"]
+    joined = pd.read_csv(table).merge(load_ground_truth(str(gt_csv)), on="arch_index")
+    assert at10 == pytest.approx(ndcg(joined["params"], joined["cifar10"], 10))
+    assert default == pytest.approx(ndcg(joined["params"], joined["cifar10"], 1000))
+    assert at10 != pytest.approx(default)
+    assert json.loads((tmp_path / "c10.json").read_text())["ndcg_k"] == 10
+    for bad in ("0", "x", "-3", "2.5"):
+        one_line_error(run("correlate", table, "--ground-truth", gt_csv, "--ndcg-k", bad,
+                           ok=False), "--ndcg-k")
 
 
 def test_describe_says_what_a_table_and_a_run_hold(tmp_path, tiny_run, gt_csv):

@@ -14,12 +14,13 @@ from proxybench.analysis.metrics import (
     combine_rank_average,
     correlate,
     kendall_tau,
+    ndcg,
     spearman_rho,
     top_k_precision,
 )
 from proxybench.errors import ScoreError
 
-METRIC_NAMES = ["kendall_tau", "spearman_rho", "top1%", "top5%", "top10%"]
+METRIC_NAMES = ["kendall_tau", "spearman_rho", "top1%", "top5%", "top10%", "ndcg"]
 
 
 def _noisy(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +72,7 @@ def test_correlate_layout_and_values() -> None:
     assert table.loc["spearman_rho", "value"] == pytest.approx(0.6)
     assert (table["n"] == 5).all()
     names = correlate(x, y, fracs=(0.2, 0.5), n_boot=0).index
-    assert list(names) == ["kendall_tau", "spearman_rho", "top20%", "top50%"]
+    assert list(names) == ["kendall_tau", "spearman_rho", "top20%", "top50%", "ndcg"]
 
 
 def test_higher_is_better_false_flips_sign() -> None:
@@ -125,7 +126,7 @@ def test_cis_contain_estimate_and_shrink_with_n() -> None:
         assert (table["ci_low"] <= table["value"]).all()
         assert (table["value"] <= table["ci_high"]).all()
         widths[n] = table["ci_high"] - table["ci_low"]
-    for name in ("kendall_tau", "spearman_rho", "top10%"):
+    for name in ("kendall_tau", "spearman_rho", "top10%", "ndcg"):
         assert widths[2000][name] < widths[200][name]
 
 
@@ -147,7 +148,7 @@ def test_fast_bootstrap_matches_brute_force() -> None:
     t = rng.integers(0, 8, n).astype(float)
     fracs = (0.05, 0.1, 0.25)
     ks = [max(1, round(f * n)) for f in fracs]
-    fast = metrics._bootstrap(s, t, ks, 30, np.random.default_rng(0))
+    fast = metrics._bootstrap(s, t, ks, 10, 30, np.random.default_rng(0))
     draws = np.random.default_rng(0)
     for row in fast:
         idx = np.sort(draws.integers(0, n, size=n))
@@ -155,8 +156,91 @@ def test_fast_bootstrap_matches_brute_force() -> None:
             kendall_tau(s[idx], t[idx]),
             spearman_rho(s[idx], t[idx]),
             *(top_k_precision(s[idx], t[idx], f) for f in fracs),
+            ndcg(s[idx], t[idx], 10),     # a resampled cell's copies tie: mean gain
         ]
         np.testing.assert_allclose(row, want, atol=1e-12)
+
+
+def test_ndcg_hand_computed() -> None:
+    # VKDNW's nDCG_P = (1/Z) sum_{j<=P} (2^acc(k_j) - 1) / log2(1 + j).
+    # accuracies 3, 1, 2, 0 -> gains 7, 1, 3, 0; the proxy's order is cells 1, 2, 3, 0
+    truth = [3.0, 1.0, 2.0, 0.0]
+    scores = [0.1, 0.4, 0.3, 0.2]
+    dcg = 1 / math.log2(2) + 3 / math.log2(3) + 0 / math.log2(4) + 7 / math.log2(5)
+    ideal = 7 / math.log2(2) + 3 / math.log2(3) + 1 / math.log2(4) + 0 / math.log2(5)
+    assert ndcg(scores, truth, k=4) == pytest.approx(dcg / ideal)
+    assert ndcg(scores, truth, k=4) == pytest.approx(0.628943, abs=1e-6)
+    # P = 2 looks at the first two places only: (1 + 3/log2 3) / (7 + 3/log2 3)
+    assert ndcg(scores, truth, k=2) == pytest.approx(0.325296, abs=1e-6)
+    assert ndcg(scores, truth, k=1) == pytest.approx(1 / 7)
+    assert ndcg(scores, truth, k=1000) == ndcg(scores, truth, k=4)   # P clipped to n
+    # a tie at the top shares its mean gain over the places it takes: cells 0 and 1 tie
+    # for places 1-2 with gains 3 and 0, so with P = 1 the DCG is 1.5 of the ideal 3
+    assert ndcg([1.0, 1.0, 0.0], [2.0, 0.0, 1.0], k=1) == pytest.approx(0.5)
+    assert ndcg([1.0, 1.0, 0.0], [2.0, 0.0, 1.0], k=1) == ndcg([1.0, 1.0, 0.0],
+                                                                [0.0, 2.0, 1.0], k=1)
+
+
+def test_ndcg_properties() -> None:
+    s, t = _noisy(500, 1.0, seed=9)
+    acc = 90 + 2 * t                                   # accuracies in percent, as NB201's
+    assert ndcg(acc, acc) == pytest.approx(1.0)
+    assert ndcg(np.arange(5.0), np.arange(5.0) * 10) == pytest.approx(1.0)
+    assert ndcg(-acc, acc) < ndcg(s, acc) < 1.0       # reversed < noisy < perfect
+    assert ndcg(s, acc, k=10) != pytest.approx(ndcg(s, acc, k=500))
+    # one point of accuracy doubles a gain: a proxy that puts the best cell second loses
+    # about half of the first place's weight, however good the rest of its order
+    best_second = np.argsort(np.argsort(-acc)).astype(float)
+    best_second[[np.argmax(acc), np.argsort(-acc)[1]]] = best_second[
+        [np.argsort(-acc)[1], np.argmax(acc)]]
+    assert ndcg(-best_second, acc, k=1) == pytest.approx(
+        2 ** (np.sort(acc)[-2] - acc.max()), rel=1e-9)
+    # the scale of the gains cancels: large accuracies do not overflow
+    assert np.isfinite(ndcg(s, acc + 5000))
+    # sklearn's ndcg_score is this metric when its relevance is the gain 2^acc - 1
+    from sklearn.metrics import ndcg_score
+    tied = np.round(s)
+    assert ndcg(tied, acc, k=50) == pytest.approx(
+        ndcg_score([np.exp2(acc - acc.max())], [tied], k=50), rel=1e-6)
+    with pytest.raises(ScoreError, match="--ndcg-k"):
+        ndcg(s, acc, k=0)
+    with pytest.raises(ScoreError, match="--ndcg-k"):
+        correlate(s, acc, n_boot=0, ndcg_k=2.5)
+
+
+def test_ndcg_over_seed_replicates() -> None:
+    """nDCG across replicates as tau: mean and sd of the replicates' values, a hierarchical
+    CI around the mean, and the seed ensemble's (mean rank) nDCG."""
+    from scipy import stats
+    _, t = _noisy(300, 1.0, seed=10)
+    acc = 90 + 2 * t
+    rng = np.random.default_rng(11)
+    reps = [acc + rng.normal(0, s, acc.size) for s in (1.0, 2.0, 4.0)]
+    summary, per = metrics.correlate_replicates(reps, acc, n_boot=100, seed=0, ndcg_k=50)
+    values = [ndcg(r, acc, 50) for r in reps]
+    row = summary.loc["ndcg"]
+    assert row["mean"] == pytest.approx(np.mean(values))
+    assert row["sd"] == pytest.approx(np.std(values, ddof=1))
+    assert row["ci_low"] <= row["mean"] <= row["ci_high"]
+    ranks = np.mean([stats.rankdata(r) for r in reps], axis=0)
+    assert row["ensemble"] == pytest.approx(ndcg(ranks, acc, 50))
+    np.testing.assert_allclose(per[per.metric == "ndcg"]["value"], values)
+
+
+def test_ndcg_reproduces_vkdnw_table1_for_flops(gt_csv, tmp_path) -> None:
+    """VKDNW's Table 1 gives FLOPs nDCG 0.745 / 0.576 / 0.403 on CIFAR-10 / CIFAR-100 /
+    ImageNet16-120 over the 9,445 cells they call unique (our distinct ones), P = 1000:
+    the formula above, with accuracy in percent, reproduces them."""
+    from proxybench.analysis.groundtruth import load_ground_truth
+    from proxybench.api import cells
+    from proxybench.spaces.nb201 import cell_set
+    table = cells(tmp_path / "cells.csv")[["arch_index", "flops"]]
+    both = table.merge(load_ground_truth(str(gt_csv)), on="arch_index")
+    both = both[both["arch_index"].isin(cell_set("distinct", list(both["arch_index"])))]
+    assert len(both) == 9445
+    for dataset, published in (("cifar10", 0.745), ("cifar100", 0.576),
+                               ("imagenet16-120", 0.403)):
+        assert ndcg(both["flops"], both[dataset], k=1000) == pytest.approx(published, abs=0.003)
 
 
 def test_inputs_not_mutated() -> None:

@@ -203,6 +203,19 @@ def test_report_with_seeds_studies_and_readme(tmp_path, gt_csv):
                             pd.read_csv(group / f"supernet.seed-{i}.csv")["arch_index"],
                             "cifar10"].to_numpy()) for i in range(3)]
     assert board.loc["flatness", "tau"] == pytest.approx(np.mean(taus))
+    # nDCG (VKDNW's, top 1,000 cells: here all 30) is a column too, mean ± sd over seeds
+    from proxybench.analysis.metrics import ndcg
+    gt = pd.read_csv(gt_csv).set_index("index")["cifar10"]
+    ndcgs = [ndcg(t["flatness"], gt.loc[t["arch_index"]].to_numpy()) for t in
+             (pd.read_csv(group / f"supernet.seed-{i}.csv") for i in range(3))]
+    assert board.loc["flatness", "ndcg"] == pytest.approx(np.mean(ndcgs))
+    assert board.loc["flatness", "ndcg_sd"] == pytest.approx(np.std(ndcgs, ddof=1))
+    assert board.loc["params", "ndcg_ci_low"] <= board.loc["params", "ndcg"] <= board.loc[
+        "params", "ndcg_ci_high"]
+    assert "| top-5% | nDCG | cells (failed) |" in (tmp_path / "rep" / "leaderboard.md"
+                                                    ).read_text()
+    assert f"{np.mean(ndcgs):.3f} ± {np.std(ndcgs, ddof=1):.3f}" in (
+        tmp_path / "rep" / "leaderboard.md").read_text()
     md = (tmp_path / "rep" / "index.md").read_text()
     for heading in ("## Leaderboard", "## Training-seed uncertainty",
                     "## Where the uncertainty of tau comes from",

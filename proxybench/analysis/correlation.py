@@ -19,7 +19,7 @@ from ..table import (
     require_ranking,
 )
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
-from .metrics import correlate, correlate_replicates, kendall_tau, spearman_rho
+from .metrics import NDCG_K, correlate, correlate_replicates, kendall_tau, spearman_rho
 
 
 def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
@@ -27,9 +27,11 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     between: Sequence[str] | None = None, n_boot: int = 1000,
                     seed: int = 0, cells: str = "all",
                     fracs: Sequence[float] = (0.01, 0.05, 0.10),
-                    metric: str = "test-200", missing: str = "last") -> pd.DataFrame:
+                    metric: str = "test-200", missing: str = "last",
+                    ndcg_k: int = NDCG_K) -> pd.DataFrame:
     """Rows of (proxy, metric, value, ci_low, ci_high, n, failed) for each requested column;
-    cells whose score failed are ranked last (``missing="last"``) or left out (``drop``).
+    cells whose score failed are ranked last (``missing="last"``) or left out (``drop``);
+    ``ndcg_k``: the number of top cells nDCG looks at (VKDNW's P).
 
     Several tables may be given: each column is correlated on the cells of its own table,
     and ``between`` joins the two columns' tables on their key column. In ``between``, ``COL@N``
@@ -90,7 +92,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
             require_ranking(tables[p][c], c, p)
         if len(holders) > 1:
             frames.append(_replicate_rows(c, holders, tables, truth, dataset, n_boot, seed,
-                                          fracs, missing))
+                                          fracs, missing, ndcg_k))
             continue
         usable = joined[source[c]][[c, "truth"]].dropna(subset=["truth"])
         finite = np.isfinite(pd.to_numeric(usable[c], errors="coerce").to_numpy(dtype=float))
@@ -98,7 +100,8 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
             raise GroundTruthError(f"column {c}: fewer than 3 scored cells with a finite value")
         res = correlate(usable[c].to_numpy(dtype=float), usable["truth"].to_numpy(),
                         fracs=fracs, n_boot=n_boot, seed=seed,
-                        higher_is_better=direction(source[c], c), missing=missing)
+                        higher_is_better=direction(source[c], c), missing=missing,
+                        ndcg_k=ndcg_k)
         res = res.reset_index()
         res.insert(0, "proxy", c)
         res["replicate"] = "all"
@@ -117,7 +120,7 @@ def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
 
 
 def protocol(dataset: str, ground_truth: str | None, cells: str,
-             metric: str = "test-200", missing: str = "last") -> str:
+             metric: str = "test-200", missing: str = "last", ndcg_k: int = NDCG_K) -> str:
     """The protocol behind a tau, in words: ground truth, cell set, statistic, sign."""
     from .groundtruth import resolve
     source = resolve(ground_truth) or "?"
@@ -128,7 +131,8 @@ def protocol(dataset: str, ground_truth: str | None, cells: str,
     what = "test" if kind == "test" else "validation"
     return (f"ground truth: NB201 {dataset} {what} accuracy ({epochs} epochs, mean over the "
             f"benchmark's seeds) from {Path(source).name}; cells: {sets[cells]}; Kendall "
-            f"tau-b (ties counted) and Spearman rho; sign: higher = predicted better "
+            f"tau-b (ties counted) and Spearman rho; nDCG over the proxy's top {ndcg_k:,} "
+            f"cells (VKDNW's, gain 2^accuracy - 1); sign: higher = predicted better "
             f"(lower-is-better proxies are negated); failed cells (a non-finite score): "
             + ("ranked last (NASLib, AZ-NAS)" if missing == "last" else
                "left out (Abdelfattah et al.)"))
@@ -142,8 +146,8 @@ def replicate_label(path: Path) -> str:
 
 def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, column: str,
                       higher_is_better: bool, n_boot: int, seed: int,
-                      fracs: Sequence[float] = (0.01, 0.05, 0.10), missing: str = "last"
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      fracs: Sequence[float] = (0.01, 0.05, 0.10), missing: str = "last",
+                      ndcg_k: int = NDCG_K) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``metrics.correlate_replicates`` on score series indexed by arch_index: the cells
     every replicate and the truth share, aligned (one place for every caller)."""
     wide = pd.concat([r.rename(str(i)) for i, r in enumerate(replicates)], axis=1,
@@ -154,7 +158,8 @@ def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, colu
                          f"cells with ground truth; replicates must score the same cells")
     return correlate_replicates([wide[str(i)].to_numpy() for i in range(len(replicates))],
                                 wide["truth"].to_numpy(), fracs=fracs, n_boot=n_boot,
-                                seed=seed, higher_is_better=higher_is_better, missing=missing)
+                                seed=seed, higher_is_better=higher_is_better, missing=missing,
+                                ndcg_k=ndcg_k)
 
 
 def replicate_setting(meta: dict) -> dict:
@@ -231,7 +236,7 @@ def check_replicates(holders: Sequence[Path], column: str) -> None:
 def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.DataFrame,
                     dataset: str, n_boot: int, seed: int,
                     fracs: Sequence[float] = (0.01, 0.05, 0.10),
-                    missing: str = "last") -> pd.DataFrame:
+                    missing: str = "last", ndcg_k: int = NDCG_K) -> pd.DataFrame:
     """One proxy scored in several tables (e.g. one per training seed): the mean, sd and
     hierarchical CI over the replicates, the seed ensemble, and each replicate's own row.
     Tables computed from the same checkpoint with the same seed are the same replicate
@@ -241,7 +246,7 @@ def _replicate_rows(column: str, holders: list[Path], tables: dict, truth: pd.Da
         [tables[p].set_index("arch_index")[column] for p in holders],
         truth.set_index("arch_index")[dataset], column=column,
         higher_is_better=direction(holders[0], column), n_boot=n_boot, seed=seed, fracs=fracs,
-        missing=missing)
+        missing=missing, ndcg_k=ndcg_k)
     summary = summary.reset_index().rename(columns={"mean": "value"})
     summary.insert(0, "proxy", column)
     summary["replicate"] = "all"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,12 @@ import pandas as pd
 from ..table import check_dataset, direction, proxy_columns, read_scores
 from .correlation import replicate_metrics
 from .literature import published
-from .metrics import correlate
+from .metrics import NDCG_K, correlate
 
 COLUMNS = ("proxy", "kind", "replicates", "cells", "failed", "tau", "tau_sd", "tau_ci_low",
            "tau_ci_high", "tau_cell_sd", "tau_ensemble", "rho", "rho_sd", "rho_ci_low",
-           "rho_ci_high", "top5", "seconds_per_cell", "published_rho", "published_tau",
-           "published_sources")
+           "rho_ci_high", "top5", "ndcg", "ndcg_sd", "ndcg_ci_low", "ndcg_ci_high",
+           "seconds_per_cell", "published_rho", "published_tau", "published_sources")
 
 
 def _kind(column: str) -> str:
@@ -55,12 +56,13 @@ def _seconds(tables: list[pd.DataFrame], column: str) -> float:
 
 def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | Path],
                 truth: pd.DataFrame, dataset: str, *, n_boot: int = 1000,
-                seed: int = 0, missing: str = "last") -> pd.DataFrame:
+                seed: int = 0, missing: str = "last", ndcg_k: int = NDCG_K) -> pd.DataFrame:
     """One row per proxy column, sorted by tau, on the cells all ``seed_tables`` share (or,
     without seed tables, the cells every table shares, e.g. a sample's cells where the free
     counts cover all 15,625; each table's own when they share fewer than 3). Cells whose
     score failed are ranked last (``missing="last"``: every row on the same cells) or left
-    out (``drop``); ``failed`` counts them per row."""
+    out (``drop``); ``failed`` counts them per row. ``ndcg`` is VKDNW's nDCG over the top
+    ``ndcg_k`` cells (``metrics.ndcg``), with the same kind of sd and CI as tau."""
     for p in [*seed_tables, *score_tables]:
         check_dataset(p, dataset)
     seeds = [(Path(p), read_scores(p)) for p in seed_tables]
@@ -83,8 +85,8 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
             continue
         s, _ = replicate_metrics([t.set_index("arch_index")[col] for _, t in holders], gt,
                                  column=col, higher_is_better=direction(holders[0][0], col),
-                                 n_boot=n_boot, seed=seed, missing=missing)
-        tau, rho = s.loc["kendall_tau"], s.loc["spearman_rho"]
+                                 n_boot=n_boot, seed=seed, missing=missing, ndcg_k=ndcg_k)
+        tau, rho, nd = s.loc["kendall_tau"], s.loc["spearman_rho"], s.loc["ndcg"]
         rows.append({"proxy": col, "kind": _kind(col), "replicates": len(holders),
                      "cells": int(tau["n"]), "failed": int(tau["failed"]),
                      "tau": tau["mean"], "tau_sd": tau["sd"],
@@ -92,6 +94,8 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
                      "tau_cell_sd": tau["cell_sd"], "tau_ensemble": tau["ensemble"],
                      "rho": rho["mean"], "rho_sd": rho["sd"], "rho_ci_low": rho["ci_low"],
                      "rho_ci_high": rho["ci_high"], "top5": s.loc["top5%", "mean"],
+                     "ndcg": nd["mean"], "ndcg_sd": nd["sd"], "ndcg_ci_low": nd["ci_low"],
+                     "ndcg_ci_high": nd["ci_high"],
                      "seconds_per_cell": _seconds([t for _, t in holders], col),
                      **_published(col, dataset)})
     done = set(replicated)
@@ -107,8 +111,9 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
                 continue
             done.add(col)
             r = correlate(values, pair["truth"].to_numpy(), n_boot=n_boot, seed=seed,
-                          higher_is_better=direction(path, col), missing=missing)
-            tau, rho = r.loc["kendall_tau"], r.loc["spearman_rho"]
+                          higher_is_better=direction(path, col), missing=missing,
+                          ndcg_k=ndcg_k)
+            tau, rho, nd = r.loc["kendall_tau"], r.loc["spearman_rho"], r.loc["ndcg"]
             width = tau["ci_high"] - tau["ci_low"]
             rows.append({"proxy": col, "kind": _kind(col), "replicates": 1,
                          "cells": int(tau["n"]), "failed": int(tau["failed"]),
@@ -117,15 +122,27 @@ def leaderboard(seed_tables: Sequence[str | Path], score_tables: Sequence[str | 
                          "tau_cell_sd": width / (2 * 1.96), "tau_ensemble": np.nan,
                          "rho": rho["value"], "rho_sd": np.nan, "rho_ci_low": rho["ci_low"],
                          "rho_ci_high": rho["ci_high"], "top5": r.loc["top5%", "value"],
+                         "ndcg": nd["value"], "ndcg_sd": np.nan, "ndcg_ci_low": nd["ci_low"],
+                         "ndcg_ci_high": nd["ci_high"],
                          "seconds_per_cell": _seconds([t], col), **_published(col, dataset)})
     board = pd.DataFrame(rows, columns=list(COLUMNS))
     return board.sort_values("tau", ascending=False).reset_index(drop=True)
 
 
+def ndcg_text(r: Any) -> str:
+    """A row's nDCG as shown (± its sd over seeds); "-" for a leaderboard.csv written before
+    the column existed."""
+    value = getattr(r, "ndcg", np.nan)
+    if value != value:
+        return "-"
+    sd = getattr(r, "ndcg_sd", np.nan)
+    return f"{value:.3f}" + (f" ± {sd:.3f}" if r.replicates > 1 and sd == sd else "")
+
+
 def markdown(board: pd.DataFrame) -> str:
     """The leaderboard as the Markdown table the README and the report both show."""
-    lines = ["| proxy | kind | Kendall τ | 95% CI | Spearman ρ | published ρ | top-5% | "
-             "cells (failed) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| proxy | kind | Kendall τ | 95% CI | Spearman ρ | published ρ | top-5% | nDCG | "
+             "cells (failed) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in board.itertuples():
         if r.replicates > 1:
             tau = f"{r.tau:+.3f} ± {r.tau_sd:.3f} ({r.replicates} seeds)"
@@ -134,8 +151,9 @@ def markdown(board: pd.DataFrame) -> str:
             tau, rho = f"{r.tau:+.3f}", f"{r.rho:+.3f}"
         ci = f"[{r.tau_ci_low:+.3f}, {r.tau_ci_high:+.3f}]" if r.tau_ci_low == r.tau_ci_low \
             else ""
+        published = r.published_rho if isinstance(r.published_rho, str) else ""  # NaN: read
         lines.append(f"| {r.proxy} | {r.kind} | {tau} | {ci} | {rho} | "
-                     f"{r.published_rho or '-'} | {r.top5:.3f} | {r.cells:,}"
+                     f"{published or '-'} | {r.top5:.3f} | {ndcg_text(r)} | {r.cells:,}"
                      + (f" ({r.failed})" if r.failed else "") + " |")
     return "\n".join(lines) + "\n"
 

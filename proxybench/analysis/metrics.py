@@ -1,9 +1,10 @@
 """Rank agreement between proxy scores and true accuracy, with bootstrap confidence intervals.
 
 Why these metrics: a NAS proxy is only useful for *ranking* architectures, so we report rank
-correlations over all cells (Kendall tau-b, Spearman rho) and how many of the truly best cells
-the proxy puts in its own top-k (top-k precision), each with a 95% percentile-bootstrap CI
-over cells so that differences between proxies can be judged against resampling noise.
+correlations over all cells (Kendall tau-b, Spearman rho), how many of the truly best cells
+the proxy puts in its own top-k (top-k precision) and how good the cells it ranks first are
+(nDCG, as VKDNW reports it), each with a 95% percentile-bootstrap CI over cells so that
+differences between proxies can be judged against resampling noise.
 
 Conventions: higher score = predicted better and higher truth = better, unless
 ``higher_is_better=False`` is passed to :func:`correlate`. Cells without a truth value are
@@ -32,12 +33,14 @@ __all__ = [
     "correlate",
     "correlate_replicates",
     "kendall_tau",
+    "ndcg",
     "spearman_rho",
     "top_k_precision",
 ]
 
 MIN_CELLS = 3
 MISSING = ("last", "drop")   # the failed-cell policies: rank last, or leave out
+NDCG_K = 1000                # VKDNW's P: the top networks nDCG looks at
 
 
 def fill_failed(values: ArrayLike, higher_is_better: bool = True) -> np.ndarray:
@@ -143,6 +146,68 @@ def top_k_precision(scores: ArrayLike, truth: ArrayLike, frac: float) -> float:
     return float(both.sum() / k)
 
 
+def _check_ndcg_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ScoreError(f"the nDCG cut-off (--ndcg-k) must be a whole number >= 1, got {k!r}")
+    return int(k)
+
+
+class _NDCG:
+    """nDCG of one (scores, truth) pair on any multiset of its cells (given as copies per
+    cell), with the sorts done once so a bootstrap resample costs O(n).
+
+    Gains are ``2**acc - 1`` divided by ``2**max(acc)``: nDCG is a ratio, so the common
+    factor cancels, and it keeps ``2**acc`` finite for any accuracy scale. Cells the proxy
+    ties share their mean gain over the positions they occupy (scikit-learn's
+    ``ndcg_score`` does the same), so the value does not depend on the order of the rows;
+    the copies of a resampled cell are such a tie."""
+
+    def __init__(self, s: np.ndarray, t: np.ndarray, k: int) -> None:
+        self.k = _check_ndcg_k(k)
+        top = float(t.max()) if t.size else 0.0
+        self.gain = np.exp2(t - top) - np.exp2(-top)
+        self.group, self.n_groups = _dense(s)
+        self.order_t = _best_first(t)
+        # discount sums: disc[i] = sum over positions j = 1..i of 1 / log2(1 + j)
+        self.disc = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, s.size + 2)))])
+
+    def _spans(self, copies: np.ndarray, k: int) -> np.ndarray:
+        """Sum of the discounts of the positions each block of ``copies`` takes, in order,
+        within the first k positions."""
+        end = np.cumsum(copies)
+        return self.disc[np.minimum(end, k)] - self.disc[np.minimum(end - copies, k)]
+
+    def __call__(self, counts: np.ndarray) -> float:
+        k = min(self.k, int(counts.sum()))
+        c = np.bincount(self.group, weights=counts, minlength=self.n_groups)[::-1]
+        g = np.bincount(self.group, weights=counts * self.gain, minlength=self.n_groups)[::-1]
+        c = np.rint(c).astype(np.int64)
+        mean_gain = np.divide(g, c, out=np.zeros_like(g), where=c > 0)
+        dcg = float((mean_gain * self._spans(c, k)).sum())
+        ideal = float((self.gain[self.order_t] * self._spans(counts[self.order_t], k)).sum())
+        return dcg / ideal if ideal > 0 else float("nan")
+
+
+def ndcg(scores: ArrayLike, truth: ArrayLike, k: int = NDCG_K) -> float:
+    """Normalised discounted cumulative gain of the proxy's order, as VKDNW defines it
+    (Tybl & Neumann, CVPR 2025, Sec. III; arXiv 2502.04975):
+
+        nDCG_P = (1/Z) * sum_{j=1..P} (2**acc(k_j) - 1) / log2(1 + j)
+
+    where k_j is the cell the proxy ranks j-th, acc its true accuracy (in percent, as NB201
+    and the paper give it: one point of accuracy doubles a gain), P = ``k`` (their 1,000;
+    fewer when there are fewer cells) and Z the same sum over the true order, so a perfect
+    order scores 1. Why: tau and rho weigh every pair alike, while a search keeps only the
+    proxy's first cells; nDCG weighs the top and, unlike top-k precision, by how good the
+    chosen cells are. The paper's repository has no code for it, so this follows the
+    formula; tied scores share their mean gain (see :class:`_NDCG`). NaN pairs are dropped.
+    """
+    s, t = _paired(scores, truth)
+    if s.size == 0:
+        raise ValueError("ndcg needs at least one cell with both values present")
+    return _NDCG(s, t, k)(np.ones(s.size, dtype=np.int64))
+
+
 def _dense(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Group id of each value (ties share one id) and the number of groups, in sorted order."""
     uniq, inverse = np.unique(values, return_inverse=True)
@@ -178,11 +243,13 @@ def correlate(
     seed: int = 0,
     higher_is_better: bool = True,
     missing: str = "last",
+    ndcg_k: int = NDCG_K,
 ) -> pd.DataFrame:
     """All ranking metrics of ``scores`` against ``truth`` with 95% percentile-bootstrap CIs.
 
     Returns one row per metric (index ``metric``: kendall_tau, spearman_rho, then
-    ``top{frac*100:g}%`` for each frac) and columns value, ci_low, ci_high, n, failed: n is
+    ``top{frac*100:g}%`` for each frac, then ``ndcg``, over the top ``ndcg_k`` cells: see
+    :func:`ndcg`) and columns value, ci_low, ci_high, n, failed: n is
     the number of cells used, failed how many of them (``last``) or how many more (``drop``)
     had a non-finite score. If ``higher_is_better`` is False the scores are negated first
     (e.g. a loss- or sharpness-like proxy).
@@ -194,6 +261,7 @@ def correlate(
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    _check_ndcg_k(ndcg_k)
     s, t, failed = place_failed(scores, truth, missing, higher_is_better)
     n = s.size
     if n < MIN_CELLS:
@@ -201,18 +269,16 @@ def correlate(
             f"correlate needs at least {MIN_CELLS} cells with both a score and a truth value, "
             f"got {n}"
         )
-    names = ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs)]
+    names = _names(fracs)
     if len(set(names)) != len(names):
         raise ValueError(f"fracs give duplicate metric names: {names}")
     ks = [_top_k(f, n) for f in fracs]
 
-    value = np.array(
-        [kendall_tau(s, t), spearman_rho(s, t), *(top_k_precision(s, t, f) for f in fracs)]
-    )
+    value = _point(s, t, fracs, ndcg_k)
     low = np.full(len(names), np.nan)
     high = np.full(len(names), np.nan)
     if n_boot > 0:
-        boot = _bootstrap(s, t, ks, n_boot, np.random.default_rng(seed))
+        boot = _bootstrap(s, t, ks, ndcg_k, n_boot, np.random.default_rng(seed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column -> NaN CI
             low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
@@ -225,6 +291,16 @@ def correlate(
     return out
 
 
+def _names(fracs: Sequence[float]) -> list[str]:
+    return ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs), "ndcg"]
+
+
+def _point(s: np.ndarray, t: np.ndarray, fracs: Sequence[float], ndcg_k: int) -> np.ndarray:
+    """Every metric of :func:`_names` on all cells, in that order."""
+    return np.array([kendall_tau(s, t), spearman_rho(s, t),
+                     *(top_k_precision(s, t, f) for f in fracs), ndcg(s, t, ndcg_k)])
+
+
 class _Resampler:
     """Every metric of one (scores, truth) pair on a resample of cells, with the sorts done
     once: only Kendall tau sorts per resample (inside scipy, O(n log n)); Spearman ranks and
@@ -232,14 +308,15 @@ class _Resampler:
     A resampled cell drawn m times counts m times; in top-k its copies are taken best-first
     together, matching ties broken by cell position as in the point estimate."""
 
-    def __init__(self, s: np.ndarray, t: np.ndarray, ks: list[int]) -> None:
+    def __init__(self, s: np.ndarray, t: np.ndarray, ks: list[int], ndcg_k: int) -> None:
         self.s, self.t, self.ks = s, t, ks
         self.gs, self.ns = _dense(s)
         self.gt, self.nt = _dense(t)
         self.order_s, self.order_t = _best_first(s), _best_first(t)
+        self.ndcg = _NDCG(s, t, ndcg_k)
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
-        out = np.empty(2 + len(self.ks))
+        out = np.empty(3 + len(self.ks))
         counts = np.bincount(idx, minlength=self.s.size)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # constant resamples give NaN
@@ -249,14 +326,16 @@ class _Resampler:
         for j, k in enumerate(self.ks):
             both = np.minimum(_taken(counts, self.order_s, k), _taken(counts, self.order_t, k))
             out[2 + j] = both.sum() / k
+        out[-1] = self.ndcg(counts)
         return out
 
 
 def _bootstrap(
-    s: np.ndarray, t: np.ndarray, ks: list[int], n_boot: int, rng: np.random.Generator
+    s: np.ndarray, t: np.ndarray, ks: list[int], ndcg_k: int, n_boot: int,
+    rng: np.random.Generator
 ) -> np.ndarray:
-    """Metric values on ``n_boot`` resamples of cells, shape (n_boot, 2 + len(ks))."""
-    metrics = _Resampler(s, t, ks)
+    """Metric values on ``n_boot`` resamples of cells, shape (n_boot, 3 + len(ks))."""
+    metrics = _Resampler(s, t, ks, ndcg_k)
     return np.array([metrics(rng.integers(0, s.size, size=s.size)) for _ in range(n_boot)])
 
 
@@ -269,6 +348,7 @@ def correlate_replicates(
     seed: int = 0,
     higher_is_better: bool = True,
     missing: str = "last",
+    ndcg_k: int = NDCG_K,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ranking metrics of one proxy scored on several replicates (e.g. supernets trained with
     different seeds) over the same cells: (summary, per_replicate).
@@ -291,6 +371,7 @@ def correlate_replicates(
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    _check_ndcg_k(ndcg_k)
     if len(scores) < 2:
         raise ValueError(f"correlate_replicates needs at least 2 replicates, got {len(scores)}")
     cols = [np.array(x, dtype=float).ravel() for x in scores]
@@ -309,19 +390,19 @@ def correlate_replicates(
     if n < MIN_CELLS:
         raise ValueError(f"correlate_replicates needs at least {MIN_CELLS} cells scored in "
                          f"every replicate, got {n}")
-    names = ["kendall_tau", "spearman_rho", *(_metric_name(f) for f in fracs)]
+    names = _names(fracs)
     ks = [_top_k(f, n) for f in fracs]
-    point = np.array([[kendall_tau(c, t), spearman_rho(c, t),
-                       *(top_k_precision(c, t, f) for f in fracs)] for c in cols])
+    point = np.array([_point(c, t, fracs, ndcg_k) for c in cols])
     k = len(cols)
     ensemble_scores = np.mean([stats.rankdata(c, method="average") for c in cols], axis=0)
-    ensemble = correlate(ensemble_scores, t, fracs=fracs, n_boot=n_boot, seed=seed)
+    ensemble = correlate(ensemble_scores, t, fracs=fracs, n_boot=n_boot, seed=seed,
+                         ndcg_k=ndcg_k)
     low = high = cell_low = cell_high = np.full((k, len(names)), np.nan)
     cell_sd = np.full((k, len(names)), np.nan)
     hier_low = hier_high = np.full(len(names), np.nan)
     if n_boot > 0:
         rng = np.random.default_rng(seed)
-        metrics = [_Resampler(c, t, ks) for c in cols]
+        metrics = [_Resampler(c, t, ks, ndcg_k) for c in cols]
         per = np.empty((n_boot, k, len(names)))
         hier = np.empty((n_boot, len(names)))
         for b in range(n_boot):

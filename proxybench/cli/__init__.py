@@ -361,14 +361,15 @@ def merge(parts, out, force) -> None:
                    "isomorphism class (unique, as some papers report).")
 @click.option("--top-k", "top_k", default="1,5,10", show_default=True,
               help="Top-k precision levels, in percent of the cells (comma-separated).")
+@O.NDCG_K
 @O.MISSING
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Result table (.csv, with .json beside it; default: the first table's "
                    "name + .correlate.csv).")
 @friendly
 def correlate(scores, dataset, ground_truth, truth_metric, columns, between, bootstrap, seed,
-              cell_set, top_k, missing, out) -> None:
-    """Kendall tau, Spearman rho and top-k precision of proxies against NB201 ground truth.
+              cell_set, top_k, ndcg_k, missing, out) -> None:
+    """Kendall tau, Spearman rho, top-k precision and nDCG of proxies against NB201.
 
     The same proxy in several tables (one per supernet of a seed group, `score --run
     GROUP`) is treated as replicates: mean ± sd over them, a hierarchical bootstrap CI
@@ -383,7 +384,7 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
     result, csv_path, text = correlate_files(
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
-        top_k=_percents(top_k), metric=truth_metric, missing=missing)
+        top_k=_percents(top_k), metric=truth_metric, missing=missing, ndcg_k=ndcg_k)
     click.echo(_format_correlation(result))
     if not between:
         click.echo(f"Protocol: {text}.")
@@ -427,7 +428,7 @@ def _format_correlation(df: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- combine
-@main.command(short_help="New proxy column: GeNAS Eq. (5), mean rank or log-rank.")
+@main.command()
 @click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--terms", required=True,
               help="Columns to combine, comma-separated: S,F for Eq. (5) (e.g. angle,flatness).")
@@ -457,6 +458,59 @@ def combine(scores, terms, method, gamma, beta, missing, name, out, force) -> No
     share = (f"; flatness share {meta['flatness_share_percent']:.0f}%"
              if "flatness_share_percent" in meta else "")
     click.echo(f"{meta['column']} for {len(table)} cells{share} -> {out}")
+
+
+# --------------------------------------------------------------------------- suite-zero
+@main.command("import-suite-zero")
+@click.argument("file", type=click.Path(dir_okay=False))
+@O.DATASET
+@O.out_file("The imported table")
+@O.FORCE
+@friendly
+def import_suite_zero(file, dataset, out, force) -> None:
+    """One dataset of NAS-Bench-Suite-Zero's precomputed zero-cost scores as a score table
+    (its .json records the file's name and sha256): correlate, combine, ensemble, predict
+    and search-pool then run on it.
+
+    \b
+    proxybench import-suite-zero zc_nasbench201.json --dataset cifar10 --out sz.csv
+    proxybench correlate sz.csv --dataset cifar10
+    """
+    from ..api import import_suite_zero as import_file
+    table, meta = import_file(file, out, dataset=dataset, force=force, command=_command())
+    proxies = [p["column"] for p in meta["proxies"]]
+    failed = f", {meta['errors']} with a non-finite score" if meta["errors"] else ""
+    click.echo(f"{len(table):,} cells{failed}, {len(proxies)} proxies ({', '.join(proxies)}) "
+               f"from {Path(file).name} (sha256 {meta['source']['sha256'][:12]}) -> {out}")
+
+
+@main.command("export-suite-zero")
+@click.argument("tables", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@O.DATASET
+@O.GROUND_TRUTH
+@O.TRUTH_METRIC
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The Suite-Zero file to write (.json; NASLib reads it with "
+                   "get_zc_benchmark_api).")
+@O.FORCE
+@friendly
+def export_suite_zero(tables, dataset, ground_truth, truth_metric, out, force) -> None:
+    """Write score tables in NAS-Bench-Suite-Zero's layout: per NASLib cell key, each
+    proxy's score and seconds, and val_accuracy (Suite-Zero's own for an imported table,
+    else the ground truth); lower-is-better columns are negated, as NASLib ranks every
+    score higher-is-better.
+
+    \b
+    proxybench export-suite-zero zc.csv cells.csv --dataset cifar10 --out zc_nasbench201.json
+    """
+    from ..api import export_suite_zero as export_tables
+    summary = export_tables(tables, out, dataset=dataset, ground_truth=ground_truth,
+                            metric=truth_metric, force=force)
+    negated = (f"; negated (lower is better): {', '.join(summary['negated'])}"
+               if summary["negated"] else "")
+    click.echo(f"{summary['cells']:,} cells x {len(summary['proxies'])} proxies "
+               f"({', '.join(summary['proxies'])}) as {summary['dataset_key']!r}; "
+               f"val_accuracy: {summary['val_accuracy']}{negated} -> {out}")
 
 
 # --------------------------------------------------------------------------- search
@@ -777,6 +831,8 @@ SUMMARIES = {
     "measure": "Proxies of any PyTorch network of yours.",
     "correlate": "Kendall tau, Spearman rho, top-k vs truth.",
     "merge": "Merge tables of disjoint cell sets.",
+    "import-suite-zero": "Suite-Zero's zc_*.json -> a score table.",
+    "export-suite-zero": "Score tables -> Suite-Zero's JSON layout.",
     "cells": "All cells with their params and FLOPs.",
     "combine": "New column: Eq. (5), mean or log-rank.",
     "report": "Markdown and HTML report of the tables.",

@@ -49,6 +49,10 @@ TRUTH_METRIC = click.option("--truth-metric", type=click.Choice(["test-200", "va
                              help="Which NB201 accuracy is the truth: test after 200 epochs, or "
                                   "validation after 200 or 12 epochs (from the official .pth, "
                                   "or CSV columns like cifar10@valid-12).")
+NDCG_K = click.option("--ndcg-k", "ndcg_k", type=click.IntRange(min=1), default=1000,
+                      show_default=True,
+                      help="nDCG looks at the proxy's top K cells (VKDNW's P; all cells "
+                           "when there are fewer).")
 BOOTSTRAP = click.option("--bootstrap", type=click.IntRange(min=0), default=1000,
                          show_default=True, help="Bootstrap resamples for 95% CIs (0: none).")
 MISSING = click.option("--missing", type=click.Choice(["last", "drop"]), default="last",

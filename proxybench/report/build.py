@@ -4,7 +4,7 @@
 ground truth, and writes ``index.md`` (PNG figures beside it) and ``index.html`` (figures
 embedded), with, where they apply:
 
-- proxy vs ground truth: Kendall tau, Spearman rho, top-5% precision with 95% CIs;
+- proxy vs ground truth: Kendall tau, Spearman rho, top-5% precision, nDCG with 95% CIs;
 - Table 1: tau between angle and flatness;
 - Fig. 2: validation loss vs sigma for the top-, middle- and bottom-k cells by ground truth
   (from the flatness run's per-sigma losses);
@@ -247,6 +247,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                     "Kendall tau [95% CI]": _fmt(tau["value"], (tau["ci_low"], tau["ci_high"])),
                     "Spearman rho": _fmt(r.loc["spearman_rho", "value"]),
                     "top-5% precision": f"{r.loc['top5%', 'value']:.3f}",
+                    "nDCG": f"{r.loc['ndcg', 'value']:.3f}",
                     "s/cell": f"{secs.mean():.3f}" if secs is not None else "-",
                     "paper tau": f"{paper:.4f}" if paper else "-"})
                 scatter.append((col, use.dropna(), tau["value"], direction(path, col)))
@@ -480,6 +481,7 @@ def _leaderboard_figure(doc: _Doc, board: pd.DataFrame) -> None:
 
 
 def _board_table(board: pd.DataFrame) -> pd.DataFrame:
+    from ..analysis.leaderboard import ndcg_text
     rows = []
     for r in board.itertuples():
         seeds = r.replicates > 1
@@ -494,6 +496,7 @@ def _board_table(board: pd.DataFrame) -> pd.DataFrame:
             "published rho / tau": " ; ".join(x for x in (r.published_rho, r.published_tau)
                                               if x) or "-",
             "top-5%": f"{r.top5:.3f}",
+            "nDCG": ndcg_text(r),
             "s/cell": f"{r.seconds_per_cell:.3f}" if r.seconds_per_cell == r.seconds_per_cell
             else "-", "cells": r.cells})
     return pd.DataFrame(rows)

@@ -6,6 +6,10 @@ Representations (one of each, converted here and nowhere else):
   :data:`EDGES` = ((1,0), (2,0), (2,1), (3,0), (3,1), (3,2)) with (to_node, from_node).
 - ``arch``: the official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, node 1, 2, 3
   separated by ``+``, each ``op~j`` the edge from node j.
+- ``naslib key``: NASLib's and NAS-Bench-Suite-Zero's key, ``str(tuple)`` of 6 op indices
+  like ``"(4, 0, 3, 1, 4, 3)"``: ops numbered as :data:`NASLIB_OPS` and edges in NASLib's
+  ``EDGE_LIST`` order (0->1, 0->2, 0->3, 1->2, 1->3, 2->3; our 3rd and 4th edges swapped);
+  :func:`naslib_key` and :func:`cell_from_naslib_key`.
 - ``arch_index``: the official NB201 index. The benchmark enumerated all cells (node by
   node, later edges varying fastest, ops in :data:`OPS` order) and then shuffled the list
   with ``random.seed(88); random.shuffle(...)``; :func:`all_cells` reproduces that order, and
@@ -31,6 +35,11 @@ NUM_CELLS = len(OPS) ** len(EDGES)
 NONE = 0
 
 Cell = tuple[int, ...]
+# NASLib's NB201 op order (naslib/search_spaces/nasbench201/conversions.py, OP_NAMES_NB201)
+NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1",
+                               "avg_pool_3x3")
+# for each position of NASLib's key, the position of that edge in our cell
+_NASLIB_EDGE = (0, 1, 3, 2, 4, 5)
 
 
 class ArchError(ProxybenchError):
@@ -91,6 +100,29 @@ def check_cell(cell: Cell) -> Cell:
     if len(cell) != len(EDGES) or any(not 0 <= c < len(OPS) for c in cell):
         raise ArchError(f"a NB201 cell is 6 op indices in 0..{len(OPS) - 1}, got {cell}")
     return cell
+
+
+def naslib_key(cell: Cell) -> str:
+    """Cell -> NASLib's key ``"(a, b, c, d, e, f)"`` (the str of its op-index tuple), the
+    key of NAS-Bench-Suite-Zero's ``zc_nasbench201.json``."""
+    cell = check_cell(cell)
+    return str(tuple(NASLIB_OPS.index(OPS[cell[e]]) for e in _NASLIB_EDGE))
+
+
+def cell_from_naslib_key(key: str) -> Cell:
+    """NASLib's key ``"(4, 0, 3, 1, 4, 3)"`` -> cell; anything else (another space's hash, a
+    malformed tuple, an op index out of range) is an :class:`ArchError` naming the key."""
+    text = key.strip() if isinstance(key, str) else ""
+    parts = text[1:-1].split(",") if text.startswith("(") and text.endswith(")") else []
+    digits = [p.strip() for p in parts]
+    if len(digits) != len(EDGES) or not all(d.isdigit() and int(d) < len(OPS)
+                                            for d in digits):
+        raise ArchError(f"{key!r} is not a NASLib NB201 key: expected 6 op indices in "
+                        f"0..{len(OPS) - 1} like '(4, 0, 3, 1, 4, 3)'")
+    ours = [0] * len(EDGES)
+    for position, d in zip(_NASLIB_EDGE, digits, strict=True):
+        ours[position] = OPS.index(NASLIB_OPS[int(d)])
+    return tuple(ours)
 
 
 @lru_cache(maxsize=1)
