@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -75,3 +77,13 @@ def test_report_from_tables(tiny_run, tmp_path, gt_csv):
     assert set(board["proxy"]) == {"flatness", "angle", "params"}
     assert (board["replicates"] == 1).all() and board["tau"].is_monotonic_decreasing
     assert (out / "fig1.png").is_file()
+    # published rho and tau in their own columns; with seed tables, the supernets' setting
+    # beside the published supernet values
+    assert "| published rho | published tau |" in md
+    seeded = build_report(tmp_path / "rep2", seeds=[tmp_path / "s.csv"],
+                          ground_truth=str(gt_csv), n_boot=10, k=10, title="t")
+    md2 = (seeded / "index.md").read_text()
+    preset = json.loads((tmp_path / "s.json").read_text())["preset"]
+    assert (f"Our supernets: C={preset['channels']}, N={preset['layers']}, "
+            f"{preset['epochs']} epochs, batch {preset['batch_size']}, uniform sampling "
+            f"(preset tiny).") in md2

@@ -248,14 +248,15 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                     "Spearman rho": _fmt(r.loc["spearman_rho", "value"]),
                     "top-5% precision": f"{r.loc['top5%', 'value']:.3f}",
                     "nDCG": f"{r.loc['ndcg', 'value']:.3f}",
-                    "s/cell": f"{secs.mean():.3f}" if secs is not None else "-",
+                    "s/cell": _seconds_text(secs.mean()) if secs is not None else "-",
                     "paper tau": f"{paper:.4f}" if paper else "-"})
                 scatter.append((col, use.dropna(), tau["value"], direction(path, col)))
         doc.table(pd.DataFrame(rows))
         doc.p("Paper numbers are the GeNAS paper's (C=16, N=5 supernet, 250 epochs, GPU); "
               "ours are measured at the preset and on the data named above. s/cell is the "
               "mean time recorded per cell; proxies that share work on a cell (val_acc and "
-              "val_loss share one recalibrated evaluation) charge it to the first.")
+              "val_loss share one recalibrated evaluation) charge it to the first, and the "
+              "others show 'shared'.")
         _scatter(doc, scatter, dataset)
         _fig2(doc, tables, truth, dataset, k)
 
@@ -354,6 +355,9 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
           + (f"; {int((board['failed'] > 0).sum())} proxies failed on some cells (the "
              f"cells column counts them)" if len(board) and (board["failed"] > 0).any()
              else "") + ".")
+    if seeds:
+        doc.p(f"Our supernets: {_supernet_setting(seeds[0])}. The published supernet values "
+              "beside them are GeNAS's (C=16, N=5, 250 epochs, batch 64, on a GPU).")
     _leaderboard_figure(doc, board)
     doc.table(_board_table(board))
     if seeds:
@@ -370,6 +374,23 @@ def _trust(doc: _Doc, out: Path, seeds: list[Path], scores: list[Path], truth: p
               "accuracy) and cell set, which moves rho by a few hundredths; a larger gap "
               "is explained in the report's README.")
     return board
+
+
+def _supernet_setting(table: Path) -> str:
+    """'C=8, N=1, 30 epochs, batch 128, uniform sampling (preset cpu)': what the supernets of
+    a seed table were trained with, from its .json (what it lacks is left out)."""
+    meta = read_meta_or_empty(table)
+    preset = meta.get("preset") or {}
+    training = meta.get("training") or {}
+    parts = []
+    if preset:
+        parts.append(f"C={preset.get('channels')}, N={preset.get('layers')}, "
+                     f"{preset.get('epochs')} epochs, batch {preset.get('batch_size')}")
+    if training.get("sampling"):
+        parts.append(f"{training['sampling']} sampling")
+    name = training.get("preset_name") or meta.get("preset_name")
+    text = ", ".join(parts) or "settings not recorded in the table"
+    return text + (f" (preset {name})" if name else "")
 
 
 def _reproduction(board: pd.DataFrame, dataset: str) -> list[dict]:
@@ -480,6 +501,19 @@ def _leaderboard_figure(doc: _Doc, board: pd.DataFrame) -> None:
                     "seeds; thin bar: 95% CI; x: published)")
 
 
+def _text(value: object) -> str:
+    """A published-values cell: '-' where there is none (empty, or NaN read back)."""
+    return value if isinstance(value, str) and value else "-"
+
+
+def _seconds_text(seconds: float) -> str:
+    """Seconds per cell; 'shared' where the proxy's work was paid by another proxy of the same
+    pass (its own time is 0: e.g. snip beside grad_norm, val_loss beside val_acc)."""
+    if seconds != seconds:
+        return "-"
+    return "shared" if seconds == 0 else f"{seconds:.3f}"
+
+
 def _board_table(board: pd.DataFrame) -> pd.DataFrame:
     from ..analysis.leaderboard import ndcg_text
     rows = []
@@ -493,12 +527,10 @@ def _board_table(board: pd.DataFrame) -> pd.DataFrame:
             "cell-only sd": f"{r.tau_cell_sd:.3f}",
             "seed ensemble tau": f"{r.tau_ensemble:+.3f}" if seeds else "-",
             "Spearman rho": f"{r.rho:+.3f}" + (f" ± {r.rho_sd:.3f}" if seeds else ""),
-            "published rho / tau": " ; ".join(x for x in (r.published_rho, r.published_tau)
-                                              if x) or "-",
+            "published rho": _text(r.published_rho), "published tau": _text(r.published_tau),
             "top-5%": f"{r.top5:.3f}",
             "nDCG": ndcg_text(r),
-            "s/cell": f"{r.seconds_per_cell:.3f}" if r.seconds_per_cell == r.seconds_per_cell
-            else "-", "cells": r.cells})
+            "s/cell": _seconds_text(r.seconds_per_cell), "cells": r.cells})
     return pd.DataFrame(rows)
 
 
