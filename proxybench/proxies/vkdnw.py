@@ -36,16 +36,19 @@ last two as of 2b67433^, before the "prepare" commit removed them):
   "flops_expressivity_trainability_jacov_vkdnw_" score).
 
 Deliberate differences: the reference computes alpha, 1 - alpha and alpha / K in float16
-(its probabilities then sum to 1.0002) and factors diag(p) - p p^T by a Cholesky form; we use
-a = 0.05 exactly and the matrix itself, in float64. It takes float32 decile positions; we take
-k/10. Its jacov (in the aggregate) is AZ-NAS's, at Kaiming init; ours (``jacov``) is at
-PyTorch's default init. Its dense rank of (aleph, VKDNW) and its filling of a missing jacov
-with the minimum are average ranks here, a missing value ranked last. A cell whose spectrum is
-all zero deciles (e.g. no path from input to output) scores 0, as the reference's epsilons
-make it; non-finite logits raise ValueError (recorded as the cell's error).
+(its probabilities then sum to 1.0002) and factors diag(p) - p p^T by a Cholesky form; we
+use a = 0.05 exactly and the matrix itself, in float64 (on two C=16, N=5 cells the
+reference's rounding moves VKDNW by 4e-4 and 5e-4, against a spread of 0.1 or more between
+cells). It takes float32 decile positions; we take k/10. Its jacov (in the aggregate) is
+AZ-NAS's, at Kaiming init; ours (``jacov``) is at PyTorch's default init. Its dense rank of
+(aleph, VKDNW) and its filling of a missing jacov with the minimum are average ranks here, a
+missing value ranked last. A cell whose spectrum has all deciles 0 (e.g. no path from input
+to output) scores 0, as the reference's epsilons make it; non-finite logits raise ValueError
+(recorded as the cell's error).
 
-Cost: per-sample Jacobians by ``torch.func`` (vmap over images of the gradient of each logit);
-about 13 s per cell at C=16, N=5, batch 64, one CPU thread (see ``_timing``).
+Cost: per-sample Jacobians by ``torch.func`` (vmap over images of the gradient of each logit,
+one pass per class); 8.6 s and 10.7 s for two cells at C=16, N=5, batch 64, on one CPU thread
+of the 2-core machine busy with other jobs (``_timing``).
 """
 
 from __future__ import annotations
