@@ -268,5 +268,6 @@ def _load_builtin() -> None:
         flatness,
         performance,
         training_free,
+        vkdnw,
         zero_cost,
     )
