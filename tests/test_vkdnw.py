@@ -175,7 +175,10 @@ def test_logit_jacobian_is_per_image_autograd_with_bn_in_eval_mode():
 
 # ---------------------------------------------------------------- on NB201 cells
 
-@pytest.mark.parametrize("name", vk.VKDNW)
+# vkdnw_single is vkdnw's pass plus its layer count (test_single_is_layers_then_vkdnw); its
+# own run of this test is slow (about 20 s) and runs with `pytest -m slow`
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n == "vkdnw_single" else n for n in vk.VKDNW])
 def test_finite_repeatable_seeded_and_nothing_changed(ctx, name):
     x0 = ctx.bn_batch[0].clone()
     rng = torch.get_rng_state()
