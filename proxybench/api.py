@@ -21,11 +21,119 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ProxybenchError
+from .checks import MAX_SEEDS, check, check_all
+from .errors import OptionError, ProxybenchError
 
 ProxyArg = str | tuple[str, dict[str, Any]]
 
 
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (the few forms this module uses)."""
+    import numbers
+    import os
+    import types
+    import typing
+    from collections import abc
+    if hint is Any or hint is typing.Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if origin is abc.Callable or hint is abc.Callable:
+        return callable(value)
+    if origin in (abc.Sequence, list):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (abc.Sequence, range)):
+            return False
+        return not args or all(_conforms(v, args[0]) for v in value)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_conforms, value, args))
+    if origin is dict:
+        return isinstance(value, dict) and (not args or all(
+            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items()))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, os.PathLike)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _kind(hint: Any) -> str:
+    """An annotation in words: 'a str or a Path', 'a list of ...'."""
+    import types
+    import typing
+    from collections import abc
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        return " or ".join(dict.fromkeys(_kind(a) for a in args))
+    if hint is type(None) or hint is None:
+        return "None"
+    if origin in (abc.Sequence, list):
+        return f"a list of ({_kind(args[0])})" if args else "a list"
+    if origin is tuple:
+        return "a tuple (" + ", ".join(_kind(a) for a in args) + ")"
+    if origin is dict:
+        return "a dict" + (f" of {_kind(args[0])} to ({_kind(args[1])})" if args else "")
+    if origin is abc.Callable:
+        return "a function"
+    if hint is Path:
+        return "a path"
+    name = getattr(hint, "__name__", str(hint))
+    return f"{'an' if name[:1] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def entry(fn: Callable) -> Callable:
+    """An API entry point: its arguments are checked before it does anything, each against
+    its annotation (a wrong type is a ``ProxybenchError`` naming the argument, not a
+    ``TypeError`` from deep inside) and, where ``proxybench.checks.RULES`` has one, against
+    the range the CLI's option of the same name uses (keyword overrides too)."""
+    import functools
+    import inspect
+    import typing
+    sig = inspect.signature(fn)
+    hints: dict | None = None
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nonlocal hints
+        if hints is None:
+            hints = typing.get_type_hints(fn)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise OptionError(f"proxybench.{fn.__name__}: {exc}; see "
+                              f"help(proxybench.{fn.__name__})") from None
+        for name, value in list(bound.arguments.items()):
+            if sig.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                bound.arguments[name] = {k: check(k, v) for k, v in value.items()}
+                continue
+            hint = hints.get(name)
+            if hint is not None and not _conforms(value, hint):
+                raise OptionError(f"proxybench.{fn.__name__}: {name} must be {_kind(hint)}, "
+                                  f"got {_short(value)}")
+            bound.arguments[name] = check(name, value)
+        return fn(*bound.args, **bound.kwargs)
+    return wrapper
+
+
+@entry
 def list_proxies() -> pd.DataFrame:
     """Every registered proxy: name, direction, needs, spaces, default options."""
     from .proxies import all_proxies
@@ -45,8 +153,9 @@ def _spec_text(proxy: ProxyArg) -> str:
     return f"{name}:{opts}" if opts else name
 
 
+@entry
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,
-          preset: str = "paper", seeds: Sequence[int] | None = None, seed: int = 0,
+          preset: str = "paper", seeds: Sequence[int] | None = None, seed: int | None = None,
           space: str = "nb201", save_every: int = 0, split_file: str | None = None,
           sampling: str = "uniform", validation: str | None = None,
           few_shot: str | tuple[int, int] | None = None, resume: bool = True,
@@ -63,7 +172,7 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
     trained run on that NB201 edge into five sub-supernets of that many epochs (Zhao et al.
     2021; ``run/fewshot.py``), scored with ``score(..., few_shot=True)``. Under torchrun
     this is DDP.
-    Returns the run directories."""
+    Returns the run directories (``seed`` and ``seeds`` do not go together)."""
     from .run.distributed import process_group, rank_world
     from .run.fewshot import FewShotError, parse_few_shot, read_split, train_few_shot
     from .run.presets import get_preset
@@ -78,6 +187,13 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
         train_supernet,
     )
     from .spaces import get_space
+    if seeds is not None and seed is not None:
+        raise OptionError(f"give a seed or a seed group, not both (seed {seed}, seeds "
+                          f"{', '.join(map(str, seeds))}): the group's runs have its seeds")
+    if seeds is not None and len(seeds) > MAX_SEEDS:
+        raise OptionError(f"a seed group of {len(seeds)} supernets is more than "
+                          f"{MAX_SEEDS}; train a smaller group")
+    seed = seed or 0
     split = parse_few_shot(few_shot) if isinstance(few_shot, str) else few_shot
     if split is not None:
         if space != "nb201" or sampling != "uniform":
@@ -172,12 +288,13 @@ class Scored:
     new_rows: int
 
 
+@entry
 def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 run: str | Path | None = None, space: str = "nb201", cells: Any = "all",
                 seed: int | None = None, checkpoint: str | None = None, average: int = 1,
                 few_shot: bool = False,
-                data_dir: str | None = None, dataset: str = "cifar10", preset: str = "paper",
-                overrides: dict | None = None, resume: bool = False,
+                data_dir: str | None = None, dataset: str | None = None,
+                preset: str = "paper", overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
                 workers: int | None = None, threads: int | None = None,
                 command: str = "proxybench.api.score_files(...)") -> list[Scored]:
@@ -185,7 +302,8 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     table per supernet (``OUT.seed-K.csv``). ``cells``: 'all', N (a seeded sample), a file
     of ids, or a list of ids. ``workers`` processes of ``threads`` torch threads score side
     by side (default: one one-thread process per CPU core; one on a GPU). Under torchrun
-    each rank scores a shard and rank 0 merges."""
+    each rank scores a shard and rank 0 merges. ``dataset``: the run's (a run of another
+    dataset is refused); without a run, cifar10 by default."""
     from .engine.score import context_from_run, score_cells, score_sharded
     from .proxies import parse_specs
     from .run.distributed import rank_world
@@ -195,8 +313,14 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     specs = parse_specs(proxies if isinstance(proxies, str)
                         else ";".join(_spec_text(p) for p in proxies))
     sp = get_space(space)
-    ids = (sp.select(str(cells), seed if seed is not None else 0)
-           if isinstance(cells, (str, int)) else [sp.key(i) for i in cells])
+    overrides = check_all(overrides or {})
+    if isinstance(cells, (str, int)) and not isinstance(cells, bool):
+        ids = sp.select(str(cells), seed if seed is not None else 0)
+    elif isinstance(cells, (list, tuple, range)):
+        ids = [sp.key(i) for i in cells]
+    else:
+        raise OptionError(f"cells must be 'all', a number, a file of ids or a list of ids, "
+                          f"got {_short(cells)}")
     if retry_errors and not resume:
         raise ProxybenchError("--retry-errors continues a table: add --resume")
     group = group_runs(run) if run else []
@@ -233,10 +357,11 @@ def _rows(path: str | Path) -> int:
         return 0
 
 
+@entry
 def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
           cells: int | Sequence[int] | str = "all", seed: int | None = None,
           out: str | Path | None = None, data_dir: str | None = None,
-          dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
+          dataset: str | None = None, preset: str = "paper", device: str = "auto",
           space: str = "nb201", progress: bool = False, workers: int | None = None,
           average: int = 1, few_shot: bool = False) -> pd.DataFrame:
     """Score cells with proxies; returns the table (one row per cell).
@@ -261,6 +386,7 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
         return to(Path(tmp) / "scores.csv", resume=False)
 
 
+@entry
 def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
           channels: int = 16, layers: int = 5, force: bool = False,
           command: str = "proxybench.api.cells(...)") -> pd.DataFrame:
@@ -290,7 +416,8 @@ def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
     return table
 
 
-def arch(text: str, ground_truth: str | None = None) -> dict:
+@entry
+def arch(text: str | int, ground_truth: str | None = None) -> dict:
     """One NB201 cell given as its string or index: index, arch, pruned form, whether it is
     disconnected, params and FLOPs at C=16, N=5 (CIFAR-10), whole and live, and its test
     accuracies when a ground-truth table is given or set in $PROXYBENCH_NB201."""
@@ -313,6 +440,7 @@ def arch(text: str, ground_truth: str | None = None) -> dict:
     return info
 
 
+@entry
 def merge(parts: Sequence[str | Path], out: str | Path, *, force: bool = False,
           command: str = "proxybench.api.merge(...)") -> pd.DataFrame:
     """One table from tables of disjoint cell sets scored with the same settings (shards
@@ -331,6 +459,7 @@ def merge(parts: Sequence[str | Path], out: str | Path, *, force: bool = False,
     return table
 
 
+@entry
 def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
                     ground_truth: str | None = None, columns: Sequence[str] = (),
                     between: tuple[str, str] | None = None, n_boot: int = 1000,
@@ -365,6 +494,7 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     return result, csv_path, text
 
 
+@entry
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
             method: str = "linear", gamma: float = 1.0, beta: float | None = None,
             missing: str = "last", name: str | None = None, force: bool = False,
@@ -384,6 +514,7 @@ def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path,
     return table, meta
 
 
+@entry
 def search(proxy: str, out: str | Path, **options: Any) -> pd.DataFrame:
     """Evolutionary or random search maximising a proxy or a score column (see
     :func:`proxybench.search.run.run_search` for the options); returns the finds."""
@@ -391,6 +522,7 @@ def search(proxy: str, out: str | Path, **options: Any) -> pd.DataFrame:
     return run_search(proxy=proxy, out=out, **options)
 
 
+@entry
 def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, *,
            cells: str | int = 1000, seed: int = 0, dataset: str = "cifar10",
            ground_truth: str | None = None, truth_metric: str = "test-200",
@@ -411,6 +543,7 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
                         device=device, seed=seed, keep=keep)
 
 
+@entry
 def cross_dataset(boards: dict[str, str | Path | pd.DataFrame], *,
                   out: str | Path | None = None, n_boot: int = 1000,
                   seed: int = 0) -> tuple[pd.DataFrame, dict]:
@@ -456,6 +589,7 @@ def cross_dataset(boards: dict[str, str | Path | pd.DataFrame], *,
     return table, agreement
 
 
+@entry
 def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
            supernet: str | Path | None = None, extra: Sequence[str | Path] = (),
            dataset: str = "cifar10", ground_truth: str | None = None,
@@ -558,6 +692,7 @@ def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
     return out
 
 
+@entry
 def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
             data_dir: str | None = None, preset: str = "paper", seed: int = 0,
             init_channels: int | str | None = None, target_mflops: float | None = None,
@@ -576,6 +711,7 @@ def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
                        echo=echo or (lambda _line: None))
 
 
+@entry
 def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "cifar10",
               ground_truth: str | None = None, columns: Sequence[str] = (),
               n_boot: int = 1000, seed: int = 0,
@@ -595,8 +731,16 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     from .proxies import ProxyError, get_proxy
     from .table import proxy_columns
     frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
+    if not frames or any("arch_index" not in t.columns for t in frames):
+        raise ProxybenchError("correlate takes score tables with an arch_index column (one "
+                              "DataFrame or a list of them); read files with "
+                              "proxybench.table.read_scores, or use correlate_files")
     truth = load_ground_truth(ground_truth, metric).set_index("arch_index")[dataset]
     cols = list(columns) or list(dict.fromkeys(c for t in frames for c in proxy_columns(t)))
+    absent = [c for c in cols if not any(c in t.columns for t in frames)]
+    if absent or not cols:
+        raise ProxybenchError(f"column(s) {absent} are in none of the tables; available: "
+                              f"{', '.join(c for t in frames for c in proxy_columns(t))}")
 
     def higher(col: str) -> bool:
         if higher_is_better and col in higher_is_better:
@@ -624,6 +768,7 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     return pd.concat(out, ignore_index=True)
 
 
+@entry
 def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFrame], *,
             labels: Sequence[int] = (10, 20, 50, 100, 200, 400), draws: int = 10,
             model: str | Sequence[str] = "linear", dataset: str = "cifar10",
@@ -666,6 +811,7 @@ def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFra
     return (curve, per) if per_draw else curve
 
 
+@entry
 def ensemble(tables: str | Path | Sequence[str | Path], *,
              declared: dict[str, Sequence[str]] | None = None,
              methods: Sequence[str] = ("logrank", "rank"), splits: int = 10,
@@ -684,6 +830,7 @@ def ensemble(tables: str | Path | Sequence[str | Path], *,
                            n_boot=n_boot, seed=seed, out=out, missing=missing)
 
 
+@entry
 def search_pool(tables: str | Path | Sequence[str | Path], *, proxies: Sequence[str] = (),
                 predictors: Sequence[str] = (), label_baselines: Sequence[int] = (),
                 features: Sequence[str] = (),

@@ -53,3 +53,17 @@ def unwritable(path: object, exc: OSError) -> str:
 class ScoreError(ProxybenchError):
     """A score table cannot be made, read or continued; the message says why and what to
     do. (Here, not in the engine, so table readers need not load torch.)"""
+
+
+class OptionError(ProxybenchError):
+    """An option or argument of a wrong type or out of its range (``proxybench.checks``)."""
+
+
+def one_line(text: object, limit: int = 400) -> str:
+    """A message as one line: a library's multi-line explanation (torch's weights_only
+    paragraph, a parser's context) is joined into one line, and a long one keeps its start
+    and its end (where the fix is)."""
+    line = " ".join(str(text).split())
+    if len(line) <= limit:
+        return line
+    return line[:limit - 140] + " ... " + line[-135:]

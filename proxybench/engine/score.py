@@ -480,7 +480,7 @@ def _fmt(value: object) -> object:
 def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      checkpoint: str | None = None, data_dir: str | None = None,
                      preset_overrides: dict | None = None, seed: int | None = None,
-                     dataset: str = "cifar10", preset_name: str = "paper",
+                     dataset: str | None = None, preset_name: str = "paper",
                      device: str = "cpu", space: str = "nb201",
                      average: int = 1, few_shot: bool = False) -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
@@ -525,6 +525,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                              f"(made by `proxybench train --out RUN`)")
         preset = get_preset(preset_name, **overrides)
         seed = seed or 0
+        dataset = dataset or "cifar10"
         bn = val = None
         num_classes, input_size = 10, 32
         if "data" in needs:
@@ -552,7 +553,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     try:
         run = json.loads(run_json.read_text())
         cfg = run["config"]
-    except (json.JSONDecodeError, KeyError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+            IndexError) as exc:
         raise ScoreError(f"{run_json} is corrupt ({exc}); retrain the run") from exc
     ckpt_path = Path(checkpoint) if checkpoint else run_dir / "final.pt"
     if not ckpt_path.is_absolute() and not ckpt_path.exists():
@@ -569,11 +571,15 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if run_space != space:
         raise ScoreError(f"{run_dir} holds a {run_space} supernet, not {space}; pass "
                          f"--space {run_space} or a {space} run")
-    supernet, ckpt = supernet_from_checkpoint(ckpt_path, space)
     required = ("preset", "seed", "dataset", "data_dir", "split_file")
     if not isinstance(cfg, dict) or any(k not in cfg for k in required):
         raise ScoreError(f"{run_json} lacks the training config ({', '.join(required)}); "
                          f"it is damaged or not from `proxybench train`")
+    if dataset is not None and dataset != cfg["dataset"]:
+        raise ScoreError(f"{run_dir} was trained on {cfg['dataset']}, not {dataset}: drop "
+                         f"--dataset (a run is scored on its own data set) or pass a run "
+                         f"trained on {dataset}")
+    supernet, ckpt = supernet_from_checkpoint(ckpt_path, space)
     try:
         preset = preset_from_dict(cfg["preset"])
     except (KeyError, TypeError) as exc:

@@ -138,6 +138,12 @@ def save_checkpoint(path: str | Path, obj: dict) -> None:
     try:
         torch.save({"format": CHECKPOINT_FORMAT, **obj}, tmp)
         os.replace(tmp, path)
+    except RuntimeError as exc:
+        # torch reports a full disk or a failed write as a RuntimeError of its writer
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write the checkpoint {path}: {exc} (a full disk or "
+                              f"an unwritable folder); free space, then rerun with "
+                              f"--resume") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
