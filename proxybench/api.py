@@ -255,7 +255,8 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
             t0 = time.time()
             with process_group(device):
                 summary = train_supernet(cfg, run, resume=resume or force, progress=progress,
-                                         device=device)
+                                         device=device, asked=[k for k, v in overrides.items()
+                                                               if v is not None])
             if rank_world()[0] == 0:
                 _say(echo, f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) "
                            f"in {time.time() - t0:.0f} s -> {run}")

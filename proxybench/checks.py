@@ -188,4 +188,4 @@ def at_most(name: str, value: int, available: int, what: str, fix: str = "") -> 
     if value > available:
         raise OptionError(f"--{name.replace('_', '-')} {value} asks for more than the "
                           f"{available} {what}; give at most {available}"
-                          + (f", or {fix}" if fix else ""))
+                          + (f" ({fix})" if fix else ""))

@@ -66,6 +66,7 @@ def read_scores(path: str | Path) -> pd.DataFrame:
                          f"score table")
     if table.empty:
         raise ScoreError(f"{path} has no rows; score some cells into it first")
+    check_numbers(table, path)
     dup = table[key][table[key].duplicated()]
     if len(dup):
         # each duplicate would count as a cell of its own: CIs too narrow, ranks mixed
@@ -73,6 +74,24 @@ def read_scores(path: str | Path) -> pd.DataFrame:
                          f"{dup.iloc[0]}; it mixes two runs or two writers: score it again "
                          f"into a new --out")
     return table
+
+
+def check_numbers(table: pd.DataFrame, path: str | Path) -> None:
+    """Every value column of a score table holds numbers (empty = not scored): a text
+    edited into one (``abc``) is an error naming its row, not a value carried on. A column
+    that holds no number at all is a text column (a search's ``algorithm``) and is left."""
+    key = next((c for c in ("arch_index", "arch") if c in table.columns), table.columns[0])
+    for column in table.columns:
+        values = table[column]
+        if column in KEY_COLUMNS or values.dtype.kind in "fiub":
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+        if bad.any() and not bad.all():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ScoreError(f"{path}: column {column} holds {str(values.iloc[i])[:40]!r} in "
+                             f"row {i + 1} ({key} {table[key].iloc[i]}), not a number; restore "
+                             f"the table or score that cell again into a new --out")
 
 
 def require_ranking(values: pd.Series, column: str, path: str | Path | None = None) -> None:
@@ -171,7 +190,14 @@ def merged_meta(parts: Sequence[str | Path], table: pd.DataFrame) -> dict:
 # (the weights' hash stands for the run and checkpoint, and a data folder may move). The
 # weights are hashed by value: a run resumed after it finished rewrites final.pt with the
 # same weights in other bytes.
-FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies")
+FINGERPRINT = ("space", "dataset", "weights_sha256", "seed", "preset", "proxies",
+               "data_sha256")
+# a combined table's fingerprint: how its column was computed, and from what (its sources'
+# fingerprints; their paths and bytes are recorded, not compared: shards differ in them)
+COMBINED_PRINT = ("method", "terms", "gamma", "beta", "missing", "sources")
+# what a writer that mixes rows (resume, merge) needs both sides to record: a table written
+# before the images' digest was recorded cannot show its rows come from the same images
+REQUIRED_TO_MIX = ("data_sha256",)
 
 
 def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None,
@@ -180,7 +206,8 @@ def fingerprint(specs: Sequence[ProxySpec], ctx: ScoreContext, meta: dict | None
     meta = meta or {}
     fp = {"space": space, "dataset": meta.get("dataset"),
           "weights_sha256": meta.get("weights_sha256"), "seed": ctx.seed,
-          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs]}
+          "preset": ctx.preset.to_dict(), "proxies": [s.to_dict() for s in specs],
+          "data_sha256": meta.get("data_sha256")}
     return json.loads(json.dumps(fp, default=str))  # tuples -> lists, as read back
 
 
@@ -194,15 +221,64 @@ def recorded_fingerprint(meta: dict) -> dict:
 
 
 def fingerprint_difference(old: dict, new: dict, old_meta: dict | None = None,
-                           new_meta: dict | None = None) -> str | None:
-    """'seed 0, not 1': the first setting recorded in both that differs; None if none."""
-    for key in FINGERPRINT:
-        if key in old and key in new and old[key] != new[key]:
-            return _describe(key, old[key], new[key], old_meta or {}, new_meta or {})
+                           new_meta: dict | None = None, *, mixing: bool = False
+                           ) -> str | None:
+    """'seed 0, not 1': the first setting recorded in both that differs; None if none.
+    ``mixing`` (a resume or merge, which put rows of both into one table): a setting of
+    ``REQUIRED_TO_MIX`` or of a combined table recorded by one side only is a difference
+    too."""
+    keys = (*FINGERPRINT, *COMBINED_PRINT)
+    for key in keys:
+        if key in old and key in new:
+            a, b = _comparable(key, old[key]), _comparable(key, new[key])
+            if a != b:
+                return _describe(key, old[key], new[key], old_meta or {}, new_meta or {})
+        elif mixing and (key in old) != (key in new) and (
+                key in REQUIRED_TO_MIX or key in COMBINED_PRINT):
+            return _describe(key, old.get(key, _UNRECORDED), new.get(key, _UNRECORDED),
+                             old_meta or {}, new_meta or {})
     return None
 
 
+_UNRECORDED = "<unrecorded>"
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key == "sources" and isinstance(value, list):
+        return [v.get("fingerprint") if isinstance(v, dict) else v for v in value]
+    return value
+
+
+def require_fingerprint(path: str | Path, use: str) -> dict:
+    """A table's .json with a readable fingerprint, or one line naming the file and the
+    fix: provenance is required wherever tables are continued, merged, combined or taken
+    as replicates (``use`` says which, e.g. 'merge')."""
+    meta = read_meta(path)
+    if meta is None:
+        why = f"has no {meta_path(path).name} beside it (no fingerprint)"
+    elif not meta:
+        why = f"has an empty {meta_path(path).name} (no fingerprint)"
+    else:
+        fp = recorded_fingerprint(meta)
+        if fp.get("proxies") or fp.get("sources"):
+            return meta
+        why = f"has no fingerprint in {meta_path(path).name}"
+    raise ScoreError(f"{path} {why}, so nothing shows what its values were computed from; "
+                     f"{use} only tables written by proxybench with their .json (restore it, "
+                     f"or score the table again)")
+
+
 def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
+    if key == "data_sha256":
+        def images(sha: Any) -> str:
+            if sha == _UNRECORDED:
+                return "images it did not record (a table from before image digests)"
+            return "no images" if sha is None else f"images of sha256 {str(sha)[:12]}"
+        return (f"{images(a)}, not {images(b)} (other images, or the same names with "
+                f"other contents)")
+    if a == _UNRECORDED or b == _UNRECORDED:
+        return f"{key} {'unrecorded' if a == _UNRECORDED else a}, not " \
+               f"{'unrecorded' if b == _UNRECORDED else b}"
     if key == "weights_sha256":
         def name(sha: Any, meta: dict) -> str:
             if sha is None:

@@ -342,7 +342,7 @@ def test_merge_refuses_an_unfinished_part(two_parts, tmp_path):
 def test_merge_refuses_a_part_without_settings(two_parts, tmp_path):
     a, b = two_parts
     b.with_suffix(".json").unlink()
-    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), "has no .json")
+    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), "no fingerprint")
 
 
 def test_merge_out_equal_to_a_part_is_refused(two_parts):
