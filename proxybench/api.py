@@ -473,17 +473,22 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     ``last`` or ``drop``-ped. Returns (result, the CSV's path, the protocol line)."""
     from .analysis.correlation import correlate_table, protocol
     from .run.files import atomic_write_bytes, atomic_write_json
-    from .table import meta_path
+    from .table import check_out_suffix, meta_path
+    if out is not None:
+        check_out_suffix(Path(out))
     result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=n_boot,
                              seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k],
                              metric=metric, missing=missing)
     csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
         ".between.csv" if between else ".correlate.csv"))
+    check_out_suffix(csv_path)
     if csv_path.suffix != ".csv":
         csv_path = csv_path.with_name(csv_path.name + ".csv")
-    if any(csv_path.resolve() == Path(s).resolve() for s in scores):
-        raise ProxybenchError(f"--out {csv_path} would overwrite a score table; pick another")
+    inputs = {q.resolve() for s in scores for q in (Path(s), meta_path(s))}
+    if {csv_path.resolve(), meta_path(csv_path).resolve()} & inputs:
+        raise ProxybenchError(f"--out {csv_path} would overwrite an input score table or its "
+                              f".json; pick another --out")
     text = protocol(dataset, ground_truth, cell_set, metric, missing)
     atomic_write_bytes(csv_path, result.to_csv(index=False).encode())
     atomic_write_json(meta_path(csv_path), {

@@ -16,6 +16,7 @@ from ..table import (
     read_meta_or_empty,
     read_scores,
     recorded_fingerprint,
+    require_fingerprint,
     require_ranking,
 )
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
@@ -63,6 +64,12 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                          f"available: {everything}")
     if between:
         a, b = between
+        def plain(name: str) -> str:
+            col, at, num = name.rpartition("@")
+            return col if at and num.isdigit() and col else name
+        if (source[a], plain(a)) == (source[b], plain(b)):
+            raise ScoreError(f"--between {a} {b} compares a column with itself; name two "
+                             f"columns, or COL@1 COL@2 for one proxy in two tables")
         # joined on each table's key column (arch_index; arch for spaces without an index)
         both = pd.concat([tables[source[c]].set_index(tables[source[c]].columns[0])[c]
                           for c in (a, b)],
@@ -208,7 +215,7 @@ def check_replicates(holders: Sequence[Path], column: str) -> None:
     seen: dict[str, Path] = {}
     first = None
     for p in holders:
-        m = read_meta_or_empty(p)
+        m = require_fingerprint(p, "correlate takes as seed replicates")
         weights = supernet_weights(m)
         if weights is not None and weights in seen:
             raise ScoreError(f"{p} and {seen[weights]} score {column} on the weights of one "
