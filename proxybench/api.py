@@ -426,7 +426,9 @@ def arch(text: str | int, ground_truth: str | None = None) -> dict:
     from .nets.nb201 import cell_cost
     from .spaces import nb201
     text = str(text).strip()
-    cell = nb201.cell_at(int(text)) if text.isdigit() else nb201.parse_arch(text)
+    # an index in ASCII digits (str.isdigit also takes other scripts' digits and '²')
+    cell = (nb201.cell_at(int(text)) if text.isascii() and text.isdigit()
+            else nb201.parse_arch(text))
     pruned = nb201.prune(cell)
     (params, flops), (params_live, flops_live) = cell_cost(cell), cell_cost(pruned)
     info = {"arch_index": nb201.arch_index(cell), "arch": nb201.format_arch(cell),
@@ -435,7 +437,12 @@ def arch(text: str | int, ground_truth: str | None = None) -> dict:
             "flops_live": flops_live, "test_acc": {}}
     gt = ground_truth or default_path()
     if gt:
-        row = load_ground_truth(gt).set_index("arch_index").loc[info["arch_index"]]
+        table = load_ground_truth(gt).set_index("arch_index")
+        if info["arch_index"] not in table.index:
+            raise ProxybenchError(f"ground truth {gt} has no row for arch_index "
+                                  f"{info['arch_index']} ({len(table)} of 15,625 cells): it "
+                                  f"is truncated or a subset; re-create or re-download it")
+        row = table.loc[info["arch_index"]]
         info["test_acc"] = {d: float(row[d]) for d in ("cifar10", "cifar100", "imagenet16-120")
                             if d in row and pd.notna(row[d])}
     return info

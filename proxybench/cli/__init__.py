@@ -526,6 +526,9 @@ def genotype(spec, target_mflops, draw) -> None:
     proxybench genotype s-darts/genotype.json --draw cell.png
     """
     from ..run.retrain import genotype_summary
+    if draw:
+        from ..report.darts_plot import check_draw_path
+        check_draw_path(draw)
     s = genotype_summary(spec, target_mflops or 600.0)
     click.echo(f"name        {s['name']}")
     click.echo(f"genotype    {s['text']}")

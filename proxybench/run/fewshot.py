@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ProxybenchError
-from .rundir import FINAL, METRICS, RUN_JSON
+from .rundir import FINAL, METRICS, read_run_json
 
 FEW_SHOT_DIR = "few-shot"
 FEW_SHOT_JSON = "few_shot.json"
@@ -84,7 +84,7 @@ def train_few_shot(run: str | Path, edge: int, epochs: int, *, force: bool = Fal
     if not (run / FINAL).is_file():
         raise FewShotError(f"{run} has no final.pt: a few-shot split starts from a trained "
                            f"one-shot supernet; finish it first")
-    cfg = full_config(json.loads((run / RUN_JSON).read_text())["config"])
+    cfg = full_config(read_run_json(run)["config"])
     if cfg.get("space", "nb201") != "nb201":
         raise FewShotError(f"{run} is a {cfg.get('space')} supernet; few-shot splits are for "
                            f"NB201 (one edge, five ops)")

@@ -16,6 +16,7 @@ is not loaded here. ``cpu`` is small enough for a 2-core CPU; ``tiny`` is for te
 from __future__ import annotations
 
 import csv
+import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -88,8 +89,13 @@ def get_retrain_preset(name: str, **overrides: object) -> RetrainPreset:
                            f"{', '.join(RETRAIN_PRESETS)}")
     preset = replace(RETRAIN_PRESETS[name], **{k: v for k, v in overrides.items()
                                                if v is not None})
+    from ..checks import RULES, check
     for f in fields(RetrainPreset):
         value = getattr(preset, f.name)
+        if f.name in RULES:
+            check(f.name, value)     # the shared ranges (finite, positive, ...)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RetrainError(f"retrain setting {f.name}={value} is not a finite number")
         positive = f.name in ("init_channels", "epochs", "batch_size", "lr", "target_mflops")
         if value < 0 or (positive and value <= 0) or (f.name == "layers" and value < 3):
             raise RetrainError(f"retrain setting {f.name}={value} is out of range")
@@ -292,6 +298,8 @@ def retrain_config(genotype_spec: str, *, dataset: str, data_dir: str | None, pr
 def genotype_summary(spec: str, target_mflops: float = 600.0) -> dict:
     """A DARTS genotype's canonical form, its size on CIFAR (C=36, 20 cells) and the init
     channels that meet an ImageNet FLOPs budget (14 cells), with published results."""
+    from ..checks import check
+    target_mflops = check("target_mflops", target_mflops)
     g, label = darts.resolve_genotype(spec)
     net = DartsNet(36, 20, 10, g)
     c, mflops = auto_channels(g, target_mflops, 14, 1000, 224, "imagenet")

@@ -26,6 +26,26 @@ class SeedsError(ProxybenchError):
     """A malformed seed list or an empty seed group."""
 
 
+def read_run_json(run: str | Path) -> dict:
+    """A run directory's run.json as a dict with a ``config`` dict, or one line naming the
+    file and the fix (missing, damaged, valid JSON but not an object, no config)."""
+    import json
+    path = Path(run) / RUN_JSON
+    if not path.is_file():
+        raise ProxybenchError(f"{Path(run)} is not a training run (no {RUN_JSON}); train one "
+                              f"with `proxybench train --out {Path(run)}`")
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProxybenchError(f"{path} is damaged ({exc}); restore it, or retrain the run "
+                              f"(train --force)") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise ProxybenchError(f"{path} holds no training config (not a run.json written by "
+                              f"`proxybench train`); restore it, or retrain the run (train "
+                              f"--force)")
+    return record
+
+
 def epoch_checkpoint(epoch: int) -> str:
     return f"epoch-{epoch}.pt"
 
