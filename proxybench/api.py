@@ -326,6 +326,9 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
         raise ProxybenchError("--retry-errors continues a table: add --resume")
     group = group_runs(run) if run else []
     targets = [(r, replicate_table(out, r)) for r in group] if group else [(run, Path(out))]
+    if retry_errors:
+        from .table import require_failed
+        require_failed([t for _, t in targets], str(out))
     _, world = rank_world()
     done = []
     for run_dir, table_path in targets:

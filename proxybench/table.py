@@ -135,6 +135,19 @@ def count_errors(table: pd.DataFrame) -> int:
     return int((err.notna() & (err.astype(str) != "")).sum())
 
 
+def require_failed(paths: Sequence[str | Path], where: str) -> None:
+    """--retry-errors scores failed cells again: refused when none of ``paths`` (the tables
+    it would continue) has a failed cell, as there would be nothing to retry."""
+    for p in paths:
+        p = Path(p)
+        if p.is_file():
+            table = read_scores(p)
+            if "error" in table.columns and count_errors(table):
+                return
+    raise ScoreError(f"--retry-errors: {where} has no failed cell to score again; drop "
+                     f"--retry-errors")
+
+
 def check_out_suffix(out: Path) -> None:
     """A table's settings go to ``<out>.json``: an --out ending in .json would be
     overwritten by its own settings."""

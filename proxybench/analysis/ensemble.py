@@ -315,6 +315,10 @@ def ensemble_tables(tables: Sequence[Source], *, columns: Sequence[str] = (),
     from .metrics import correlate
     check_datasets(tables, dataset)
     cols = load_columns(tables, columns)
+    if min_members > len(cols.frame.columns):
+        raise ScoreError(f"--min-members {min_members} is more than the "
+                         f"{len(cols.frame.columns)} columns to choose from; give at most "
+                         f"{len(cols.frame.columns)}, or more --column/tables")
     frame, failed = policy_cells(cols, missing)
     dropped = len(cols.frame) - len(frame)
     truth = truth_for(frame.index, dataset, ground_truth).to_numpy()

@@ -27,20 +27,49 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from ..errors import ProxybenchError, one_line, path_error_line
+        made = _new_folders(kwargs.get("out"))
         try:
             return fn(*args, **kwargs)
         except ProxybenchError as exc:
+            _remove_empty(made)
             raise click.ClickException(one_line(exc)) from None
         except OSError as exc:
             line = path_error_line(exc)
             if line is None:
                 raise
+            _remove_empty(made)
             raise click.ClickException(one_line(line)) from None
         except KeyboardInterrupt:
             click.echo("\nInterrupted: work written so far is kept; rerun with --resume.",
                        err=True)
             sys.exit(130)
     return wrapper
+
+
+def _new_folders(out: object) -> list[Path]:
+    """The folders a command writing to ``out`` (a file or a folder) would create: ``out``
+    itself and its missing parents, nearest first."""
+    if not isinstance(out, str) or not out:
+        return []
+    made, path = [], Path(out)
+    while not path.exists() and path != path.parent:
+        made.append(path)
+        path = path.parent
+    return made
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """A refused command leaves no folder behind it created: each of ``made`` that is now
+    an empty folder (or holds only empty folders) is removed; files are never touched."""
+    import os
+    for path in made:
+        if not path.is_dir():
+            continue
+        for root, _dirs, _files in os.walk(path, topdown=False):
+            try:
+                Path(root).rmdir()          # only succeeds on an empty folder
+            except OSError:
+                pass
 
 
 def _notes(quiet: bool) -> Callable[[str], None]:

@@ -99,6 +99,9 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         raise ScoreError(f"--keep is for ablate levers, not ablate {name}")
     truth = load_ground_truth(ground_truth, metric)
     folder = Path(out) / name
+    if retry_errors:
+        from ..table import require_failed
+        require_failed(sorted(folder.glob("*.csv")), f"{folder} (the tables of ablate {name})")
     folder.mkdir(parents=True, exist_ok=True)
 
     def scored(text: str, checkpoint: str | None = None, tag: str | None = None,

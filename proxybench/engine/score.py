@@ -297,9 +297,6 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
                              f"same settings")
         existing = _read_existing(out_csv, columns, keys)
         failed = existing["error"].notna() & (existing["error"].astype(str) != "")
-        if retry_errors and not failed.any():
-            raise ScoreError(f"--retry-errors: {out_csv} has no failed cell to score again; "
-                             f"drop --retry-errors to continue it")
         if retry_errors and failed.any():
             existing = existing[~failed]
             atomic_write_bytes(out_csv, existing.to_csv(index=False).encode())

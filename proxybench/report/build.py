@@ -182,6 +182,35 @@ def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
     return f"{v:+.4f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci and ci[0] == ci[0] else "")
 
 
+def _check_inputs(scores: Sequence[str | Path], seeds: Sequence[str | Path],
+                  searches: Sequence[str | Path], beyond: Sequence[str | Path]) -> None:
+    """The report's inputs, checked before its folder is made: score tables readable, seed
+    tables replicates of one setting (fingerprints, proxies and settings alike), search and
+    beyond folders holding what their commands write."""
+    from ..analysis.correlation import check_replicates
+    from ..errors import ProxybenchError
+    from ..table import proxy_columns
+    for p in (*scores, *seeds):
+        read_scores(p)
+    if len(seeds) > 1:
+        columns = {Path(p): proxy_columns(read_scores(p)) for p in seeds}
+        first = next(iter(columns))
+        for p, cols in columns.items():
+            if set(cols) != set(columns[first]):
+                raise ProxybenchError(f"--seed-tables {p} has the proxies {', '.join(cols)}, "
+                                      f"{first} {', '.join(columns[first])}: seed tables are "
+                                      f"one table per seed of the same proxies")
+        check_replicates(list(columns), ", ".join(columns[first]))
+    for root in map(Path, beyond):
+        if not (root / "title.txt").is_file() and not (root / "beyond.md").is_file():
+            raise ProxybenchError(f"--beyond {root} is not a folder written by `proxybench "
+                                  f"beyond` (no title.txt or beyond.md); pass one")
+    for root in map(Path, searches):
+        if not root.is_dir():
+            raise ProxybenchError(f"--search {root} is not a folder; pass the --out of "
+                                  f"`proxybench search`")
+
+
 def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  seeds: Sequence[str | Path] = (),
                  searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
@@ -202,6 +231,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         from ..errors import ProxybenchError
         raise ProxybenchError("nothing to report: pass --scores, --seed-tables, --search, "
                               "--ablation, --retrain or --beyond")
+    _check_inputs(scores, seeds, searches, beyond)     # every input, before any output
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = _Doc(out)
