@@ -329,6 +329,8 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     if retry_errors:
         from .table import require_failed
         require_failed([t for _, t in targets], str(out))
+    if group:
+        _one_setting(group)
     _, world = rank_world()
     done = []
     for run_dir, table_path in targets:
@@ -350,6 +352,24 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                             threads=threads)
         done.append(Scored(table_path, table, len(table) - before))
     return done
+
+
+def _one_setting(group: Sequence[Path]) -> None:
+    """The runs of a seed group are one setting but for the seed: a member trained with
+    another preset, sampling or data set is refused before any is scored."""
+    from .analysis.correlation import first_difference
+    from .engine.score import training_settings
+    from .run.rundir import read_run_json
+    first = None
+    for run in group:
+        setting = training_settings(read_run_json(run)["config"])
+        if first is None:
+            first = (run, setting)
+            continue
+        diff = first_difference(setting, first[1])
+        if diff:
+            raise ProxybenchError(f"{run} was trained with {diff} ({first[0]}'s): a seed "
+                                  f"group's runs differ only in their seed; score them apart")
 
 
 def _rows(path: str | Path) -> int:

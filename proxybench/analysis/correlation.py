@@ -179,7 +179,7 @@ def replicate_setting(meta: dict) -> dict:
     return {k: v for k, v in setting.items() if v is not None}
 
 
-def _first_difference(a: dict, b: dict) -> str | None:
+def first_difference(a: dict, b: dict) -> str | None:
     for key in a.keys() & b.keys():
         x, y = a[key], b[key]
         if x == y:
@@ -187,7 +187,7 @@ def _first_difference(a: dict, b: dict) -> str | None:
         if isinstance(x, dict) and isinstance(y, dict):
             for k in sorted(x.keys() | y.keys()):
                 if x.get(k) != y.get(k):
-                    inner = _first_difference({k: x.get(k)}, {k: y.get(k)})
+                    inner = first_difference({k: x.get(k)}, {k: y.get(k)})
                     return f"{key} {inner}"
         return f"{key}={x}, not {y}"
     return None
@@ -228,7 +228,7 @@ def check_replicates(holders: Sequence[Path], column: str) -> None:
         if first is None:
             first = (p, setting)
             continue
-        diff = _first_difference(setting, first[1])
+        diff = first_difference(setting, first[1])
         if diff:
             raise ScoreError(f"{p} and {first[0]} are not seed replicates of one setting: "
                              f"{p.name} has {diff}; correlate each setting apart (`proxybench "
