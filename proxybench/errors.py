@@ -9,7 +9,24 @@ import errno
 
 
 class ProxybenchError(ValueError):
-    """A failure the user can fix; the message says what is wrong and what to do."""
+    """A failure the user can fix; the message says what is wrong and what to do. The
+    message is one line: line breaks in it (a library's paragraph, a user's text quoted)
+    become spaces."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message)
+        super().__init__(" ".join(text.split()) if "\n" in text or "\r" in text else text,
+                         *args)
+
+
+def is_file(path: object) -> bool:
+    """Whether ``path`` names a file; False (not an error) for text that cannot be a path
+    on this system (too long, a NUL byte): user text is tried as a file name first."""
+    import os
+    try:
+        return os.path.isfile(path)         # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 # errnos that mean "this path cannot be written or read here": the user's to fix

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..checks import MAX_SEEDS
 from ..errors import ProxybenchError
 
 RUN_JSON = "run.json"
@@ -19,6 +20,7 @@ METRICS = "metrics.csv"
 INITIAL = "epoch-0.pt"
 FINAL = "final.pt"
 CHECKPOINT = "checkpoint.pt"
+MAX_SEED = 2**32 - 1
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
 
 
@@ -60,6 +62,9 @@ def parse_seeds(text: str) -> list[int]:
                              f"e.g. 0-4 or 0,2,7")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS or hi > MAX_SEED:
+            raise SeedsError(f"seed list {text!r} names more than {MAX_SEEDS} seeds or a "
+                             f"seed above {MAX_SEED}; train a smaller group")
         seeds += range(lo, hi + 1)
     if not seeds:
         raise SeedsError(f"bad seed list {text!r}: it names no seed (e.g. 0-4)")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import ProxybenchError
+from ..errors import ProxybenchError, is_file
 from .base import Space
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -331,7 +331,7 @@ def select(text: str, seed: int) -> list[int]:
     text = str(text)
     if text == "all":
         return list(range(NUM_CELLS))
-    if Path(text).is_file():
+    if is_file(text):
         return cells_from_file(Path(text))
     try:
         n = int(text)
