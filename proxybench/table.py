@@ -292,6 +292,12 @@ def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
     if a == _UNRECORDED or b == _UNRECORDED:
         return f"{key} {'unrecorded' if a == _UNRECORDED else a}, not " \
                f"{'unrecorded' if b == _UNRECORDED else b}"
+    if key == "sources" and isinstance(a, list) and isinstance(b, list):
+        def paths(sources: list) -> str:
+            return ", ".join(str(x.get("path")) if isinstance(x, dict) else str(x)
+                             for x in sources)
+        return (f"sources {paths(a)}, not sources scored like {paths(b)} (their "
+                f"fingerprints differ)")
     if key == "weights_sha256":
         def name(sha: Any, meta: dict) -> str:
             if sha is None:

@@ -38,8 +38,8 @@ def _from_table(space: Space, proxy: str, tables: Sequence[str], echo) -> tuple 
     for t in tables:
         table = read_scores(t)
         if proxy in table.columns:
-            require_fingerprint(t, "search --scores takes")
             require_ranking(table[proxy], proxy, t)
+            require_fingerprint(t, "search --scores takes")
             keys = [space.key(k) for k in table[space.key_column]]
             values = dict(zip(keys, table[proxy], strict=True))
             echo(f"using {proxy} from {t} ({len(values)} cells)")
