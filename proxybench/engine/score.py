@@ -572,6 +572,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if run_space != space:
         raise ScoreError(f"{run_dir} holds a {run_space} supernet, not {space}; pass "
                          f"--space {run_space} or a {space} run")
+    supernet, ckpt = supernet_from_checkpoint(ckpt_path, space)
     required = ("preset", "seed", "dataset", "data_dir", "split_file")
     if not isinstance(cfg, dict) or any(k not in cfg for k in required):
         raise ScoreError(f"{run_json} lacks the training config ({', '.join(required)}); "
@@ -580,7 +581,6 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
         raise ScoreError(f"{run_dir} was trained on {cfg['dataset']}, not {dataset}: drop "
                          f"--dataset (a run is scored on its own data set) or pass a run "
                          f"trained on {dataset}")
-    supernet, ckpt = supernet_from_checkpoint(ckpt_path, space)
     try:
         preset = preset_from_dict(cfg["preset"])
     except (KeyError, TypeError) as exc:
