@@ -281,6 +281,22 @@ def require_fingerprint(path: str | Path, use: str) -> dict:
                      f"or score the table again)")
 
 
+def first_difference(a: dict, b: dict) -> str | None:
+    """'preset channels=2, not 4': the first setting both dicts record that differs
+    (nested dicts by their first differing key); None if none."""
+    for key in sorted(a.keys() & b.keys(), key=str):
+        x, y = a[key], b[key]
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(x.keys() | y.keys(), key=str):
+                if x.get(k) != y.get(k):
+                    inner = first_difference({k: x.get(k)}, {k: y.get(k)})
+                    return f"{key} {inner}"
+        return f"{key}={x}, not {y}"
+    return None
+
+
 def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
     if key == "data_sha256":
         def images(sha: Any) -> str:
@@ -304,7 +320,11 @@ def _describe(key: str, a: Any, b: Any, meta_a: dict, meta_b: dict) -> str:
                 return "no checkpoint (no --run)"
             return (f"the weights of {meta.get('checkpoint') or 'another checkpoint'} (sha256 "
                     f"{str(sha)[:12]})")
-        return f"{name(a, meta_a)}, not {name(b, meta_b)}"
+        trained = (first_difference(meta_a["training"], meta_b["training"])
+                   if isinstance(meta_a.get("training"), dict)
+                   and isinstance(meta_b.get("training"), dict) else None)
+        return (f"{name(a, meta_a)}, not {name(b, meta_b)}"
+                + (f" (a supernet trained with {trained})" if trained else ""))
     if key == "preset" and isinstance(a, dict) and isinstance(b, dict):
         from .run.presets import Preset
         order = [f.name for f in fields(Preset)]  # sizes first: the likeliest cause

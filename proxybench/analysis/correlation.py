@@ -12,6 +12,7 @@ from ..errors import ScoreError
 from ..table import (
     check_dataset,
     direction,
+    first_difference,
     proxy_columns,
     read_meta_or_empty,
     read_scores,
@@ -177,20 +178,6 @@ def replicate_setting(meta: dict) -> dict:
                "averaged checkpoints": len(meta.get("averaged_checkpoints") or []) or None,
                "dataset": meta.get("dataset")}
     return {k: v for k, v in setting.items() if v is not None}
-
-
-def first_difference(a: dict, b: dict) -> str | None:
-    for key in a.keys() & b.keys():
-        x, y = a[key], b[key]
-        if x == y:
-            continue
-        if isinstance(x, dict) and isinstance(y, dict):
-            for k in sorted(x.keys() | y.keys()):
-                if x.get(k) != y.get(k):
-                    inner = first_difference({k: x.get(k)}, {k: y.get(k)})
-                    return f"{key} {inner}"
-        return f"{key}={x}, not {y}"
-    return None
 
 
 def supernet_weights(meta: dict) -> str | None:

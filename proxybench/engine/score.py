@@ -252,6 +252,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
                          "cells")
     out_csv = Path(out_csv)
     check_out_suffix(out_csv)
+    check_proxy_images(specs, ctx)
     with contextlib.ExitStack() as stack:
         try:
             out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -267,6 +268,24 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
         return _score_locked(specs, ctx, indices, out_csv, resume=resume, progress=progress,
                              meta=meta, space=space, retry_errors=retry_errors,
                              workers=workers, threads=threads)
+
+
+def check_proxy_images(specs: Sequence[ProxySpec], ctx: ScoreContext) -> None:
+    """A proxy option asking for more images than the scoring batch holds (e.g.
+    ``snip:batch_size=100000``) is refused before anything is written, not clipped; a
+    proxy's own default is 'at most' (presets of every size share it)."""
+    if ctx.bn_batch is None:
+        return
+    have = len(ctx.bn_batch[0])
+    for s in specs:
+        asked = {k for k, v in s.options.items() if v != s.proxy.defaults.get(k)}
+        if not asked & {"batch_size", "batches"} or "batch_size" not in s.options:
+            continue
+        need = int(s.options["batch_size"]) * int(s.options.get("batches", 1))
+        if need > have:
+            raise ScoreError(f"proxy {s.column} asks for {need} images, the scoring batch "
+                             f"holds {have} (--bn-images); lower its batch_size or raise "
+                             f"--bn-images")
 
 
 def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,

@@ -44,6 +44,9 @@ def exclusive(target: str | Path) -> Iterator[None]:
     the holder dies, so a killed run never leaves a stuck lock; the file itself holds the
     holder's pid for the message and is removed on release."""
     path = lock_path(target)
+    if path.is_dir():
+        raise LockedError(f"{path}, where the lock of {target} goes, is a folder; remove it "
+                          f"(or choose another --out)")
     while True:
         fh = open(path, "a+")
         try:
