@@ -357,9 +357,9 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
 def _one_setting(group: Sequence[Path]) -> None:
     """The runs of a seed group are one setting but for the seed: a member trained with
     another preset, sampling or data set is refused before any is scored."""
-    from .table import first_difference
     from .engine.score import training_settings
     from .run.rundir import read_run_json
+    from .table import first_difference
     first = None
     for run in group:
         setting = training_settings(read_run_json(run)["config"])
