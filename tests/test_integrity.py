@@ -854,6 +854,17 @@ def _combined_twice(ws: Path) -> None:
             ws / f"c{i}.csv")
 
 
+def _mixed_group(ws: Path) -> None:
+    """A seed group whose seed-1 run.json says it was trained with other channels."""
+    for seed in (0, 1):
+        shutil.copytree(ws / "run", ws / "grp" / f"seed-{seed}")
+    path = ws / "grp" / "seed-1" / "run.json"
+    record = json.loads(path.read_text())
+    record["config"]["seed"] = 1
+    record["config"]["preset"]["channels"] += 2
+    path.write_text(json.dumps(record))
+
+
 def _no_fp(meta: dict) -> None:
     meta.pop("fingerprint", None)
     for k in ("space", "dataset", "weights_sha256", "seed", "preset", "proxies"):
@@ -983,6 +994,17 @@ REFUSED = [  # (id, prepare the workspace, args (with {ws}), words of the one li
     ("score-run-json-not-an-object", _write("run/run.json", b"[1, 2]"),
      ["score", "--run", "{ws}/run", "--proxy", "val_loss", "--out", "{ws}/x.csv"],
      ["run.json"]),
+    ("proxy-batch-beyond-images", None,
+     ["score", "--run", "{ws}/run", "--proxy", "snip:batch_size=100000", "--cells", "2",
+      "--out", "{ws}/new/x.csv"], ["100000 images"]),
+    ("lock-path-is-a-folder", lambda ws: (ws / "x.csv.lock").mkdir(),
+     ["score", "--proxy", "params", "--cells", "2", "--out", "{ws}/x.csv"], ["is a folder"]),
+    ("search-pool-budget-beyond-sample", None,
+     ["search-pool", "--scores", "{ws}/pf.csv", "--column", "params", "--budget", "100",
+      "--out", "{ws}/new/sp"], ["--budget 100", "give at most 6"]),
+    ("seed-group-of-two-settings", _mixed_group,
+     ["score", "--run", "{ws}/grp", "--proxy", "val_loss", "--cells", "2", "--out",
+      "{ws}/g.csv"], ["channels", "differ only in their seed"]),
     ("arch-superscript", None, ["arch", "²"], ["malformed"]),
     ("arch-truncated-ground-truth", _write("gt.csv", b"arch_index,arch,cifar10\n0,x,90.1\n1,y,8"),
      ["arch", "6111", "--ground-truth", "{ws}/gt.csv"], ["6111"]),
@@ -1103,3 +1125,40 @@ def test_the_cli_and_the_api_check_an_option_with_one_rule(workspace):
     for text in (cli.output, str(api.value)):
         assert "a finite number > 0, got inf" in text
     assert not (workspace / "never.csv").exists()
+
+
+def test_a_failed_checkpoint_write_is_one_error_and_leaves_no_temp_file(tmp_path,
+                                                                       monkeypatch):
+    """torch reports a full disk as its writer's RuntimeError: one CheckpointError line."""
+    from proxybench.run.files import CheckpointError
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter "
+                           "failed writing file data/0: file write failed")
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(CheckpointError, match="cannot write the checkpoint .*--resume"):
+        save_checkpoint(tmp_path / "final.pt", {"state_dict": {}})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_combine_reads_darts_tables(tmp_path):
+    """DARTS tables are keyed by their genotype text (no arch_index)."""
+    from proxybench.spaces import darts
+    rng = __import__("random").Random(0)
+    archs = [darts.format_genotype(darts.sample(rng)) for _ in range(6)]
+    table = tmp_path / "d.csv"
+    pd.DataFrame({"arch": archs, "val_acc": [1.0, 3, 2, 5, 4, 6],
+                  "angle": [0.1, 0.3, 0.2, 0.6, 0.5, 0.4], "error": None}).to_csv(table,
+                                                                                 index=False)
+    table.with_suffix(".json").write_text(json.dumps({
+        "space": "darts", "dataset": "cifar10",
+        "fingerprint": {"space": "darts", "dataset": "cifar10", "proxies": [
+            {"column": "val_acc", "proxy": "val_acc", "options": {}, "higher_is_better": True},
+            {"column": "angle", "proxy": "angle", "options": {}, "higher_is_better": True}]},
+        "proxies": [{"column": "val_acc", "proxy": "val_acc", "higher_is_better": True},
+                    {"column": "angle", "proxy": "angle", "higher_is_better": True}]}))
+    run("combine", table, "--terms", "val_acc,angle", "--method", "rank", "--out",
+        tmp_path / "c.csv")
+    combined = pd.read_csv(tmp_path / "c.csv")
+    assert list(combined.columns)[0] == "arch" and len(combined) == 6
+    assert json.loads((tmp_path / "c.json").read_text())["space"] == "darts"
