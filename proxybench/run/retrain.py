@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -153,6 +153,7 @@ class RetrainConfig:
     preset_name: str
     preset: RetrainPreset
     seed: int
+    asked: tuple = field(default=(), compare=False)   # the preset settings the user gave
 
     def to_dict(self) -> dict:
         return {"genotype": darts.format_genotype(self.genotype), "label": self.label,
@@ -168,6 +169,16 @@ def _load(cfg: RetrainConfig) -> tuple[D.ImageSet, D.ImageSet]:
     else:
         train, test = D.load_dataset(cfg.dataset, cfg.data_dir)
     p = cfg.preset
+    from ..checks import at_most
+    if "train_images" in cfg.asked and p.train_images:
+        at_most("train_images", p.train_images, len(train), "training images", "0 for all")
+    if "test_images" in cfg.asked and p.test_images:
+        at_most("test_images", p.test_images, len(test), "test images", "0 for all")
+    if min(p.train_images or len(train), len(train)) < p.batch_size:
+        raise RetrainError(f"batch size {p.batch_size} is more than the "
+                           f"{min(p.train_images or len(train), len(train))} training images: "
+                           f"no training step would be taken; lower --batch-size or raise "
+                           f"--train-images")
     if p.train_images:
         idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))
         train = train.subset(idx[:min(p.train_images, len(train))])
@@ -291,7 +302,8 @@ def retrain_config(genotype_spec: str, *, dataset: str, data_dir: str | None, pr
     if data_dir is not None and not Path(data_dir).is_dir():
         raise RetrainError(f"--data-dir {data_dir} does not exist")
     cfg = RetrainConfig(genotype, label, dataset, data_dir and str(Path(data_dir).resolve()),
-                        preset, p, seed)
+                        preset, p, seed,
+                        tuple(k for k, v in overrides.items() if v is not None))
     return cfg, note
 
 
