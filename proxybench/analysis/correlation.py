@@ -145,7 +145,7 @@ def protocol(dataset: str, ground_truth: str | None, cells: str,
 def replicate_label(path: Path) -> str:
     """How a replicate is named in output: its run directory (e.g. seed-3) and table."""
     run = read_meta_or_empty(path).get("run")
-    return f"{Path(run).name}/{path.name}" if run else str(path)
+    return f"{Path(run).name}/{path.name}" if isinstance(run, str) and run else str(path)
 
 
 def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, column: str,

@@ -668,8 +668,8 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
                 src = src if src.is_absolute() else path.parent / src.name
                 m = {**read_meta_or_empty(src),
                      **{k: v for k, v in m.items() if k == "environment"}}
-            env = m.get("environment", {})
-            preset = m.get("preset", {})
+            env = m.get("environment") if isinstance(m.get("environment"), dict) else {}
+            preset = m.get("preset") if isinstance(m.get("preset"), dict) else {}
             rows.append({"table": f"{path.parent.name}/{path.name}", "cells": len(t),
                          "proxies": ", ".join(proxy_columns(t)),
                          "data": f"{m.get('dataset', '?')} ({m.get('data_dir', '-')})",
