@@ -272,6 +272,7 @@ def require_fingerprint(path: str | Path, use: str) -> dict:
     elif not meta:
         why = f"has an empty {meta_path(path).name} (no fingerprint)"
     else:
+        check_meta_form(meta, path)
         fp = recorded_fingerprint(meta)
         if fp.get("proxies") or fp.get("sources"):
             return meta
@@ -354,6 +355,30 @@ def read_meta(csv_path: str | Path) -> dict | None:
         raise ScoreError(f"{path} is not a score table's settings file; restore it, or score "
                          f"into a new --out")
     return meta
+
+
+def check_meta_form(meta: dict, path: str | Path) -> dict:
+    """A score table's sidecar in the form proxybench writes (``META_TYPES``): a file
+    edited out of it is damaged, one line, never a TypeError in the reader that meets the
+    value first. Checked wherever a table is continued, merged, combined or replicated."""
+    for key, kinds in META_TYPES.items():
+        if key in meta and meta[key] is not None and not isinstance(meta[key], kinds):
+            what = " or ".join(k.__name__ for k in kinds)
+            raise ScoreError(f"{meta_path(path)}: its {key} is {type(meta[key]).__name__}, "
+                             f"not a {what} (the file was edited or damaged); restore it, or "
+                             f"score the table again")
+    return meta
+
+
+# the form of a sidecar's known keys: a file edited out of it is damaged, one line, never
+# a TypeError in whichever reader meets the value first
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "fingerprint": (dict,), "proxies": (list,), "preset": (dict,), "environment": (dict,),
+    "code_versions": (list,), "training": (dict,), "run": (str,), "checkpoint": (str,),
+    "dataset": (str,), "space": (str,), "sources": (list, dict), "status": (str,),
+    "weights_sha256": (str,), "data_sha256": (str,), "averaged_checkpoints": (list,),
+    "few_shot": (dict,), "merged_from": (dict,), "command": (str,),
+}
 
 
 

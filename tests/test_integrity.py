@@ -1162,3 +1162,33 @@ def test_combine_reads_darts_tables(tmp_path):
     combined = pd.read_csv(tmp_path / "c.csv")
     assert list(combined.columns)[0] == "arch" and len(combined) == 6
     assert json.loads((tmp_path / "c.json").read_text())["space"] == "darts"
+
+
+SIDECAR_EDITS = [("code_versions", 5), ("environment", "x"), ("preset", [1]), ("run", 5),
+                 ("proxies", "x"), ("fingerprint", [1]), ("status", {"a": 1}),
+                 ("sources", 3), ("dataset", 7)]
+
+
+@pytest.mark.parametrize("key,value", SIDECAR_EDITS, ids=[k for k, _ in SIDECAR_EDITS])
+def test_a_sidecar_edited_out_of_its_form_is_never_a_traceback(workspace, tmp_path, key,
+                                                               value):
+    """Every reader of a table's .json meets an edited value (a number where a list was)
+    as one line, or reads around it; no command ends in a Python exception."""
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    _copy_table(ws / "pf.csv", ws / "u.csv")
+    _edit_json(ws / "pf.csv", lambda meta: meta.update({key: value}))
+    t = ws / "pf.csv"
+    commands = [["correlate", t, "--bootstrap", "0", "--out", ws / "o.csv"],
+                ["correlate", t, ws / "u.csv", "--bootstrap", "0", "--out", ws / "o2.csv"],
+                ["combine", t, "--terms", "params,flops", "--method", "rank", "--out",
+                 ws / "c.csv"],
+                ["merge", t, "--out", ws / "m.csv"], ["describe", t],
+                ["score", *PF, "--out", t, "--resume"],
+                ["report", "--scores", t, "--bootstrap", "0", "--out", ws / "r"]]
+    for args in commands:
+        result = run(*args, ok=False)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            args, repr(result.exception))
+        if result.exit_code:
+            one_line_error(result)
