@@ -28,6 +28,7 @@ def friendly(fn):
     def wrapper(*args, **kwargs):
         from ..errors import ProxybenchError, one_line, path_error_line
         made = _new_folders(kwargs.get("out"))
+        _no_empty_paths(kwargs)
         try:
             return fn(*args, **kwargs)
         except ProxybenchError as exc:
@@ -44,6 +45,23 @@ def friendly(fn):
                        err=True)
             sys.exit(130)
     return wrapper
+
+
+def _no_empty_paths(values: dict) -> None:
+    """A path option given as '' (or a blank) names no file: refused by its option's name
+    before the command runs (Path('') is the current folder, and '.csv' suffixes fail)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    for param in ctx.command.params:
+        if not isinstance(param.type, click.Path):
+            continue
+        given = values.get(param.name)
+        items = given if isinstance(given, (tuple, list)) else (given,)
+        if any(isinstance(v, str) and not v.strip() for v in items):
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+            raise click.BadParameter("an empty path names no file or folder",
+                                     param_hint=name)
 
 
 def _new_folders(out: object) -> list[Path]:

@@ -183,7 +183,8 @@ def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
 
 
 def _check_inputs(scores: Sequence[str | Path], seeds: Sequence[str | Path],
-                  searches: Sequence[str | Path], beyond: Sequence[str | Path]) -> None:
+                  searches: Sequence[str | Path], beyond: Sequence[str | Path],
+                  ablations: Sequence[str | Path] = ()) -> None:
     """The report's inputs, checked before its folder is made: score tables readable, seed
     tables replicates of one setting (fingerprints, proxies and settings alike), search and
     beyond folders holding what their commands write."""
@@ -205,6 +206,17 @@ def _check_inputs(scores: Sequence[str | Path], seeds: Sequence[str | Path],
         if not (root / "title.txt").is_file() and not (root / "beyond.md").is_file():
             raise ProxybenchError(f"--beyond {root} is not a folder written by `proxybench "
                                   f"beyond` (no title.txt or beyond.md); pass one")
+    for path in map(Path, ablations):
+        try:
+            table = pd.read_csv(path)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ProxybenchError(f"--ablation {path} is not a readable ablation table "
+                                  f"({type(exc).__name__}); pass a NAME.csv written by "
+                                  f"`proxybench ablate`") from exc
+        if table.empty or (path.stem not in TRUST_ABLATIONS and "n" not in table.columns):
+            raise ProxybenchError(f"--ablation {path} is not an ablation table written by "
+                                  f"`proxybench ablate` (its stem names the study: "
+                                  f"{', '.join([*ABLATION_TITLES, *TRUST_ABLATIONS])})")
     for root in map(Path, searches):
         if not root.is_dir():
             raise ProxybenchError(f"--search {root} is not a folder; pass the --out of "
@@ -231,7 +243,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         from ..errors import ProxybenchError
         raise ProxybenchError("nothing to report: pass --scores, --seed-tables, --search, "
                               "--ablation, --retrain or --beyond")
-    _check_inputs(scores, seeds, searches, beyond)     # every input, before any output
+    _check_inputs(scores, seeds, searches, beyond, ablations)   # every input, first
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = _Doc(out)
