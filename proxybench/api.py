@@ -70,6 +70,12 @@ def _conforms(value: Any, hint: Any) -> bool:
     return True
 
 
+def _takes_path(hint: Any) -> bool:
+    """Whether an annotation admits a Path (alone, in a union, or as list items)."""
+    import typing
+    return hint is Path or any(_takes_path(a) for a in typing.get_args(hint))
+
+
 def _kind(hint: Any) -> str:
     """An annotation in words: 'a str or a Path', 'a list of ...'."""
     import types
@@ -128,6 +134,11 @@ def entry(fn: Callable) -> Callable:
             if hint is not None and not _conforms(value, hint):
                 raise OptionError(f"proxybench.{fn.__name__}: {name} must be {_kind(hint)}, "
                                   f"got {_short(value)}")
+            if hint is not None and _takes_path(hint) and any(
+                    isinstance(v, str) and not v.strip() for v in (
+                        value if isinstance(value, (list, tuple)) else [value])):
+                raise OptionError(f"proxybench.{fn.__name__}: {name} is an empty path; name "
+                                  f"a file or folder")
             bound.arguments[name] = check(name, value)
         return fn(*bound.args, **bound.kwargs)
     return wrapper

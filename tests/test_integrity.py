@@ -1005,6 +1005,18 @@ REFUSED = [  # (id, prepare the workspace, args (with {ws}), words of the one li
     ("seed-group-of-two-settings", _mixed_group,
      ["score", "--run", "{ws}/grp", "--proxy", "val_loss", "--cells", "2", "--out",
       "{ws}/g.csv"], ["channels", "differ only in their seed"]),
+    ("empty-out-path", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                              "--method", "rank", "--out", ""], ["--out", "empty path"]),
+    ("empty-input-path", None, ["correlate", ""], ["empty path"]),
+    ("report-ablation-not-an-ablation", None,
+     ["report", "--scores", "{ws}/pf.csv", "--ablation", "{ws}/pf.csv", "--out",
+      "{ws}/new/r"], ["--ablation"]),
+    ("retrain-images-beyond-data", None,
+     ["retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--train-images", "100000",
+      "--out", "{ws}/new/r"], ["--train-images", "give at most"]),
+    ("retrain-batch-beyond-data", None,
+     ["retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--batch-size", "100000",
+      "--out", "{ws}/new/r"], ["no training step"]),
     ("arch-superscript", None, ["arch", "²"], ["malformed"]),
     ("arch-truncated-ground-truth", _write("gt.csv", b"arch_index,arch,cifar10\n0,x,90.1\n1,y,8"),
      ["arch", "6111", "--ground-truth", "{ws}/gt.csv"], ["6111"]),
@@ -1086,6 +1098,9 @@ API_CASES = [  # (call on the workspace, words of the message)
     (lambda ws, pb: pb.search_pool(ws / "pf.csv", proxies=["params"], budget=0), "budget"),
     (lambda ws, pb: pb.train(ws / "t", preset="tiny", nonsense=1), "nonsense"),
     (lambda ws, pb: pb.correlate(), "tables"),
+    (lambda ws, pb: pb.combine([ws / "pf.csv"], ["params", "flops"], "", method="rank"),
+     "empty path"),
+    (lambda ws, pb: pb.cells(ws / "c.csv", dataset=None), "dataset"),
 ]
 
 
