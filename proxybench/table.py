@@ -67,6 +67,8 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     if table.empty:
         raise ScoreError(f"{path} has no rows; score some cells into it first")
     check_numbers(table, path)
+    if key == "arch_index" and read_meta_or_empty(path).get("space", "nb201") == "nb201":
+        check_indices(table, path)
     dup = table[key][table[key].duplicated()]
     if len(dup):
         # each duplicate would count as a cell of its own: CIs too narrow, ranks mixed
@@ -92,6 +94,22 @@ def check_numbers(table: pd.DataFrame, path: str | Path) -> None:
             raise ScoreError(f"{path}: column {column} holds {str(values.iloc[i])[:40]!r} in "
                              f"row {i + 1} ({key} {table[key].iloc[i]}), not a number; restore "
                              f"the table or score that cell again into a new --out")
+
+
+NB201_CELLS = 15625
+
+
+def check_indices(table: pd.DataFrame, path: str | Path) -> None:
+    """An NB201 table's arch_index column holds whole numbers in 0..15624: an edited or
+    foreign index is an error naming its row, not a cell silently dropped by a join."""
+    values = table["arch_index"]
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() | (numbers % 1 != 0) | (numbers < 0) | (numbers >= NB201_CELLS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ScoreError(f"{path}: row {i + 1} has arch_index {str(values.iloc[i])[:40]!r}, "
+                         f"not an NB201 cell index (0-15624); restore the table or score "
+                         f"it again")
 
 
 def require_ranking(values: pd.Series, column: str, path: str | Path | None = None) -> None:

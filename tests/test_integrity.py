@@ -865,6 +865,14 @@ def _mixed_group(ws: Path) -> None:
     path.write_text(json.dumps(record))
 
 
+def _edit_first_index(text: str) -> callable:
+    def prep(ws: Path) -> None:
+        lines = (ws / "pf.csv").read_text().splitlines()
+        lines[1] = text + lines[1][lines[1].index(","):]
+        (ws / "pf.csv").write_text("\n".join(lines) + "\n")
+    return prep
+
+
 def _no_fp(meta: dict) -> None:
     meta.pop("fingerprint", None)
     for k in ("space", "dataset", "weights_sha256", "seed", "preset", "proxies"):
@@ -1017,6 +1025,15 @@ REFUSED = [  # (id, prepare the workspace, args (with {ws}), words of the one li
     ("retrain-batch-beyond-data", None,
      ["retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--batch-size", "100000",
       "--out", "{ws}/new/r"], ["no training step"]),
+    ("correlate-foreign-index", _edit_first_index("99999999"),
+     ["correlate", "{ws}/pf.csv", "--bootstrap", "0"], ["99999999", "0-15624"]),
+    ("resume-text-index", _edit_first_index("abc"),
+     ["score", *PF, "--out", "{ws}/pf.csv", "--resume"], ["'abc'", "row 1"]),
+    ("ensemble-text-index", _edit_first_index("abc"),
+     ["ensemble", "--scores", "{ws}/pf.csv", "--out", "{ws}/new/e"], ["'abc'"]),
+    ("binary-cells-file", _write("cells.txt", b"\x00\xff\xfe"),
+     ["score", "--proxy", "params", "--cells", "{ws}/cells.txt", "--out", "{ws}/new/x.csv"],
+     ["cells.txt"]),
     ("arch-superscript", None, ["arch", "²"], ["malformed"]),
     ("arch-truncated-ground-truth", _write("gt.csv", b"arch_index,arch,cifar10\n0,x,90.1\n1,y,8"),
      ["arch", "6111", "--ground-truth", "{ws}/gt.csv"], ["6111"]),

@@ -44,6 +44,7 @@ from ..proxies import ProxySpec, ScoreContext
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
 from ..spaces import Space, canonical_cell, get_space
 from ..table import (
+    check_indices,
     check_numbers,
     check_out_suffix,
     count_errors,
@@ -137,6 +138,8 @@ def _read_existing(path: Path, columns: list[str], keys: Space) -> pd.DataFrame:
         raise ScoreError(f"{path} was written with other proxies/options "
                          f"({list(existing.columns)[2:6]}...); use a new --out to score these")
     check_numbers(existing, path)
+    if keys.name == "nb201":
+        check_indices(existing, path)
     key = existing[keys.key_column]
     dup = key[key.duplicated()]
     if len(dup):
@@ -213,6 +216,7 @@ def _read_part(path: str | Path) -> pd.DataFrame:
     if "arch_index" not in table.columns:
         raise ScoreError(f"{path} has no arch_index column: not an NB201 score table")
     check_numbers(table, path)
+    check_indices(table, path)
     return table
 
 

@@ -307,10 +307,17 @@ def cells_from_file(path: Path) -> list[int]:
     """The arch indices listed in a file, one per line (e.g. the cells another machine has
     not done); every bad line is named."""
     cells = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ArchError(f"{path} is not a text file of cell indices; put one NB201 index "
+                        f"(0-15624) per line") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
+            if not line.strip().isascii():
+                raise ValueError(line)
             i = int(line)
         except ValueError:
             raise ArchError(f"{path}:{n}: {line.strip()!r} is not a cell index; the file holds "
