@@ -26,14 +26,15 @@ def friendly(fn):
     unwritable --out, a file where a folder should be), into one clean line (exit code 2)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from ..errors import ProxybenchError, one_line, path_error_line
+        from ..errors import OptionError, ProxybenchError, one_line, path_error_line
         made = _new_folders(kwargs.get("out"))
         _no_empty_paths(kwargs)
         try:
             return fn(*args, **kwargs)
         except ProxybenchError as exc:
             _remove_empty(made)
-            raise click.ClickException(one_line(exc)) from None
+            text = _cli_names(str(exc)) if isinstance(exc, OptionError) else str(exc)
+            raise click.ClickException(one_line(text)) from None
         except OSError as exc:
             line = path_error_line(exc)
             if line is None:
@@ -45,6 +46,23 @@ def friendly(fn):
                        err=True)
             sys.exit(130)
     return wrapper
+
+
+_API_NAMES = {"n_boot": "--bootstrap", "metric": "--truth-metric"}
+
+
+def _cli_names(message: str) -> str:
+    """A message of the API's shared option rules ('labels (each) must be ...') as the
+    CLI's user typed it ('--labels (each) must be ...')."""
+    word, _, rest = message.partition(" ")
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not rest or word.startswith("-"):
+        return message
+    names = {p.name: p.opts[0] for p in ctx.command.params
+             if isinstance(p, click.Option) and p.name}
+    flag = names.get(word) or (_API_NAMES.get(word) if _API_NAMES.get(word) in
+                               names.values() else None)
+    return f"{flag} {rest}" if flag else message
 
 
 def _no_empty_paths(values: dict) -> None:
