@@ -79,7 +79,8 @@ def test_a_cells_file_parses_or_refuses_in_one_line(text):
 
 
 @FAST
-@given(_pieces("0", "1", "4", "7", "-", ",", " ", "99999999999", "a", "-1", "2-0", ""))
+@given(_pieces("0", "1", "4", "7", "-", ",", " ", "99999999999", "a", "-1", "2-0", "",
+               "٣", "²"))
 def test_seed_lists_parse_or_refuse_in_one_line(text):
     from proxybench.run.rundir import parse_seeds
     seeds = _parses_or_one_line(parse_seeds, text)
@@ -134,3 +135,27 @@ def test_the_arch_command_answers_or_refuses_in_one_line(text):
     if result.exit_code:
         assert "Traceback" not in result.output
         assert len([ln for ln in result.output.splitlines() if ln.startswith("Error")]) == 1
+
+
+@FAST
+@given(_pieces("0", "1", "5", "6", ":", "-", " ", "٣", "²", "x", "1e9"))
+def test_few_shot_splits_parse_or_refuse_in_one_line(text):
+    from proxybench.run.fewshot import parse_few_shot
+    split = _parses_or_one_line(parse_few_shot, text)
+    if split is not None:
+        edge, epochs = split
+        assert 0 <= edge <= 5 and epochs >= 1 and text.isascii()
+
+
+@FAST
+@given(_pieces("0", "10", "1", ",", " ", "nan", "-1", "101", "x", "1e2", "²"))
+def test_top_k_levels_parse_or_refuse_in_one_line(text):
+    import click
+
+    from proxybench.cli import _percents
+    try:
+        levels = _percents(text)
+    except click.BadParameter as exc:
+        assert "\n" not in str(exc)
+        return
+    assert levels and all(0 < x <= 100 for x in levels)

@@ -51,7 +51,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     wanted = list(between) if between else list(columns)
     for name in wanted:
         col, at, num = name.rpartition("@")
-        if at and num.isdigit() and col:
+        if at and num.isascii() and num.isdigit() and col:
             if not 1 <= int(num) <= len(paths):
                 raise ScoreError(f"{name}: there is no table {num} (tables 1-{len(paths)})")
             table = paths[int(num) - 1]
@@ -67,7 +67,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
         a, b = between
         def plain(name: str) -> str:
             col, at, num = name.rpartition("@")
-            return col if at and num.isdigit() and col else name
+            return col if at and num.isascii() and num.isdigit() and col else name
         if (source[a], plain(a)) == (source[b], plain(b)):
             raise ScoreError(f"--between {a} {b} compares a column with itself; name two "
                              f"columns, or COL@1 COL@2 for one proxy in two tables")

@@ -37,7 +37,9 @@ def parse_few_shot(text: str) -> tuple[int, int]:
     """``EDGE:EPOCHS`` (e.g. ``0:10``) as (edge, epochs), checked."""
     from ..spaces.nb201 import EDGES
     edge, sep, epochs = text.partition(":")
-    if not sep or not edge.strip().isdigit() or not epochs.strip().isdigit():
+    # ASCII digits only (str.isdigit also takes other scripts' digits, and '²', which int
+    # refuses)
+    if not sep or not _digits(edge) or not _digits(epochs):
         raise FewShotError(f"--few-shot-split {text!r}: write EDGE:EPOCHS, e.g. 0:10 (split on "
                            f"edge 0, train each sub-supernet 10 epochs)")
     e, k = int(edge), int(epochs)
@@ -48,6 +50,11 @@ def parse_few_shot(text: str) -> tuple[int, int]:
         raise FewShotError(f"--few-shot-split {text!r}: each sub-supernet needs at least 1 "
                            f"epoch")
     return e, k
+
+
+def _digits(text: str) -> bool:
+    text = text.strip()
+    return text.isascii() and text.isdigit()
 
 
 def shot_dir(run: str | Path, op: int) -> Path:

@@ -56,7 +56,7 @@ def parse_seeds(text: str) -> list[int]:
     """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7"`` and mixes like ``"0-2,9"`` too."""
     seeds: list[int] = []
     for part in filter(None, (p.strip() for p in str(text).split(","))):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part, flags=re.ASCII)
         if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
             raise SeedsError(f"bad seed list {text!r}: use non-negative integers and ranges, "
                              f"e.g. 0-4 or 0,2,7")
