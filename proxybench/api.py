@@ -342,6 +342,16 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
         require_failed([t for _, t in targets], str(out))
     if group:
         _one_setting(group)
+        for r in group:        # every supernet of the group ready before any is scored
+            ckpt = Path(checkpoint) if checkpoint and Path(checkpoint).is_absolute() else (
+                r / (checkpoint or "final.pt"))
+            if not ckpt.is_file():
+                raise ProxybenchError(f"{r} has no {ckpt.name}: finish training it (`train "
+                                      f"... --resume`) before scoring the group {run}")
+        for _, table_path in targets:
+            if table_path.exists() and not resume:
+                raise ProxybenchError(f"{table_path} already exists; pass --resume to "
+                                      f"continue it, or choose another --out")
     _, world = rank_world()
     done = []
     for run_dir, table_path in targets:
@@ -393,7 +403,7 @@ def _rows(path: str | Path) -> int:
 
 
 @entry
-def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
+def score(run: str | Path | None, proxies: str | Sequence[ProxyArg], *,
           cells: int | Sequence[int] | str = "all", seed: int | None = None,
           out: str | Path | None = None, data_dir: str | None = None,
           dataset: str | None = None, preset: str = "paper", device: str = "auto",

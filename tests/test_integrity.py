@@ -873,6 +873,17 @@ def _edit_first_index(text: str) -> callable:
     return prep
 
 
+def _unfinished_group(ws: Path) -> None:
+    """A seed group whose seed-1 run has not finished (no final.pt): seed-0 must not be
+    scored either."""
+    _mixed_group(ws)
+    path = ws / "grp" / "seed-1" / "run.json"
+    record = json.loads(path.read_text())
+    record["config"]["preset"]["channels"] -= 2
+    path.write_text(json.dumps(record))
+    (ws / "grp" / "seed-1" / "final.pt").unlink()
+
+
 def _no_fp(meta: dict) -> None:
     meta.pop("fingerprint", None)
     for k in ("space", "dataset", "weights_sha256", "seed", "preset", "proxies"):
@@ -1034,6 +1045,9 @@ REFUSED = [  # (id, prepare the workspace, args (with {ws}), words of the one li
     ("binary-cells-file", _write("cells.txt", b"\x00\xff\xfe"),
      ["score", "--proxy", "params", "--cells", "{ws}/cells.txt", "--out", "{ws}/new/x.csv"],
      ["cells.txt"]),
+    ("seed-group-with-an-unfinished-run", _unfinished_group,
+     ["score", "--run", "{ws}/grp", "--proxy", "val_loss", "--cells", "2", "--out",
+      "{ws}/g.csv"], ["seed-1 has no final.pt"]),
     ("arch-superscript", None, ["arch", "²"], ["malformed"]),
     ("arch-truncated-ground-truth", _write("gt.csv", b"arch_index,arch,cifar10\n0,x,90.1\n1,y,8"),
      ["arch", "6111", "--ground-truth", "{ws}/gt.csv"], ["6111"]),
