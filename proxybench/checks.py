@@ -40,9 +40,9 @@ class Number:
         kind = "a whole number" if self.integer else "a finite number"
         if self.low is not None and self.high is not None:
             lo = "(" if self.open_low else "["
-            return f"{kind} in {lo}{self.low:g}, {self.high:g}]"
+            return f"{kind} in {lo}{_num(self.low)}, {_num(self.high)}]"
         if self.low is not None:
-            return f"{kind} {'>' if self.open_low else '>='} {self.low:g}"
+            return f"{kind} {'>' if self.open_low else '>='} {_num(self.low)}"
         return kind
 
     def __call__(self, name: str, value: Any) -> Any:
@@ -55,8 +55,12 @@ class Number:
                 value = _from_text(name, value, self)
             else:
                 raise OptionError(f"{name} must be {self.describe()}, got {_show(value)}")
-        if not math.isfinite(float(value)):
-            raise OptionError(f"{name} must be {self.describe()}, got {value}")
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:          # an int too large for a float
+            finite = False
+        if not finite:
+            raise OptionError(f"{name} must be {self.describe()}, got {_show(value)}")
         if self.integer:
             if float(value) != int(value):
                 raise OptionError(f"{name} must be {self.describe()}, got {value}")
@@ -64,10 +68,10 @@ class Number:
         else:
             value = float(value)
         if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
-            raise OptionError(f"{name} must be {self.describe()}, got {value:g}"
+            raise OptionError(f"{name} must be {self.describe()}, got {_num(value)}"
                               + (f" ({self.meaning})" if self.meaning else ""))
         if self.high is not None and value > self.high:
-            raise OptionError(f"{name} must be {self.describe()}, got {value:g}"
+            raise OptionError(f"{name} must be {self.describe()}, got {_num(value)}"
                               + (f" ({self.meaning})" if self.meaning else ""))
         return value
 
@@ -109,9 +113,19 @@ class Numbers:
         return items
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _from_text(name: str, text: str, rule: Number) -> float:
+    """A number typed as text: ASCII only ('1e3' for a whole number too)."""
     try:
-        return int(text) if rule.integer else float(text)
+        if not text.strip().isascii():
+            raise ValueError(text)
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
     except ValueError:
         raise OptionError(f"{name} must be {rule.describe()}, got {text!r}") from None
 
