@@ -24,6 +24,9 @@ __all__ = ["ProxybenchError", *_API]
 
 
 def __getattr__(name: str):
+    if name == "api":       # `pb.api`, as the README names the module
+        import importlib
+        return importlib.import_module(".api", __name__)
     if name in _API:
         from . import api
         return getattr(api, name)

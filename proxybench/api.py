@@ -22,11 +22,130 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ProxybenchError
+from .checks import MAX_SEEDS, check, check_all
+from .errors import OptionError, ProxybenchError
 
 ProxyArg = str | tuple[str, dict[str, Any]]
 
 
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (the few forms this module uses)."""
+    import numbers
+    import os
+    import types
+    import typing
+    from collections import abc
+    if hint is Any or hint is typing.Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if origin is abc.Callable or hint is abc.Callable:
+        return callable(value)
+    if origin in (abc.Sequence, list):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (abc.Sequence, range)):
+            return False
+        return not args or all(_conforms(v, args[0]) for v in value)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_conforms, value, args))
+    if origin is dict:
+        return isinstance(value, dict) and (not args or all(
+            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items()))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, os.PathLike)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _takes_path(hint: Any) -> bool:
+    """Whether an annotation admits a Path (alone, in a union, or as list items)."""
+    import typing
+    return hint is Path or any(_takes_path(a) for a in typing.get_args(hint))
+
+
+def _kind(hint: Any) -> str:
+    """An annotation in words: 'a str or a Path', 'a list of ...'."""
+    import types
+    import typing
+    from collections import abc
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        return " or ".join(dict.fromkeys(_kind(a) for a in args))
+    if hint is type(None) or hint is None:
+        return "None"
+    if origin in (abc.Sequence, list):
+        return f"a list of ({_kind(args[0])})" if args else "a list"
+    if origin is tuple:
+        return "a tuple (" + ", ".join(_kind(a) for a in args) + ")"
+    if origin is dict:
+        return "a dict" + (f" of {_kind(args[0])} to ({_kind(args[1])})" if args else "")
+    if origin is abc.Callable:
+        return "a function"
+    if hint is Path:
+        return "a path"
+    name = getattr(hint, "__name__", str(hint))
+    return f"{'an' if name[:1] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def entry(fn: Callable) -> Callable:
+    """An API entry point: its arguments are checked before it does anything, each against
+    its annotation (a wrong type is a ``ProxybenchError`` naming the argument, not a
+    ``TypeError`` from deep inside) and, where ``proxybench.checks.RULES`` has one, against
+    the range the CLI's option of the same name uses (keyword overrides too)."""
+    import functools
+    import inspect
+    import typing
+    sig = inspect.signature(fn)
+    hints: dict | None = None
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nonlocal hints
+        if hints is None:
+            hints = typing.get_type_hints(fn)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise OptionError(f"proxybench.{fn.__name__}: {exc}; see "
+                              f"help(proxybench.{fn.__name__})") from None
+        for name, value in list(bound.arguments.items()):
+            if sig.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                bound.arguments[name] = {k: check(k, v) for k, v in value.items()}
+                continue
+            hint = hints.get(name)
+            if hint is not None and not _conforms(value, hint):
+                raise OptionError(f"proxybench.{fn.__name__}: {name} must be {_kind(hint)}, "
+                                  f"got {_short(value)}")
+            if hint is not None and _takes_path(hint) and any(
+                    isinstance(v, str) and not v.strip() for v in (
+                        value if isinstance(value, (list, tuple)) else [value])):
+                raise OptionError(f"proxybench.{fn.__name__}: {name} is an empty path; name "
+                                  f"a file or folder")
+            bound.arguments[name] = check(name, value)
+        return fn(*bound.args, **bound.kwargs)
+    return wrapper
+
+
+@entry
 def list_proxies() -> pd.DataFrame:
     """Every registered proxy: name, direction, needs, spaces, whether ``measure`` takes it
     on any nn.Module (``models``), default options."""
@@ -48,6 +167,7 @@ def _spec_text(proxy: ProxyArg) -> str:
     return f"{name}:{opts}" if opts else name
 
 
+@entry
 def measure(model: Any, data: Any, proxies: str | Sequence[ProxyArg], *,
             num_classes: int | None = None, seed: int = 0,
             device: str = "auto") -> dict[str, float]:
@@ -65,6 +185,7 @@ def measure(model: Any, data: Any, proxies: str | Sequence[ProxyArg], *,
                          device=device)
 
 
+@entry
 def measure_files(model: str, data_dir: str | None, proxies: str | Sequence[ProxyArg], *,
                   dataset: str = "cifar10", images: int | None = None, seed: int = 0,
                   device: str = "auto", out: str | Path | None = None,
@@ -100,8 +221,9 @@ def measure_files(model: str, data_dir: str | None, proxies: str | Sequence[Prox
     return record
 
 
+@entry
 def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = None,
-          preset: str = "paper", seeds: Sequence[int] | None = None, seed: int = 0,
+          preset: str = "paper", seeds: Sequence[int] | None = None, seed: int | None = None,
           space: str = "nb201", save_every: int = 0, split_file: str | None = None,
           sampling: str = "uniform", validation: str | None = None,
           few_shot: str | tuple[int, int] | None = None, resume: bool = True,
@@ -118,7 +240,7 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
     trained run on that NB201 edge into five sub-supernets of that many epochs (Zhao et al.
     2021; ``run/fewshot.py``), scored with ``score(..., few_shot=True)``. Under torchrun
     this is DDP.
-    Returns the run directories."""
+    Returns the run directories (``seed`` and ``seeds`` do not go together)."""
     from .run.distributed import process_group, rank_world
     from .run.fewshot import FewShotError, parse_few_shot, read_split, train_few_shot
     from .run.presets import get_preset
@@ -133,6 +255,13 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
         train_supernet,
     )
     from .spaces import get_space
+    if seeds is not None and seed is not None:
+        raise OptionError(f"give a seed or a seed group, not both (seed {seed}, seeds "
+                          f"{', '.join(map(str, seeds))}): the group's runs have its seeds")
+    if seeds is not None and len(seeds) > MAX_SEEDS:
+        raise OptionError(f"a seed group of {len(seeds)} supernets is more than "
+                          f"{MAX_SEEDS}; train a smaller group")
+    seed = seed or 0
     split = parse_few_shot(few_shot) if isinstance(few_shot, str) else few_shot
     if split is not None:
         if space != "nb201" or sampling != "uniform":
@@ -194,7 +323,8 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
             t0 = time.time()
             with process_group(device):
                 summary = train_supernet(cfg, run, resume=resume or force, progress=progress,
-                                         device=device)
+                                         device=device, asked=[k for k, v in overrides.items()
+                                                               if v is not None])
             if rank_world()[0] == 0:
                 _say(echo, f"trained {space} supernet on {dataset} ({preset}, seed {run_seed}) "
                            f"in {time.time() - t0:.0f} s -> {run}")
@@ -227,12 +357,13 @@ class Scored:
     new_rows: int
 
 
+@entry
 def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 run: str | Path | None = None, space: str = "nb201", cells: Any = "all",
                 seed: int | None = None, checkpoint: str | None = None, average: int = 1,
                 few_shot: bool = False,
-                data_dir: str | None = None, dataset: str = "cifar10", preset: str = "paper",
-                overrides: dict | None = None, resume: bool = False,
+                data_dir: str | None = None, dataset: str | None = None,
+                preset: str = "paper", overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
                 workers: int | None = None, threads: int | None = None,
                 normalize: str = "dataset", augment: bool = False,
@@ -241,7 +372,8 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     table per supernet (``OUT.seed-K.csv``). ``cells``: 'all', N (a seeded sample), a file
     of ids, or a list of ids. ``workers`` processes of ``threads`` torch threads score side
     by side (default: one one-thread process per CPU core; one on a GPU). Under torchrun
-    each rank scores a shard and rank 0 merges. ``normalize`` ('dataset' or
+    each rank scores a shard and rank 0 merges. ``dataset``: the run's (a run of another
+    dataset is refused); without a run, cifar10 by default. ``normalize`` ('dataset' or
     'zero-cost-nas') and ``augment`` prepare the images as a paper's code does
     (``run.data.ImageProtocol``)."""
     from .engine.score import context_from_run, score_cells, score_sharded
@@ -255,12 +387,33 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                         else ";".join(_spec_text(p) for p in proxies))
     images = ImageProtocol(normalize, augment)
     sp = get_space(space)
-    ids = (sp.select(str(cells), seed if seed is not None else 0)
-           if isinstance(cells, (str, int)) else [sp.key(i) for i in cells])
+    overrides = check_all(overrides or {})
+    if isinstance(cells, (str, int)) and not isinstance(cells, bool):
+        ids = sp.select(str(cells), seed if seed is not None else 0)
+    elif isinstance(cells, (list, tuple, range)):
+        ids = [sp.key(i) for i in cells]
+    else:
+        raise OptionError(f"cells must be 'all', a number, a file of ids or a list of ids, "
+                          f"got {_short(cells)}")
     if retry_errors and not resume:
         raise ProxybenchError("--retry-errors continues a table: add --resume")
     group = group_runs(run) if run else []
     targets = [(r, replicate_table(out, r)) for r in group] if group else [(run, Path(out))]
+    if retry_errors:
+        from .table import require_failed
+        require_failed([t for _, t in targets], str(out))
+    if group:
+        _one_setting(group)
+        for r in group:        # every supernet of the group ready before any is scored
+            ckpt = Path(checkpoint) if checkpoint and Path(checkpoint).is_absolute() else (
+                r / (checkpoint or "final.pt"))
+            if not ckpt.is_file():
+                raise ProxybenchError(f"{r} has no {ckpt.name}: finish training it (`train "
+                                      f"... --resume`) before scoring the group {run}")
+        for _, table_path in targets:
+            if table_path.exists() and not resume:
+                raise ProxybenchError(f"{table_path} already exists; pass --resume to "
+                                      f"continue it, or choose another --out")
     _, world = rank_world()
     done = []
     for k, (run_dir, table_path) in enumerate(targets, 1):
@@ -288,6 +441,24 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     return done
 
 
+def _one_setting(group: Sequence[Path]) -> None:
+    """The runs of a seed group are one setting but for the seed: a member trained with
+    another preset, sampling or data set is refused before any is scored."""
+    from .engine.score import training_settings
+    from .run.rundir import read_run_json
+    from .table import first_difference
+    first = None
+    for run in group:
+        setting = training_settings(read_run_json(run)["config"])
+        if first is None:
+            first = (run, setting)
+            continue
+        diff = first_difference(setting, first[1])
+        if diff:
+            raise ProxybenchError(f"{run} was trained with {diff} ({first[0]}'s): a seed "
+                                  f"group's runs differ only in their seed; score them apart")
+
+
 def _rows(path: str | Path) -> int:
     """Complete rows already in a score table (0 when there is none)."""
     try:
@@ -297,10 +468,11 @@ def _rows(path: str | Path) -> int:
         return 0
 
 
-def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
+@entry
+def score(run: str | Path | None, proxies: str | Sequence[ProxyArg], *,
           cells: int | Sequence[int] | str = "all", seed: int | None = None,
           out: str | Path | None = None, data_dir: str | None = None,
-          dataset: str = "cifar10", preset: str = "paper", device: str = "auto",
+          dataset: str | None = None, preset: str = "paper", device: str = "auto",
           space: str = "nb201", progress: bool = False, workers: int | None = None,
           average: int = 1, few_shot: bool = False, normalize: str = "dataset",
           augment: bool = False) -> pd.DataFrame:
@@ -329,6 +501,7 @@ def score(run: str | Path | None, proxies: Sequence[ProxyArg], *,
         return to(Path(tmp) / "scores.csv", resume=False)
 
 
+@entry
 def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
           channels: int = 16, layers: int = 5, force: bool = False,
           command: str = "proxybench.api.cells(...)") -> pd.DataFrame:
@@ -358,7 +531,8 @@ def cells(out: str | Path, *, space: str = "nb201", dataset: str = "cifar10",
     return table
 
 
-def arch(text: str, ground_truth: str | None = None) -> dict:
+@entry
+def arch(text: str | int, ground_truth: str | None = None) -> dict:
     """One NB201 cell given as its string or index: index, arch, pruned form, whether it is
     disconnected, params and FLOPs at C=16, N=5 (CIFAR-10), whole and live, and its test
     accuracies when a ground-truth table is given or set in $PROXYBENCH_NB201."""
@@ -366,7 +540,9 @@ def arch(text: str, ground_truth: str | None = None) -> dict:
     from .nets.nb201 import cell_cost
     from .spaces import nb201
     text = str(text).strip()
-    cell = nb201.cell_at(int(text)) if text.isdigit() else nb201.parse_arch(text)
+    # an index in ASCII digits (str.isdigit also takes other scripts' digits and '²')
+    cell = (nb201.cell_at(int(text)) if text.isascii() and text.isdigit()
+            else nb201.parse_arch(text))
     pruned = nb201.prune(cell)
     (params, flops), (params_live, flops_live) = cell_cost(cell), cell_cost(pruned)
     info = {"arch_index": nb201.arch_index(cell), "arch": nb201.format_arch(cell),
@@ -375,12 +551,18 @@ def arch(text: str, ground_truth: str | None = None) -> dict:
             "flops_live": flops_live, "test_acc": {}}
     gt = ground_truth or default_path()
     if gt:
-        row = load_ground_truth(gt).set_index("arch_index").loc[info["arch_index"]]
+        table = load_ground_truth(gt).set_index("arch_index")
+        if info["arch_index"] not in table.index:
+            raise ProxybenchError(f"ground truth {gt} has no row for arch_index "
+                                  f"{info['arch_index']} ({len(table)} of 15,625 cells): it "
+                                  f"is truncated or a subset; re-create or re-download it")
+        row = table.loc[info["arch_index"]]
         info["test_acc"] = {d: float(row[d]) for d in ("cifar10", "cifar100", "imagenet16-120")
                             if d in row and pd.notna(row[d])}
     return info
 
 
+@entry
 def merge(parts: Sequence[str | Path], out: str | Path, *, force: bool = False,
           command: str = "proxybench.api.merge(...)") -> pd.DataFrame:
     """One table from tables of disjoint cell sets scored with the same settings (shards
@@ -399,6 +581,7 @@ def merge(parts: Sequence[str | Path], out: str | Path, *, force: bool = False,
     return table
 
 
+@entry
 def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
                     ground_truth: str | None = None, columns: Sequence[str] = (),
                     between: tuple[str, str] | None = None, n_boot: int = 1000,
@@ -413,17 +596,22 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     Returns (result, the CSV's path, the protocol line)."""
     from .analysis.correlation import correlate_table, protocol
     from .run.files import atomic_write_bytes, atomic_write_json
-    from .table import meta_path
+    from .table import check_out_suffix, meta_path
+    if out is not None:
+        check_out_suffix(Path(out))
     result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=n_boot,
                              seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k],
                              metric=metric, missing=missing, ndcg_k=ndcg_k)
     csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
         ".between.csv" if between else ".correlate.csv"))
+    check_out_suffix(csv_path)
     if csv_path.suffix != ".csv":
         csv_path = csv_path.with_name(csv_path.name + ".csv")
-    if any(csv_path.resolve() == Path(s).resolve() for s in scores):
-        raise ProxybenchError(f"--out {csv_path} would overwrite a score table; pick another")
+    inputs = {q.resolve() for s in scores for q in (Path(s), meta_path(s))}
+    if {csv_path.resolve(), meta_path(csv_path).resolve()} & inputs:
+        raise ProxybenchError(f"--out {csv_path} would overwrite an input score table or its "
+                              f".json; pick another --out")
     text = protocol(dataset, ground_truth, cell_set, metric, missing, ndcg_k)
     atomic_write_bytes(csv_path, result.to_csv(index=False).encode())
     atomic_write_json(meta_path(csv_path), {
@@ -435,6 +623,7 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     return result, csv_path, text
 
 
+@entry
 def import_suite_zero(file: str | Path, out: str | Path, *, dataset: str = "cifar10",
                       force: bool = False,
                       command: str = "proxybench.api.import_suite_zero(...)"
@@ -456,6 +645,7 @@ def import_suite_zero(file: str | Path, out: str | Path, *, dataset: str = "cifa
     return table, meta
 
 
+@entry
 def export_suite_zero(tables: Sequence[str | Path], out: str | Path, *,
                       dataset: str = "cifar10", ground_truth: str | None = None,
                       metric: str = "test-200", force: bool = False) -> dict:
@@ -486,6 +676,7 @@ def export_suite_zero(tables: Sequence[str | Path], out: str | Path, *,
     return summary
 
 
+@entry
 def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path, *,
             method: str = "linear", gamma: float = 1.0, beta: float | None = None,
             missing: str = "last", name: str | None = None, force: bool = False,
@@ -505,6 +696,7 @@ def combine(scores: Sequence[str | Path], terms: Sequence[str], out: str | Path,
     return table, meta
 
 
+@entry
 def search(proxy: str, out: str | Path, **options: Any) -> pd.DataFrame:
     """Evolutionary or random search maximising a proxy or a score column (see
     :func:`proxybench.search.run.run_search` for the options); returns the finds."""
@@ -512,6 +704,7 @@ def search(proxy: str, out: str | Path, **options: Any) -> pd.DataFrame:
     return run_search(proxy=proxy, out=out, **options)
 
 
+@entry
 def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, *,
            cells: str | int = 1000, seed: int = 0, dataset: str = "cifar10",
            ground_truth: str | None = None, truth_metric: str = "test-200",
@@ -532,6 +725,7 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
                         device=device, seed=seed, keep=keep)
 
 
+@entry
 def cross_dataset(boards: dict[str, str | Path | pd.DataFrame], *,
                   out: str | Path | None = None, n_boot: int = 1000,
                   seed: int = 0) -> tuple[pd.DataFrame, dict]:
@@ -577,6 +771,7 @@ def cross_dataset(boards: dict[str, str | Path | pd.DataFrame], *,
     return table, agreement
 
 
+@entry
 def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
            supernet: str | Path | None = None, extra: Sequence[str | Path] = (),
            dataset: str = "cifar10", ground_truth: str | None = None,
@@ -679,6 +874,7 @@ def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
     return out
 
 
+@entry
 def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
             data_dir: str | None = None, preset: str = "paper", seed: int = 0,
             init_channels: int | str | None = None, target_mflops: float | None = None,
@@ -697,6 +893,7 @@ def retrain(genotype: str, out: str | Path, *, dataset: str = "cifar10",
                        echo=echo or (lambda _line: None))
 
 
+@entry
 def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "cifar10",
               ground_truth: str | None = None, columns: Sequence[str] = (),
               n_boot: int = 1000, seed: int = 0,
@@ -717,8 +914,16 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     from .proxies import ProxyError, get_proxy
     from .table import proxy_columns
     frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
+    if not frames or any("arch_index" not in t.columns for t in frames):
+        raise ProxybenchError("correlate takes score tables with an arch_index column (one "
+                              "DataFrame or a list of them); read files with "
+                              "proxybench.table.read_scores, or use correlate_files")
     truth = load_ground_truth(ground_truth, metric).set_index("arch_index")[dataset]
     cols = list(columns) or list(dict.fromkeys(c for t in frames for c in proxy_columns(t)))
+    absent = [c for c in cols if not any(c in t.columns for t in frames)]
+    if absent or not cols:
+        raise ProxybenchError(f"column(s) {absent} are in none of the tables; available: "
+                              f"{', '.join(c for t in frames for c in proxy_columns(t))}")
 
     def higher(col: str) -> bool:
         if higher_is_better and col in higher_is_better:
@@ -747,6 +952,7 @@ def correlate(tables: pd.DataFrame | Sequence[pd.DataFrame], *, dataset: str = "
     return pd.concat(out, ignore_index=True)
 
 
+@entry
 def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFrame], *,
             labels: Sequence[int] = (10, 20, 50, 100, 200, 400), draws: int = 10,
             model: str | Sequence[str] = "linear", dataset: str = "cifar10",
@@ -789,6 +995,7 @@ def predict(tables: str | Path | pd.DataFrame | Sequence[str | Path | pd.DataFra
     return (curve, per) if per_draw else curve
 
 
+@entry
 def ensemble(tables: str | Path | Sequence[str | Path], *,
              declared: dict[str, Sequence[str]] | None = None,
              methods: Sequence[str] = ("logrank", "rank"), splits: int = 10,
@@ -807,6 +1014,7 @@ def ensemble(tables: str | Path | Sequence[str | Path], *,
                            n_boot=n_boot, seed=seed, out=out, missing=missing)
 
 
+@entry
 def search_pool(tables: str | Path | Sequence[str | Path], *, proxies: Sequence[str] = (),
                 predictors: Sequence[str] = (), label_baselines: Sequence[int] = (),
                 features: Sequence[str] = (),

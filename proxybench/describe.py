@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .errors import ProxybenchError
-from .run.rundir import FINAL, RUN_JSON, group_runs, is_group
+from .run.rundir import FINAL, RUN_JSON, group_runs, is_group, read_run_json
 from .table import count_errors, meta_path, read_meta, read_scores
 
 
@@ -17,7 +17,7 @@ def _preset_line(name: object, preset: dict) -> str:
 
 
 def describe_run(path: Path) -> list[str]:
-    info = json.loads((path / RUN_JSON).read_text())
+    info = read_run_json(path)
     cfg = info.get("config", {})
     preset = cfg.get("preset", {})
     total = preset.get("epochs", "?")
@@ -140,8 +140,19 @@ def describe_output(path: Path, meta_file: Path, kind: str) -> list[str]:
 def describe(path: str | Path) -> str:
     """The description of a run directory, a seed group, a score table, or another
     command's output (search, ensemble, search-pool, retrain folders; predict, correlate
-    and cross-dataset files)."""
-    path = Path(path)
+    and cross-dataset files). Settings files edited out of the form proxybench writes (a
+    list where an object was) are one line, not a traceback."""
+    try:
+        return _describe(Path(path))
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        if isinstance(exc, ProxybenchError):
+            raise
+        raise ProxybenchError(f"{path}: its settings files are not in the form proxybench "
+                              f"writes ({type(exc).__name__}: {exc}); restore them, or rerun "
+                              f"the command that wrote {path}") from exc
+
+
+def _describe(path: Path) -> str:
     if path.is_file():
         meta = read_meta(path) if path.suffix == ".csv" else None
         if path.suffix == ".csv" and meta is not None and not (

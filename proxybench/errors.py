@@ -9,7 +9,24 @@ import errno
 
 
 class ProxybenchError(ValueError):
-    """A failure the user can fix; the message says what is wrong and what to do."""
+    """A failure the user can fix; the message says what is wrong and what to do. The
+    message is one line: line breaks in it (a library's paragraph, a user's text quoted)
+    become spaces."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message)
+        super().__init__(" ".join(text.split()) if "\n" in text or "\r" in text else text,
+                         *args)
+
+
+def is_file(path: object) -> bool:
+    """Whether ``path`` names a file; False (not an error) for text that cannot be a path
+    on this system (too long, a NUL byte): user text is tried as a file name first."""
+    import os
+    try:
+        return os.path.isfile(path)         # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 # errnos that mean "this path cannot be written or read here": the user's to fix
@@ -53,3 +70,17 @@ def unwritable(path: object, exc: OSError) -> str:
 class ScoreError(ProxybenchError):
     """A score table cannot be made, read or continued; the message says why and what to
     do. (Here, not in the engine, so table readers need not load torch.)"""
+
+
+class OptionError(ProxybenchError):
+    """An option or argument of a wrong type or out of its range (``proxybench.checks``)."""
+
+
+def one_line(text: object, limit: int = 400) -> str:
+    """A message as one line: a library's multi-line explanation (torch's weights_only
+    paragraph, a parser's context) is joined into one line, and a long one keeps its start
+    and its end (where the fix is)."""
+    line = " ".join(str(text).split())
+    if len(line) <= limit:
+        return line
+    return line[:limit - 140] + " ... " + line[-135:]

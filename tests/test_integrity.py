@@ -342,7 +342,7 @@ def test_merge_refuses_an_unfinished_part(two_parts, tmp_path):
 def test_merge_refuses_a_part_without_settings(two_parts, tmp_path):
     a, b = two_parts
     b.with_suffix(".json").unlink()
-    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), "has no .json")
+    one_line_error(run("merge", a, b, "--out", tmp_path / "m.csv", ok=False), "no fingerprint")
 
 
 def test_merge_out_equal_to_a_part_is_refused(two_parts):
@@ -793,3 +793,448 @@ def test_correlate_and_report_refuse_another_datasets_truth(params_table, tmp_pa
                        gt_csv, "--out", tmp_path / "r", ok=False), "scored on cifar10")
     run("correlate", table, "--dataset", "cifar10", "--ground-truth", gt_csv, "--bootstrap",
         "0")
+
+
+# --------------------------------------------------------------------------- issue 25
+# Every refused command: exit non-zero with one line, and not a byte of any file changed
+# (nor a file or folder added). Each case prepares a copy of one workspace, runs, compares.
+
+@pytest.fixture(scope="module")
+def workspace(tiny_run, tmp_path_factory) -> Path:
+    """Tables and a run to refuse commands on: pf (params;flops, 6 cells), pf1 (the same
+    with seed 1), vl (val_loss on the tiny run), a copy of the run, an empty folder."""
+    ws = tmp_path_factory.mktemp("ws")
+    run("score", "--proxy", "params;flops", "--cells", "6", "--out", ws / "pf.csv")
+    run("score", "--proxy", "params;flops", "--cells", "6", "--seed", "1", "--out",
+        ws / "pf1.csv")
+    run("score", "--run", tiny_run, "--proxy", "val_loss", "--cells", "6", "--threads", "1",
+        "--out", ws / "vl.csv")
+    (ws / "a.txt").write_text("1\n2\n3\n")
+    (ws / "b.txt").write_text("4\n5\n6\n")
+    for part in ("a", "b"):                         # shards of one setting
+        run("score", "--proxy", "params", "--cells", ws / f"{part}.txt", "--out",
+            ws / f"part-{part}.csv")
+    shutil.copytree(tiny_run, ws / "run")
+    (ws / "empty").mkdir()
+    return ws
+
+
+def _snapshot(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def _strip(name: str, edit) -> callable:
+    def prep(ws: Path) -> None:
+        _edit_json(ws / name, edit)
+    return prep
+
+
+def _write(name: str, data: bytes) -> callable:
+    def prep(ws: Path) -> None:
+        (ws / name).write_bytes(data)
+    return prep
+
+
+def _text_in_table(name: str, partial: bool = False) -> callable:
+    def prep(ws: Path) -> None:
+        lines = (ws / name).read_text().splitlines()
+        cells = lines[2].split(",")
+        cells[2] = "abc"
+        lines[2] = ",".join(cells)
+        text = "\n".join(lines) + "\n"
+        (ws / name).write_text(text[:-4] if partial else text)
+    return prep
+
+
+def _combined_twice(ws: Path) -> None:
+    """One recipe (rank of params and flops) on tables of two seeds: other sources."""
+    for i, src in enumerate(("pf.csv", "pf1.csv")):
+        run("combine", ws / src, "--terms", "params,flops", "--method", "rank", "--out",
+            ws / f"c{i}.csv")
+
+
+def _mixed_group(ws: Path) -> None:
+    """A seed group whose seed-1 run.json says it was trained with other channels."""
+    for seed in (0, 1):
+        shutil.copytree(ws / "run", ws / "grp" / f"seed-{seed}")
+    path = ws / "grp" / "seed-1" / "run.json"
+    record = json.loads(path.read_text())
+    record["config"]["seed"] = 1
+    record["config"]["preset"]["channels"] += 2
+    path.write_text(json.dumps(record))
+
+
+def _edit_first_index(text: str) -> callable:
+    def prep(ws: Path) -> None:
+        lines = (ws / "pf.csv").read_text().splitlines()
+        lines[1] = text + lines[1][lines[1].index(","):]
+        (ws / "pf.csv").write_text("\n".join(lines) + "\n")
+    return prep
+
+
+def _unfinished_group(ws: Path) -> None:
+    """A seed group whose seed-1 run has not finished (no final.pt): seed-0 must not be
+    scored either."""
+    _mixed_group(ws)
+    path = ws / "grp" / "seed-1" / "run.json"
+    record = json.loads(path.read_text())
+    record["config"]["preset"]["channels"] -= 2
+    path.write_text(json.dumps(record))
+    (ws / "grp" / "seed-1" / "final.pt").unlink()
+
+
+def _no_fp(meta: dict) -> None:
+    meta.pop("fingerprint", None)
+    for k in ("space", "dataset", "weights_sha256", "seed", "preset", "proxies"):
+        meta.pop(k, None)
+
+
+def _no_digest(meta: dict) -> None:
+    meta.pop("data_sha256", None)
+    meta["fingerprint"].pop("data_sha256", None)
+
+
+def _other_digest(meta: dict) -> None:
+    meta["fingerprint"]["data_sha256"] = "0" * 64
+
+
+PF = ["--proxy", "params;flops", "--cells", "6"]
+REFUSED = [  # (id, prepare the workspace, args (with {ws}), words of the one line)
+    ("resume-not-a-table", _write("a.csv", b"name,value\nalpha,1\nbeta,2"),
+     ["score", *PF, "--out", "{ws}/a.csv", "--resume"], ["a.csv"]),
+    ("resume-empty-json", _write("pf.json", b"{}"),
+     ["score", *PF, "--out", "{ws}/pf.csv", "--resume"], ["no fingerprint"]),
+    ("resume-stripped-json", _strip("pf.csv", _no_fp),
+     ["score", *PF, "--out", "{ws}/pf.csv", "--resume"], ["no fingerprint"]),
+    ("resume-no-image-digest", _strip("vl.csv", _no_digest),
+     ["score", "--run", "{ws}/run", "--proxy", "val_loss", "--cells", "6", "--out",
+      "{ws}/vl.csv", "--resume"], ["did not record", "images"]),
+    ("resume-other-images", _strip("vl.csv", _other_digest),
+     ["score", "--run", "{ws}/run", "--proxy", "val_loss", "--cells", "6", "--out",
+      "{ws}/vl.csv", "--resume"], ["images of sha256 000000000000"]),
+    ("resume-text-value", _text_in_table("pf.csv", partial=True),
+     ["score", *PF, "--out", "{ws}/pf.csv", "--resume"], ["abc", "row 2", "not a number"]),
+    ("retry-nothing-failed", None,
+     ["score", *PF, "--out", "{ws}/pf.csv", "--resume", "--retry-errors"],
+     ["no failed cell"]),
+    ("score-another-dataset", None,
+     ["score", "--run", "{ws}/run", "--proxy", "val_loss", "--cells", "4", "--dataset",
+      "cifar100", "--out", "{ws}/new/x.csv"], ["cifar10, not cifar100"]),
+    ("score-val-images-beyond-data", None,
+     ["score", "--run", "{ws}/run", "--proxy", "val_loss", "--cells", "4", "--val-images",
+      "100000000", "--out", "{ws}/new/x.csv"], ["--val-images", "give at most"]),
+    ("merge-empty-json", _write("pf1.json", b"{}"),
+     ["merge", "{ws}/pf.csv", "{ws}/pf1.csv", "--out", "{ws}/new/m.csv"], ["no fingerprint"]),
+    ("merge-no-image-digest", _strip("part-b.csv", _no_digest),
+     ["merge", "{ws}/part-a.csv", "{ws}/part-b.csv", "--out", "{ws}/m.csv"],
+     ["did not record"]),
+    ("combine-no-json", _write("pf.json", b"{}"),
+     ["combine", "{ws}/pf.csv", "--terms", "params,flops", "--method", "rank", "--out",
+      "{ws}/c.csv"], ["no fingerprint"]),
+    ("combine-gamma-nan", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                                 "--gamma", "nan", "--out", "{ws}/c.csv"], ["--gamma"]),
+    ("combine-gamma-0", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                               "--gamma", "0", "--out", "{ws}/c.csv"], ["--gamma"]),
+    ("combine-beta-inf", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                                "--beta", "inf", "--out", "{ws}/c.csv"], ["--beta"]),
+    ("combine-duplicate-terms", None, ["combine", "{ws}/pf.csv", "--terms", "params,params",
+                                       "--method", "rank", "--out", "{ws}/c.csv"], ["twice"]),
+    ("combine-empty-name", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                                  "--method", "rank", "--name", "", "--out", "{ws}/c.csv"],
+     ["--name"]),
+    ("combine-key-name", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                                "--method", "rank", "--name", "arch_index", "--out",
+                                "{ws}/c.csv"], ["--name", "arch_index"]),
+    ("combine-text-value", _text_in_table("pf.csv"),
+     ["combine", "{ws}/pf.csv", "--terms", "params,flops", "--method", "rank", "--out",
+      "{ws}/c.csv"], ["not a number"]),
+    ("correlate-between-itself", None,
+     ["correlate", "{ws}/pf.csv", "--between", "params", "params"], ["itself"]),
+    ("correlate-huge-bootstrap", None,
+     ["correlate", "{ws}/pf.csv", "--bootstrap", "1e11"], ["--bootstrap", "100000"]),
+    ("correlate-out-json", None,
+     ["correlate", "{ws}/pf.csv", "--bootstrap", "0", "--out", "{ws}/pf.json"], [".json"]),
+    ("correlate-out-its-json", None,
+     ["correlate", "{ws}/pf.csv", "--bootstrap", "0", "--out", "{ws}/pf"], ["overwrite"]),
+    ("correlate-other-dataset", None,
+     ["correlate", "{ws}/pf.csv", "--dataset", "cifar100", "--bootstrap", "0"],
+     ["cifar10, not cifar100"]),
+    ("correlate-replicate-without-json", _write("pf1.json", b"{}"),
+     ["correlate", "{ws}/pf.csv", "{ws}/pf1.csv", "--bootstrap", "0"], ["no fingerprint"]),
+    ("merge-of-other-settings", None,
+     ["merge", "{ws}/pf.csv", "{ws}/vl.csv", "--out", "{ws}/m.csv"], ["scored with"]),
+    ("merge-of-combined-tables-of-other-sources", _combined_twice,
+     ["merge", "{ws}/c0.csv", "{ws}/c1.csv", "--out", "{ws}/m.csv"], ["sources"]),
+    ("train-one-image", None, ["train", "--preset", "tiny", "--epochs", "1",
+                               "--train-images", "1", "--out", "{ws}/new/t"],
+     ["no training step"]),
+    ("train-batch-beyond-data", None, ["train", "--preset", "tiny", "--epochs", "1",
+                                       "--train-images", "256", "--batch-size", "100000",
+                                       "--out", "{ws}/new/t"], ["no training step"]),
+    ("train-images-beyond-data", None, ["train", "--preset", "tiny", "--epochs", "1",
+                                        "--train-images", "10000000", "--out", "{ws}/t"],
+     ["--train-images", "give at most"]),
+    ("train-seed-and-seeds", None, ["train", "--preset", "tiny", "--seed", "3", "--seeds",
+                                    "0-1", "--out", "{ws}/t"], ["not both"]),
+    ("train-empty-seeds", None, ["train", "--preset", "tiny", "--seeds", "", "--out",
+                                 "{ws}/t"], ["names no seed"]),
+    ("train-huge-seed-range", None, ["train", "--preset", "tiny", "--seeds", "0-99999999999",
+                                     "--out", "{ws}/t"], ["seeds"]),
+    ("genotype-mflops-nan", None, ["genotype", "DARTS_V2", "--target-mflops", "nan"],
+     ["--target-mflops"]),
+    ("genotype-mflops-negative", None, ["genotype", "DARTS_V2", "--target-mflops", "-5"],
+     ["--target-mflops"]),
+    ("genotype-draw-suffix", None, ["genotype", "DARTS_V2", "--draw", "{ws}/new/x.xyz"],
+     [".png"]),
+    ("genotype-malformed-json", _write("g.json", b'{"normal": ['),
+     ["genotype", "{ws}/g.json"], ["g.json"]),
+    ("retrain-malformed-json", _write("g.json", b'{"normal": ['),
+     ["retrain", "--genotype", "{ws}/g.json", "--preset", "tiny", "--out", "{ws}/new/r"],
+     ["g.json"]),
+    ("retrain-mflops-nan", None, ["retrain", "--genotype", "DARTS_V2", "--preset", "tiny",
+                                  "--init-channels", "auto", "--target-mflops", "nan",
+                                  "--out", "{ws}/new/r"], ["--target-mflops"]),
+    ("report-empty-beyond", None, ["report", "--beyond", "{ws}/empty", "--out",
+                                   "{ws}/new/rep"], ["--beyond"]),
+    ("report-seed-tables-of-other-proxies", None,
+     ["report", "--seed-tables", "{ws}/pf.csv", "--seed-tables", "{ws}/vl.csv", "--out",
+      "{ws}/new/rep"], ["--seed-tables"]),
+    ("ensemble-min-members-beyond-columns", None,
+     ["ensemble", "--scores", "{ws}/pf.csv", "--min-members", "50", "--out", "{ws}/new/e"],
+     ["--min-members 50"]),
+    ("ablate-retry-nothing", None, ["ablate", "sigma", "--run", "{ws}/run", "--cells", "4",
+                                    "--retry-errors", "--out", "{ws}/new/a"],
+     ["no failed cell"]),
+    ("describe-garbage-run-json", _write("run/run.json", b"garbage{"),
+     ["describe", "{ws}/run"], ["run.json", "damaged"]),
+    ("describe-run-json-not-an-object", _write("run/run.json", b"[1, 2]"),
+     ["describe", "{ws}/run"], ["run.json"]),
+    ("score-run-json-not-an-object", _write("run/run.json", b"[1, 2]"),
+     ["score", "--run", "{ws}/run", "--proxy", "val_loss", "--out", "{ws}/x.csv"],
+     ["run.json"]),
+    ("proxy-batch-beyond-images", None,
+     ["score", "--run", "{ws}/run", "--proxy", "snip:batch_size=100000", "--cells", "2",
+      "--out", "{ws}/new/x.csv"], ["100000 images"]),
+    ("lock-path-is-a-folder", lambda ws: (ws / "x.csv.lock").mkdir(),
+     ["score", "--proxy", "params", "--cells", "2", "--out", "{ws}/x.csv"], ["is a folder"]),
+    ("search-pool-budget-beyond-sample", None,
+     ["search-pool", "--scores", "{ws}/pf.csv", "--column", "params", "--budget", "100",
+      "--out", "{ws}/new/sp"], ["--budget 100", "give at most 6"]),
+    ("seed-group-of-two-settings", _mixed_group,
+     ["score", "--run", "{ws}/grp", "--proxy", "val_loss", "--cells", "2", "--out",
+      "{ws}/g.csv"], ["channels", "differ only in their seed"]),
+    ("empty-out-path", None, ["combine", "{ws}/pf.csv", "--terms", "params,flops",
+                              "--method", "rank", "--out", ""], ["--out", "empty path"]),
+    ("empty-input-path", None, ["correlate", ""], ["empty path"]),
+    ("report-ablation-not-an-ablation", None,
+     ["report", "--scores", "{ws}/pf.csv", "--ablation", "{ws}/pf.csv", "--out",
+      "{ws}/new/r"], ["--ablation"]),
+    ("retrain-images-beyond-data", None,
+     ["retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--train-images", "100000",
+      "--out", "{ws}/new/r"], ["--train-images", "give at most"]),
+    ("retrain-batch-beyond-data", None,
+     ["retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--batch-size", "100000",
+      "--out", "{ws}/new/r"], ["no training step"]),
+    ("correlate-foreign-index", _edit_first_index("99999999"),
+     ["correlate", "{ws}/pf.csv", "--bootstrap", "0"], ["99999999", "0-15624"]),
+    ("resume-text-index", _edit_first_index("abc"),
+     ["score", *PF, "--out", "{ws}/pf.csv", "--resume"], ["'abc'", "row 1"]),
+    ("ensemble-text-index", _edit_first_index("abc"),
+     ["ensemble", "--scores", "{ws}/pf.csv", "--out", "{ws}/new/e"], ["'abc'"]),
+    ("binary-cells-file", _write("cells.txt", b"\x00\xff\xfe"),
+     ["score", "--proxy", "params", "--cells", "{ws}/cells.txt", "--out", "{ws}/new/x.csv"],
+     ["cells.txt"]),
+    ("seed-group-with-an-unfinished-run", _unfinished_group,
+     ["score", "--run", "{ws}/grp", "--proxy", "val_loss", "--cells", "2", "--out",
+      "{ws}/g.csv"], ["seed-1 has no final.pt"]),
+    ("arch-superscript", None, ["arch", "²"], ["malformed"]),
+    ("arch-truncated-ground-truth", _write("gt.csv", b"arch_index,arch,cifar10\n0,x,90.1\n1,y,8"),
+     ["arch", "6111", "--ground-truth", "{ws}/gt.csv"], ["6111"]),
+]
+
+
+@pytest.mark.parametrize("prep,args,words", [c[1:] for c in REFUSED],
+                         ids=[c[0] for c in REFUSED])
+def test_a_refused_command_is_one_line_and_changes_no_byte(workspace, tmp_path, prep, args,
+                                                          words):
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    if prep is not None:
+        prep(ws)
+    before = _snapshot(ws)
+    result = run(*[a.replace("{ws}", str(ws)) for a in args], ok=False)
+    one_line_error(result, *words)
+    assert _snapshot(ws) == before, "a refused command changed the workspace"
+
+
+def test_correlate_still_reads_tables_from_before_image_digests(workspace, tmp_path):
+    """Read-only use of old tables (reports/ has no data_sha256): an unknown digest is no
+    reason to refuse a correlation."""
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    _edit_json(ws / "vl.csv", _no_digest)
+    _copy_table(ws / "pf.csv", ws / "copy.csv")
+    for name in ("pf.csv", "copy.csv"):
+        _edit_json(ws / name, _no_digest)
+    run("correlate", ws / "vl.csv", "--bootstrap", "0")
+    run("correlate", ws / "pf.csv", ws / "copy.csv", "--bootstrap", "0")
+
+
+def test_the_image_digest_tells_other_images_apart():
+    from proxybench.engine.score import images_sha256
+    x = torch.zeros(4, 3, 8, 8)
+    y = torch.zeros(4, dtype=torch.long)
+    same = images_sha256((x, y), (x, y))
+    assert same == images_sha256((x.clone(), y.clone()), (x, y))
+    x2 = x.clone()
+    x2[0, 0, 0, 0] = 1.0
+    assert images_sha256((x2, y), (x, y)) != same
+    assert images_sha256(None) is None
+
+
+def test_a_score_table_records_the_digest_of_its_images(workspace):
+    vl = json.loads((workspace / "vl.json").read_text())
+    assert len(vl["fingerprint"]["data_sha256"]) == 64
+    pf = json.loads((workspace / "pf.json").read_text())
+    assert pf["fingerprint"]["data_sha256"] is None          # params: no images
+
+
+API_CASES = [  # (call on the workspace, words of the message)
+    (lambda ws, pb: pb.correlate(str(ws / "pf.csv")), "tables must be"),
+    (lambda ws, pb: pb.correlate(pd.read_csv(ws / "pf.csv"), dataset="cifar1000"),
+     "dataset"),
+    (lambda ws, pb: pb.correlate(pd.read_csv(ws / "pf.csv"), columns=["nope"]), "nope"),
+    (lambda ws, pb: pb.correlate(pd.read_csv(ws / "pf.csv"), n_boot=10**11), "n_boot"),
+    (lambda ws, pb: pb.merge([], ws / "m.csv"), "merge"),
+    (lambda ws, pb: pb.cells(ws / "c.csv", channels=0), "channels"),
+    (lambda ws, pb: pb.train(ws / "t", seeds=5), "seeds"),
+    (lambda ws, pb: pb.train(ws / "t", dataset="x", preset="tiny"), "dataset"),
+    (lambda ws, pb: pb.train(ws / "t", preset="tiny", epochs=0), "epochs"),
+    (lambda ws, pb: pb.score(ws / "run", [123]), "proxies"),
+    (lambda ws, pb: pb.score(None, ["params"], cells=1.5), "cells"),
+    (lambda ws, pb: pb.score(None, [("params", 3)], cells=2), "proxies"),
+    (lambda ws, pb: pb.score_files("params", None), "out"),
+    (lambda ws, pb: pb.combine([ws / "pf.csv"], "params,flops", ws / "c.csv"), "terms"),
+    (lambda ws, pb: pb.combine([ws / "pf.csv"], ["params", "flops"], ws / "c.csv",
+                               gamma=float("nan")), "gamma"),
+    (lambda ws, pb: pb.predict(ws / "pf.csv", labels="x"), "labels"),
+    (lambda ws, pb: pb.arch(None), "text"),
+    (lambda ws, pb: pb.cross_dataset({"a": 1}), "boards"),
+    (lambda ws, pb: pb.search(123, ws / "s"), "proxy"),
+    (lambda ws, pb: pb.retrain(123, ws / "r"), "genotype"),
+    (lambda ws, pb: pb.correlate_files(str(ws / "pf.csv")), "scores"),
+    (lambda ws, pb: pb.beyond(ws / "b", 1, 2), "zc"),
+    (lambda ws, pb: pb.ensemble(ws / "pf.csv", splits=0), "splits"),
+    (lambda ws, pb: pb.search_pool(ws / "pf.csv", proxies=["params"], budget=0), "budget"),
+    (lambda ws, pb: pb.train(ws / "t", preset="tiny", nonsense=1), "nonsense"),
+    (lambda ws, pb: pb.correlate(), "tables"),
+    (lambda ws, pb: pb.combine([ws / "pf.csv"], ["params", "flops"], "", method="rank"),
+     "empty path"),
+    (lambda ws, pb: pb.cells(ws / "c.csv", dataset=None), "dataset"),
+]
+
+
+@pytest.mark.parametrize("call,words", API_CASES, ids=[f"api-{i}" for i in range(len(API_CASES))])
+def test_the_api_refuses_wrong_types_and_values_with_its_error(workspace, tmp_path, call,
+                                                               words):
+    import proxybench as pb
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    before = _snapshot(ws)
+    with pytest.raises(pb.ProxybenchError) as info:
+        call(ws, pb)
+    assert words in str(info.value) and "\n" not in str(info.value)
+    assert _snapshot(ws) == before
+
+
+def test_pb_api_is_the_api_module():
+    import proxybench as pb
+    from proxybench import api
+    assert pb.api is api
+
+
+def test_the_cli_and_the_api_check_an_option_with_one_rule(workspace):
+    """One place: the CLI's option type and the API's entry point refuse a value with the
+    same rule (proxybench.checks.RULES), so with the same range in the message."""
+    import proxybench as pb
+    cli = run("correlate", workspace / "pf.csv", "--bootstrap", "-1", ok=False)
+    with pytest.raises(pb.ProxybenchError) as api:
+        pb.correlate(pd.read_csv(workspace / "pf.csv"), n_boot=-1)
+    for text in (cli.output, str(api.value)):
+        assert "a whole number in [0, 100000], got -1" in text
+    cli = run("combine", workspace / "pf.csv", "--terms", "params,flops", "--gamma", "inf",
+              "--out", workspace / "never.csv", ok=False)
+    with pytest.raises(pb.ProxybenchError) as api:
+        pb.combine([workspace / "pf.csv"], ["params", "flops"], workspace / "never.csv",
+                   gamma=float("inf"))
+    for text in (cli.output, str(api.value)):
+        assert "a finite number > 0, got inf" in text
+    assert not (workspace / "never.csv").exists()
+
+
+def test_a_failed_checkpoint_write_is_one_error_and_leaves_no_temp_file(tmp_path,
+                                                                       monkeypatch):
+    """torch reports a full disk as its writer's RuntimeError: one CheckpointError line."""
+    from proxybench.run.files import CheckpointError
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter "
+                           "failed writing file data/0: file write failed")
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(CheckpointError, match="cannot write the checkpoint .*--resume"):
+        save_checkpoint(tmp_path / "final.pt", {"state_dict": {}})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_combine_reads_darts_tables(tmp_path):
+    """DARTS tables are keyed by their genotype text (no arch_index)."""
+    from proxybench.spaces import darts
+    rng = __import__("random").Random(0)
+    archs = [darts.format_genotype(darts.sample(rng)) for _ in range(6)]
+    table = tmp_path / "d.csv"
+    pd.DataFrame({"arch": archs, "val_acc": [1.0, 3, 2, 5, 4, 6],
+                  "angle": [0.1, 0.3, 0.2, 0.6, 0.5, 0.4], "error": None}).to_csv(table,
+                                                                                 index=False)
+    table.with_suffix(".json").write_text(json.dumps({
+        "space": "darts", "dataset": "cifar10",
+        "fingerprint": {"space": "darts", "dataset": "cifar10", "proxies": [
+            {"column": "val_acc", "proxy": "val_acc", "options": {}, "higher_is_better": True},
+            {"column": "angle", "proxy": "angle", "options": {}, "higher_is_better": True}]},
+        "proxies": [{"column": "val_acc", "proxy": "val_acc", "higher_is_better": True},
+                    {"column": "angle", "proxy": "angle", "higher_is_better": True}]}))
+    run("combine", table, "--terms", "val_acc,angle", "--method", "rank", "--out",
+        tmp_path / "c.csv")
+    combined = pd.read_csv(tmp_path / "c.csv")
+    assert list(combined.columns)[0] == "arch" and len(combined) == 6
+    assert json.loads((tmp_path / "c.json").read_text())["space"] == "darts"
+
+
+SIDECAR_EDITS = [("code_versions", 5), ("environment", "x"), ("preset", [1]), ("run", 5),
+                 ("proxies", "x"), ("fingerprint", [1]), ("status", {"a": 1}),
+                 ("sources", 3), ("dataset", 7)]
+
+
+@pytest.mark.parametrize("key,value", SIDECAR_EDITS, ids=[k for k, _ in SIDECAR_EDITS])
+def test_a_sidecar_edited_out_of_its_form_is_never_a_traceback(workspace, tmp_path, key,
+                                                               value):
+    """Every reader of a table's .json meets an edited value (a number where a list was)
+    as one line, or reads around it; no command ends in a Python exception."""
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    _copy_table(ws / "pf.csv", ws / "u.csv")
+    _edit_json(ws / "pf.csv", lambda meta: meta.update({key: value}))
+    t = ws / "pf.csv"
+    commands = [["correlate", t, "--bootstrap", "0", "--out", ws / "o.csv"],
+                ["correlate", t, ws / "u.csv", "--bootstrap", "0", "--out", ws / "o2.csv"],
+                ["combine", t, "--terms", "params,flops", "--method", "rank", "--out",
+                 ws / "c.csv"],
+                ["merge", t, "--out", ws / "m.csv"], ["describe", t],
+                ["score", *PF, "--out", t, "--resume"],
+                ["report", "--scores", t, "--bootstrap", "0", "--out", ws / "r"]]
+    for args in commands:
+        result = run(*args, ok=False)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            args, repr(result.exception))
+        if result.exit_code:
+            one_line_error(result)

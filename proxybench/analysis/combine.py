@@ -15,12 +15,15 @@ import pandas as pd
 from ..engine.score import ScoreError
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, file_sha256
 from ..table import (
+    KEY_COLUMNS,
     check_out_suffix,
     direction,
     proxy_entries,
     read_meta_or_empty,
     read_scores,
     recorded_fingerprint,
+    require_fingerprint,
+    require_ranking,
 )
 from .metrics import aggregate, combine_linear, flatness_beta
 
@@ -58,10 +61,26 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         raise ScoreError(f"--method must be linear, rank or logrank, got {method!r}")
     if len(terms) < 2:
         raise ScoreError("give at least two --terms to combine, e.g. --terms angle,flatness")
+    twice = [t for t in dict.fromkeys(terms) if list(terms).count(t) > 1]
+    if twice:
+        raise ScoreError(f"--terms names {twice[0]} twice; combine distinct columns")
+    if name is not None and not name.strip():
+        raise ScoreError("--name is empty; give the new column a name (or leave --name out)")
+    if name is not None and (name in KEY_COLUMNS or name.endswith("_seconds")
+                             or name != name.strip()):
+        raise ScoreError(f"--name {name!r} is a key or timing column's name (or has spaces "
+                         f"around it); choose another name for the combined column")
     found: dict[str, tuple[Path, pd.Series]] = {}
     arch: pd.Series | None = None
+    key = None
     for src in map(Path, sources):
-        table = read_scores(src).set_index("arch_index")
+        table = read_scores(src)
+        own = "arch_index" if "arch_index" in table.columns else "arch"   # DARTS: arch
+        if key is not None and own != key:
+            raise ScoreError(f"{src} is keyed by {own}, the first table by {key}: combine "
+                             f"tables of one space")
+        key = own
+        table = table.set_index(key)
         if "arch" in table.columns:
             arch = table["arch"] if arch is None else arch.combine_first(table["arch"])
         for t in terms:
@@ -70,10 +89,14 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
     absent = [t for t in terms if t not in found]
     if absent:
         raise ScoreError(f"column(s) {absent} are in none of {', '.join(map(str, sources))}")
-    _one_supernet([src for src, _ in found.values()])
+    used = list(dict.fromkeys(src for src, _ in found.values()))
+    _agree(used)
+    _one_supernet(used)
     joined = pd.concat({t: s for t, (_, s) in found.items()}, axis=1, join="inner")
     if joined.empty:
-        raise ScoreError("the score tables share no arch_index: score the same cells first")
+        raise ScoreError(f"the score tables share no {key}: score the same cells first")
+    for t in terms:
+        require_ranking(joined[t], t, found[t][0])
     higher = {t: direction(found[t][0], t) for t in terms}
     if method == "linear":
         if len(terms) != 2:
@@ -106,15 +129,22 @@ def combine_tables(sources: Sequence[str | Path], terms: Sequence[str], *, metho
         column = name
     out = joined.copy()
     out[column] = values
-    out.insert(0, "arch", arch.reindex(out.index) if arch is not None else None)
-    out = out.reset_index()
+    if key == "arch_index":
+        out.insert(0, "arch", arch.reindex(out.index) if arch is not None else None)
+    out = out.rename_axis(key).reset_index()
     out["error"] = None
-    meta = {"sources": [str(s) for s in sources], "method": method, "terms": terms,
+    prints = [recorded_fingerprint(read_meta_or_empty(p)) for p in used]
+    scored = {}         # the space and dataset the terms were scored on (checked alike)
+    for k in ("space", "dataset"):
+        value = next((fp[k] for fp in prints if fp.get(k)), None)
+        if value:
+            scored[k] = value
+    meta = {**scored, "sources": [str(s) for s in sources], "method": method, "terms": terms,
             "proxies": [{"column": t, "higher_is_better": higher[t], "proxy": t.split("[")[0]}
                         for t in terms]
             + [{"column": column, "higher_is_better": True, "proxy": "combine", **extra}],
             "column": column, **extra,
-            "fingerprint": {"method": method, "terms": list(terms), **extra,
+            "fingerprint": {**scored, "method": method, "terms": list(terms), **extra,
                             "sources": [_source_print(Path(s)) for s in sources]},
             "code_versions": [code_version()]}
     return out, meta
@@ -124,6 +154,22 @@ def _source_print(path: Path) -> dict:
     """What a combined column was computed from: each source table's bytes and settings."""
     return {"path": str(path), "sha256": file_sha256(path),
             "fingerprint": recorded_fingerprint(read_meta_or_empty(path))}
+
+
+def _agree(paths: Sequence[Path]) -> None:
+    """The tables whose columns are combined: each with a readable fingerprint, all of one
+    space and one dataset (a column of another data set's cells would mix two rankings)."""
+    first: tuple[Path, dict] | None = None
+    for path in paths:
+        fp = recorded_fingerprint(require_fingerprint(path, "combine takes"))
+        if first is None:
+            first = (path, fp)
+            continue
+        for key in ("space", "dataset"):
+            a, b = fp.get(key), first[1].get(key)
+            if a is not None and b is not None and a != b:
+                raise ScoreError(f"{path} was scored with {key} {a}, {first[0]} with {b}; "
+                                 f"combine columns of one {key}")
 
 
 def _one_supernet(paths: Sequence[Path]) -> None:

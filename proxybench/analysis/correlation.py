@@ -12,10 +12,12 @@ from ..errors import ScoreError
 from ..table import (
     check_dataset,
     direction,
+    first_difference,
     proxy_columns,
     read_meta_or_empty,
     read_scores,
     recorded_fingerprint,
+    require_fingerprint,
     require_ranking,
 )
 from .groundtruth import GroundTruthError, join_scores, load_ground_truth
@@ -51,7 +53,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     wanted = list(between) if between else list(columns)
     for name in wanted:
         col, at, num = name.rpartition("@")
-        if at and num.isdigit() and col:
+        if at and num.isascii() and num.isdigit() and col:
             if not 1 <= int(num) <= len(paths):
                 raise ScoreError(f"{name}: there is no table {num} (tables 1-{len(paths)})")
             table = paths[int(num) - 1]
@@ -65,6 +67,12 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                          f"available: {everything}")
     if between:
         a, b = between
+        def plain(name: str) -> str:
+            col, at, num = name.rpartition("@")
+            return col if at and num.isascii() and num.isdigit() and col else name
+        if (source[a], plain(a)) == (source[b], plain(b)):
+            raise ScoreError(f"--between {a} {b} compares a column with itself; name two "
+                             f"columns, or COL@1 COL@2 for one proxy in two tables")
         # joined on each table's key column (arch_index; arch for spaces without an index)
         both = pd.concat([tables[source[c]].set_index(tables[source[c]].columns[0])[c]
                           for c in (a, b)],
@@ -141,7 +149,7 @@ def protocol(dataset: str, ground_truth: str | None, cells: str,
 def replicate_label(path: Path) -> str:
     """How a replicate is named in output: its run directory (e.g. seed-3) and table."""
     run = read_meta_or_empty(path).get("run")
-    return f"{Path(run).name}/{path.name}" if run else str(path)
+    return f"{Path(run).name}/{path.name}" if isinstance(run, str) and run else str(path)
 
 
 def replicate_metrics(replicates: Sequence[pd.Series], truth: pd.Series, *, column: str,
@@ -177,20 +185,6 @@ def replicate_setting(meta: dict) -> dict:
     return {k: v for k, v in setting.items() if v is not None}
 
 
-def _first_difference(a: dict, b: dict) -> str | None:
-    for key in a.keys() & b.keys():
-        x, y = a[key], b[key]
-        if x == y:
-            continue
-        if isinstance(x, dict) and isinstance(y, dict):
-            for k in sorted(x.keys() | y.keys()):
-                if x.get(k) != y.get(k):
-                    inner = _first_difference({k: x.get(k)}, {k: y.get(k)})
-                    return f"{key} {inner}"
-        return f"{key}={x}, not {y}"
-    return None
-
-
 def supernet_weights(meta: dict) -> str | None:
     """The hash of the supernet weights a table's values come from: its own, or for a
     combined table its sources' (combining copies columns; it makes no new supernet)."""
@@ -213,7 +207,7 @@ def check_replicates(holders: Sequence[Path], column: str) -> None:
     seen: dict[str, Path] = {}
     first = None
     for p in holders:
-        m = read_meta_or_empty(p)
+        m = require_fingerprint(p, "correlate takes as seed replicates")
         weights = supernet_weights(m)
         if weights is not None and weights in seen:
             raise ScoreError(f"{p} and {seen[weights]} score {column} on the weights of one "
@@ -226,7 +220,7 @@ def check_replicates(holders: Sequence[Path], column: str) -> None:
         if first is None:
             first = (p, setting)
             continue
-        diff = _first_difference(setting, first[1])
+        diff = first_difference(setting, first[1])
         if diff:
             raise ScoreError(f"{p} and {first[0]} are not seed replicates of one setting: "
                              f"{p.name} has {diff}; correlate each setting apart (`proxybench "

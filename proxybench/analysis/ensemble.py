@@ -62,6 +62,7 @@ def load_columns(sources: Sequence[Source], columns: Sequence[str] = (), *,
     if not sources:
         raise ScoreError("give at least one score table (--scores T.csv)")
     frames, higher, source, seconds = [], {}, {}, {}
+    available: list[str] = []
     for i, src in enumerate(sources):
         if isinstance(src, pd.DataFrame):
             if "arch_index" not in src.columns:
@@ -69,6 +70,7 @@ def load_columns(sources: Sequence[Source], columns: Sequence[str] = (), *,
             table, name = src, f"table {i + 1}"
         else:
             table, name = read_scores(src), str(src)
+        available += proxy_columns(table)
         cols = [c for c in proxy_columns(table) if not columns or c in columns]
         numeric = table.set_index(table["arch_index"].astype(np.int64))[cols]
         numeric = numeric.apply(pd.to_numeric, errors="coerce")
@@ -90,7 +92,7 @@ def load_columns(sources: Sequence[Source], columns: Sequence[str] = (), *,
             if f"{c}_seconds" in table.columns:
                 seconds[c] = float(pd.to_numeric(table[f"{c}_seconds"], errors="coerce").mean())
         frames.append(numeric[cols])
-    everything = ", ".join(source)
+    everything = ", ".join(dict.fromkeys(available)) or "no score columns"
     missing = [c for c in columns if c not in source]
     if missing:
         raise ScoreError(f"unknown column(s) {', '.join(missing)}; the tables have: "
@@ -315,6 +317,10 @@ def ensemble_tables(tables: Sequence[Source], *, columns: Sequence[str] = (),
     from .metrics import correlate
     check_datasets(tables, dataset)
     cols = load_columns(tables, columns)
+    if min_members > len(cols.frame.columns):
+        raise ScoreError(f"--min-members {min_members} is more than the "
+                         f"{len(cols.frame.columns)} columns to choose from; give at most "
+                         f"{len(cols.frame.columns)}, or more --column/tables")
     frame, failed = policy_cells(cols, missing)
     dropped = len(cols.frame) - len(frame)
     truth = truth_for(frame.index, dataset, ground_truth).to_numpy()

@@ -100,6 +100,12 @@ def resolve(path: str | Path | None) -> str | None:
     return str(default) if default else None
 
 
+def _first_line(exc: BaseException) -> str:
+    """A library's message cut to its first line (torch explains weights_only in four)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
 def load_ground_truth(path: str | Path | None, metric: str = "test-200") -> pd.DataFrame:
     """Per-cell accuracy (%) with columns arch_index, arch, cifar10, cifar100, imagenet16-120.
 
@@ -204,16 +210,19 @@ def _read_benchmark(path: Path, metric: str = "test-200") -> pd.DataFrame:
         raise
     except pickle.UnpicklingError as e:
         if "Unsupported global" not in str(e):
-            raise GroundTruthError(f"cannot read NAS-Bench-201 file {path}: {e}") from e
+            raise GroundTruthError(f"cannot read NAS-Bench-201 file {path}: it is not a "
+                                   f"benchmark file torch can load ({_first_line(e)}); "
+                                   f"re-download it, or pass a CSV with {_CSV_LAYOUT}") from e
         raise GroundTruthError(
             f"NAS-Bench-201 file {path} holds Python objects beyond plain data, and proxybench "
             f"only loads benchmark files with torch.load(weights_only=True) so a file cannot run "
             f"code. If you trust it, convert it once to a CSV with {_CSV_LAYOUT} and pass that. "
-            f"torch said: {e}"
+            f"torch said: {_first_line(e)}"
         ) from e
     except Exception as e:  # corrupt zip, truncated pickle, wrong dict layout (asserts) ...
         raise GroundTruthError(
-            f"cannot read NAS-Bench-201 file {path}: {type(e).__name__}: {e}; expected the "
+            f"cannot read NAS-Bench-201 file {path}: {type(e).__name__}: {_first_line(e)}; "
+            f"expected the "
             f"official benchmark (NAS-Bench-201-v1_0-e61699.pth or v1_1-096897.pth), a dict with "
             f"'meta_archs', 'arch2infos' and 'evaluated_indexes'; re-download it if truncated"
         ) from e

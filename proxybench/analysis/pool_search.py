@@ -271,6 +271,9 @@ def search_tables(tables: Sequence, *, proxies: Sequence[str] = (),
     frame, failed = policy_cells(cols, "last")
     if missing == "drop" and proxies:
         frame = frame.loc[np.isfinite(cols.frame[list(proxies)].to_numpy(float)).all(axis=1)]
+    if budget > len(frame):
+        raise ScoreError(f"--budget {budget} is more than the {len(frame)} cells of the sample "
+                         f"(a search would see them all); give at most {len(frame)}")
     elif missing not in ("last", "drop"):
         raise ScoreError(f"--missing must be one of last, drop, got {missing!r}")
     for model, k in preds:

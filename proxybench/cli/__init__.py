@@ -26,21 +26,86 @@ def friendly(fn):
     unwritable --out, a file where a folder should be), into one clean line (exit code 2)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from ..errors import ProxybenchError, path_error_line
+        from ..errors import OptionError, ProxybenchError, one_line, path_error_line
+        made = _new_folders(kwargs.get("out"))
+        _no_empty_paths(kwargs)
         try:
             return fn(*args, **kwargs)
         except ProxybenchError as exc:
-            raise click.ClickException(str(exc)) from None
+            _remove_empty(made)
+            text = _cli_names(str(exc)) if isinstance(exc, OptionError) else str(exc)
+            raise click.ClickException(one_line(text)) from None
         except OSError as exc:
             line = path_error_line(exc)
             if line is None:
                 raise
-            raise click.ClickException(line) from None
+            _remove_empty(made)
+            raise click.ClickException(one_line(line)) from None
         except KeyboardInterrupt:
             click.echo("\nInterrupted: work written so far is kept; rerun with --resume.",
                        err=True)
             sys.exit(130)
     return wrapper
+
+
+_API_NAMES = {"n_boot": "--bootstrap", "metric": "--truth-metric"}
+
+
+def _cli_names(message: str) -> str:
+    """A message of the API's shared option rules ('labels (each) must be ...') as the
+    CLI's user typed it ('--labels (each) must be ...')."""
+    word, _, rest = message.partition(" ")
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not rest or word.startswith("-"):
+        return message
+    names = {p.name: p.opts[0] for p in ctx.command.params
+             if isinstance(p, click.Option) and p.name}
+    flag = names.get(word) or (_API_NAMES.get(word) if _API_NAMES.get(word) in
+                               names.values() else None)
+    return f"{flag} {rest}" if flag else message
+
+
+def _no_empty_paths(values: dict) -> None:
+    """A path option given as '' (or a blank) names no file: refused by its option's name
+    before the command runs (Path('') is the current folder, and '.csv' suffixes fail)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    for param in ctx.command.params:
+        if not isinstance(param.type, click.Path):
+            continue
+        given = values.get(param.name)
+        items = given if isinstance(given, (tuple, list)) else (given,)
+        if any(isinstance(v, str) and not v.strip() for v in items):
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+            raise click.BadParameter("an empty path names no file or folder",
+                                     param_hint=name)
+
+
+def _new_folders(out: object) -> list[Path]:
+    """The folders a command writing to ``out`` (a file or a folder) would create: ``out``
+    itself and its missing parents, nearest first."""
+    if not isinstance(out, str) or not out:
+        return []
+    made, path = [], Path(out)
+    while not path.exists() and path != path.parent:
+        made.append(path)
+        path = path.parent
+    return made
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """A refused command leaves no folder behind it created: each of ``made`` that is now
+    an empty folder (or holds only empty folders) is removed; files are never touched."""
+    import os
+    for path in made:
+        if not path.is_dir():
+            continue
+        for root, _dirs, _files in os.walk(path, topdown=False):
+            try:
+                Path(root).rmdir()          # only succeeds on an empty folder
+            except OSError:
+                pass
 
 
 def _notes(quiet: bool) -> Callable[[str], None]:
@@ -53,6 +118,12 @@ def _command() -> str:
     path to it) and the arguments shell-quoted."""
     import shlex
     return shlex.join(["proxybench", *sys.argv[1:]])
+
+
+def _given(param: str) -> bool:
+    """Whether the user typed the option (not its default)."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source is not None and source.name != "DEFAULT"
 
 
 def _one_run(run_dirs: tuple[str, ...]) -> str | None:
@@ -96,7 +167,7 @@ def main() -> None:
                    "test (half the test set; the whole training set trains it). Default: "
                    "the split file's kind, else NB201's protocol (cifar10: train; cifar100, "
                    "imagenet16-120: test; DARTS space: train).")
-@click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--save-every", type=O.checked("save_every"), default=0, show_default=True,
               help="Also keep a checkpoint every K epochs (for `ablate epochs`).")
 @O.SEED
 @click.option("--seeds", default=None,
@@ -136,7 +207,8 @@ def train(space, dataset, data_dir, preset, epochs, batch_size, channels, layers
     from ..run.rundir import parse_seeds
     set_threads(threads)
     run_train(out, dataset=dataset, data_dir=data_dir, preset=preset,
-              seeds=parse_seeds(seeds) if seeds else None, seed=seed or 0, space=space,
+              seeds=parse_seeds(seeds) if seeds is not None else None, seed=seed,
+              space=space,
               save_every=save_every, split_file=split_file, validation=validation,
               sampling=sampling, few_shot=few_shot, resume=resume, force=force, device=device,
               progress=not quiet, echo=click.echo, epochs=epochs, batch_size=batch_size,
@@ -257,14 +329,14 @@ def measure(model_spec, proxy_text, data_dir, dataset, batch_size, seed, device,
 @O.PRESET
 @O.CELLS
 @O.SEED
-@click.option("--bn-images", type=click.IntRange(min=1), default=None,
+@click.option("--bn-images", type=O.checked("bn_images"), default=None,
               help="Override the preset: images for BN recalibration.")
-@click.option("--val-images", type=click.IntRange(min=1), default=None,
+@click.option("--val-images", type=O.checked("val_images"), default=None,
               help="Override the preset: validation images.")
-@click.option("--chunk", type=click.IntRange(min=1), default=None,
+@click.option("--chunk", type=O.checked("chunk"), default=None,
               help="Override the preset: images per forward pass (speed; BN statistics are "
                    "averaged over chunks, so it is recorded).")
-@click.option("--average", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--average", type=O.checked("average"), default=1, show_default=True,
               help="Checkpoint averaging: score the mean weights of the run's last K saved "
                    "checkpoints up to --checkpoint (train with --save-every); 1 = none.")
 @click.option("--few-shot", "few_shot", is_flag=True,
@@ -304,6 +376,8 @@ def score(space, proxy_text, run_dirs, checkpoint, data_dir, dataset, preset, ce
     from ..table import count_errors
     set_threads(threads)
     run_dir = _one_run(run_dirs)
+    if run_dir is not None and not _given("dataset"):
+        dataset = None          # the run's own data set
     t0 = time.time()
     done = score_files(proxy_text, out, run=run_dir, space=space, cells=cells_opt, seed=seed,
                        checkpoint=checkpoint, average=average, few_shot=few_shot,
@@ -436,7 +510,7 @@ def _format_correlation(df: pd.DataFrame) -> str:
               show_default=True, help="linear: Eq. (5) S + gamma*beta*F; rank: mean rank; "
               "logrank: sum of log(rank/N) (AZ-NAS).")
 @O.GAMMA
-@click.option("--beta", type=float, default=None,
+@click.option("--beta", type=O.checked("beta"), default=None,
               help="Eq. (5)'s beta (default 1/sigma_1 from the flatness run's settings).")
 @O.MISSING
 @click.option("--name", default=None,
@@ -522,8 +596,8 @@ def export_suite_zero(tables, dataset, ground_truth, truth_metric, out, force) -
 @click.option("--algorithm", type=click.Choice(["evolution", "random"]), default="evolution",
               show_default=True)
 @O.POPULATION
-@click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--parents", type=click.IntRange(min=1), default=None,
+@click.option("--iterations", type=O.checked("iterations"), default=20, show_default=True)
+@click.option("--parents", type=O.checked("parents"), default=None,
               help="Top-k parents (default population/5).")
 @O.MUTATION_PROB
 @O.SEED
@@ -571,7 +645,7 @@ def search(space, proxy_text, tables, run_dirs, algorithm, population, iteration
 @O.EPOCHS
 @O.BATCH_SIZE
 @O.TRAIN_IMAGES
-@click.option("--test-images", type=click.IntRange(min=0), default=None, help="0 = all.")
+@click.option("--test-images", type=O.checked("test_images"), default=None, help="0 = all.")
 @O.SEED
 @O.out_dir("The retraining run")
 @O.RESUME
@@ -615,6 +689,9 @@ def genotype(spec, target_mflops, draw) -> None:
     proxybench genotype s-darts/genotype.json --draw cell.png
     """
     from ..run.retrain import genotype_summary
+    if draw:
+        from ..report.darts_plot import check_draw_path
+        check_draw_path(draw)
     s = genotype_summary(spec, target_mflops or 600.0)
     click.echo(f"name        {s['name']}")
     click.echo(f"genotype    {s['text']}")
@@ -648,7 +725,7 @@ def genotype(spec, target_mflops, draw) -> None:
                    "to be this one.")
 @O.CELLS
 @O.SEED
-@click.option("--levels", type=click.IntRange(min=2), default=4, show_default=True,
+@click.option("--levels", type=O.checked("levels"), default=4, show_default=True,
               help="variance: levels of the noise-seed and image-sample factors.")
 @O.DATASET
 @O.GROUND_TRUTH

@@ -5,7 +5,33 @@ from __future__ import annotations
 
 import click
 
+from ..checks import RULES, Number
+from ..errors import OptionError
 from ..spaces.nb201 import DATASETS
+
+
+class Checked(click.ParamType):
+    """An option's value checked by its rule in :data:`proxybench.checks.RULES`: the CLI
+    and the API refuse the same values with the same words."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        number = RULES[rule]
+        self.name = (("integer" if number.integer else "float")
+                     if isinstance(number, Number) else "text")
+
+    def convert(self, value, param, ctx):
+        if value is None:
+            return None
+        try:
+            name = param.opts[0] if param is not None and param.opts else self.rule
+            return RULES[self.rule](name, value)
+        except OptionError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def checked(rule: str) -> Checked:
+    return Checked(rule)
 
 SPACE = click.option("--space", type=click.Choice(["nb201", "darts"]), default="nb201",
                      show_default=True, help="Search space.")
@@ -32,10 +58,10 @@ CHECKPOINT = click.option("--checkpoint", default=None,
 CELLS = click.option("--cells", "cells_opt", default="all", show_default=True,
                      help="Cells: 'all', a number N (a seeded sample of N cells; DARTS: N "
                           "random genotypes) or a file of NB201 indices, one per line.")
-SEED = click.option("--seed", type=int, default=None,
-                    help="Seed of the command's randomness (cell sample, noise, images, bootstrap, "
-                         "search); default: a training run's own seed where one is given, "
-                         "else 0.")
+SEED = click.option("--seed", type=checked("seed"), default=None,
+                    help="Seed of the command's randomness (cell sample, noise, images, "
+                         "bootstrap, search); default: a training run's own seed where one "
+                         "is given, else 0.")
 PROXY = click.option("--proxy", "proxy_text", required=True,
                      help="A proxy: NAME or NAME:key=value,... (several joined by ';'); "
                           "`proxybench proxies` lists the names and options.")
@@ -53,7 +79,7 @@ NDCG_K = click.option("--ndcg-k", "ndcg_k", type=click.IntRange(min=1), default=
                       show_default=True,
                       help="nDCG looks at the proxy's top K cells (VKDNW's P; all cells "
                            "when there are fewer).")
-BOOTSTRAP = click.option("--bootstrap", type=click.IntRange(min=0), default=1000,
+BOOTSTRAP = click.option("--bootstrap", type=checked("n_boot"), default=1000,
                          show_default=True, help="Bootstrap resamples for 95% CIs (0: none).")
 MISSING = click.option("--missing", type=click.Choice(["last", "drop"]), default="last",
                        show_default=True,
@@ -70,10 +96,10 @@ RESUME = click.option("--resume", is_flag=True,
 RETRY = click.option("--retry-errors", is_flag=True,
                      help="Score again the cells whose error column is set in a table being "
                           "continued (score: with --resume; ablate continues its tables).")
-THREADS = click.option("--threads", type=click.IntRange(min=1), default=None,
+THREADS = click.option("--threads", type=checked("threads"), default=None,
                        help="torch threads per process (default: every core; `score`: one per "
                             "worker process).")
-WORKERS = click.option("--workers", type=click.IntRange(min=1), default=None,
+WORKERS = click.option("--workers", type=checked("workers"), default=None,
                        help="Scoring processes, each with --threads torch threads (default: "
                             "one per usable CPU core, each with one thread, which gives the "
                             "one-thread table bit for bit; one on a GPU).")
@@ -81,20 +107,20 @@ DEVICE = click.option("--device", default="auto", show_default=True,
                       help="auto (a GPU if there is one), cpu, cuda or cuda:N.")
 QUIET = click.option("--quiet", "-q", is_flag=True,
                      help="Print only results and errors (no progress bars or notes).")
-EPOCHS = click.option("--epochs", type=click.IntRange(min=1), default=None,
+EPOCHS = click.option("--epochs", type=checked("epochs"), default=None,
                       help="Override the preset's epochs.")
-BATCH_SIZE = click.option("--batch-size", type=click.IntRange(min=1), default=None,
+BATCH_SIZE = click.option("--batch-size", type=checked("batch_size"), default=None,
                           help="Images per batch: override the preset's batch size "
                                "(measure: the images measured; default: as many as the "
                                "proxies read).")
-CHANNELS = click.option("--channels", type=click.IntRange(min=1), default=None,
+CHANNELS = click.option("--channels", type=checked("channels"), default=None,
                         help="Override the preset's channels C (width of the first stage).")
-LAYERS = click.option("--layers", type=click.IntRange(min=1), default=None,
+LAYERS = click.option("--layers", type=checked("layers"), default=None,
                       help="Override the preset's number of cells (NB201 and train/score: cells "
                            "per stage; DARTS and retrain: all cells).")
-TRAIN_IMAGES = click.option("--train-images", type=click.IntRange(min=0), default=None,
+TRAIN_IMAGES = click.option("--train-images", type=checked("train_images"), default=None,
                             help="Override the preset's training images (0 = all).")
-TARGET_MFLOPS = click.option("--target-mflops", type=float, default=None,
+TARGET_MFLOPS = click.option("--target-mflops", type=checked("target_mflops"), default=None,
                              help="FLOPs budget (M multiply-adds) to size a DARTS network "
                                   "for.")
 
@@ -110,7 +136,7 @@ def out_dir(help_text: str) -> click.Option:
     """--out of commands that write a folder of results."""
     return click.option("--out", required=True, type=click.Path(file_okay=False),
                         help=help_text + " (a folder).")
-GAMMA = click.option("--gamma", type=float, default=1.0, show_default=True,
+GAMMA = click.option("--gamma", type=checked("gamma"), default=1.0, show_default=True,
                      help="GeNAS Eq. (5)'s gamma in S + gamma*beta*F (combine: with --method "
                           "linear; search: when --proxy names two proxies "
                           "'angle;flatness:...').")
@@ -118,11 +144,11 @@ SCORES = click.option("--scores", "tables", multiple=True, type=click.Path(dir_o
                       help="Score table(s) to read proxy columns from (repeat the option).")
 COLUMNS = click.option("--column", "columns", multiple=True,
                        help="Score column(s) to use (repeat; default: every proxy column).")
-POPULATION = click.option("--population", type=click.IntRange(min=2), default=100,
+POPULATION = click.option("--population", type=checked("population"), default=100,
                           show_default=True, help="Evolution's population size.")
-MUTATION_PROB = click.option("--mutation-prob", type=click.FloatRange(0, 1, min_open=True),
+MUTATION_PROB = click.option("--mutation-prob", type=checked("mutation_prob"),
                              default=0.1, show_default=True,
                              help="Evolution: probability of re-drawing each choice.")
-REPEATS = click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+REPEATS = click.option("--repeats", type=checked("repeats"), default=1, show_default=True,
                        help="Search seeds seed..seed+R-1 (search-pool: 0..R-1); mean ± sd of "
                             "what they find.")

@@ -49,7 +49,7 @@ def _meta(extra: dict) -> dict:
 @O.COLUMNS
 @click.option("--labels", default="10,20,50,100,200,400", show_default=True,
               help="Numbers of labelled cells k.")
-@click.option("--draws", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--draws", type=O.checked("draws"), default=10, show_default=True,
               help="Random labelled sets per k.")
 @click.option("--model", "models", multiple=True, type=click.Choice(["linear", "gbt"]),
               default=("linear",), show_default=True,
@@ -91,9 +91,9 @@ def predict(tables, columns, labels, draws, models, dataset, ground_truth, seed,
 @click.option("--declare", "declared", multiple=True,
               help="A pre-declared ensemble NAME=col1,col2,... (fixed before looking; "
                    "'NAME=*' = every candidate). Repeatable.")
-@click.option("--splits", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--splits", type=O.checked("splits"), default=10, show_default=True,
               help="Random halves for held-out selection.")
-@click.option("--min-members", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--min-members", type=O.checked("min_members"), default=2, show_default=True)
 @O.DATASET
 @O.GROUND_TRUTH
 @O.BOOTSTRAP

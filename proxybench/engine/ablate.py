@@ -19,7 +19,6 @@ over the scored cells, and the report says so.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from ..analysis.metrics import combine_linear, correlate, flatness_beta, kendall
 from ..proxies import parse_specs
 from ..proxies.flatness import EPS
 from ..run.files import atomic_write_bytes, file_sha256
-from ..run.rundir import FINAL, METRICS, RUN_JSON, group_runs, replicate_table
+from ..run.rundir import FINAL, METRICS, group_runs, read_run_json, replicate_table
 from ..table import read_meta_or_empty, read_scores
 from .score import ScoreError, context_from_run, score_cells, training_settings
 
@@ -100,6 +99,9 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         raise ScoreError(f"--keep is for ablate levers, not ablate {name}")
     truth = load_ground_truth(ground_truth, metric)
     folder = Path(out) / name
+    if retry_errors:
+        from ..table import require_failed
+        require_failed(sorted(folder.glob("*.csv")), f"{folder} (the tables of ablate {name})")
     folder.mkdir(parents=True, exist_ok=True)
 
     def scored(text: str, checkpoint: str | None = None, tag: str | None = None,
@@ -236,7 +238,7 @@ def _same_run(table: Path, run: Path) -> bool:
     meta = read_meta_or_empty(table)
     if meta.get("seed") != _run_seed(run):
         return False
-    record = json.loads((run / RUN_JSON).read_text())
+    record = read_run_json(run)
     if meta.get("few_shot"):
         return _same_split(meta, run, record)
     if not (run / FINAL).is_file():
@@ -274,7 +276,7 @@ def _group(path: str | Path) -> list[Path]:
 
 
 def _run_seed(run: Path) -> int:
-    return int(json.loads((run / RUN_JSON).read_text())["config"]["seed"])
+    return int(read_run_json(run)["config"]["seed"])
 
 
 def _spread(proxy: str, factor: str, taus: list[float], note: str) -> dict:
@@ -345,7 +347,7 @@ def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> li
     rows: list[dict] = []
     for g in groups:
         runs = _group(g)
-        epochs = {int(json.loads((r / RUN_JSON).read_text())["config"]["preset"]["epochs"])
+        epochs = {int(read_run_json(r)["config"]["preset"]["epochs"])
                   for r in runs}
         if len(epochs) != 1:
             raise ScoreError(f"the runs of {g} were trained for different epochs {epochs}; a "
@@ -394,7 +396,7 @@ def _lever_tables(target: str | Path) -> tuple[str, Path, list, list[Path]]:
 
 def _lever_setting(run: Path, table: Path) -> str:
     """The training and scoring settings of a lever, in words."""
-    cfg = json.loads((run / RUN_JSON).read_text())["config"]
+    cfg = read_run_json(run)["config"]
     p = cfg["preset"]
     meta = read_meta_or_empty(table)
     sp = meta.get("preset") or {}

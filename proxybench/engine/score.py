@@ -44,13 +44,14 @@ from ..run.data import ImageProtocol
 from ..run.files import atomic_write_bytes, atomic_write_json, code_version, exclusive
 from ..spaces import Space, canonical_cell, get_space
 from ..table import (
+    check_indices,
+    check_numbers,
     check_out_suffix,
     count_errors,
     fingerprint,
     fingerprint_difference,
-    part_metas,
-    read_meta,
     recorded_fingerprint,
+    require_fingerprint,
 )
 
 
@@ -116,22 +117,32 @@ def _check_header(path: Path, columns: list[str]) -> None:
 
 
 def _read_existing(path: Path, columns: list[str], keys: Space) -> pd.DataFrame:
+    """The rows of a table to continue, every check made on them before the file is
+    touched: a half-written last row (a run killed mid-write) is left out of what is read,
+    and cut from the file only once the table has passed (checks before effects)."""
+    import io
     _check_header(path, columns)
-    _drop_partial_line(path)
+    data = path.read_bytes()
+    whole = data if not data or data.endswith(b"\n") else data[:data.rfind(b"\n") + 1]
     try:
-        existing = pd.read_csv(path)
+        existing = pd.read_csv(io.BytesIO(whole))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ScoreError(f"{path} exists but is not a readable score table ({exc}); move it "
                          f"away or choose another --out") from exc
     if list(existing.columns) != columns:
         raise ScoreError(f"{path} was written with other proxies/options "
                          f"({list(existing.columns)[2:6]}...); use a new --out to score these")
+    check_numbers(existing, path)
+    if keys.name == "nb201":
+        check_indices(existing, path)
     key = existing[keys.key_column]
     dup = key[key.duplicated()]
     if len(dup):
         raise ScoreError(f"{path} has {len(dup)} duplicate rows, e.g. {keys.key_column} "
                          f"{dup.iloc[0]}: two writers or two settings went into it; score "
                          f"into a new --out")
+    if len(whole) != len(data):
+        _drop_partial_line(path)
     return existing
 
 
@@ -160,19 +171,16 @@ def merge_tables(parts: Sequence[str | Path], out_csv: str | Path) -> pd.DataFra
                 Path(p).with_suffix(".json").resolve() == out_csv.with_suffix(".json").resolve()):
             raise ScoreError(f"--out {out_csv} would overwrite the part {p}; choose another "
                              f"--out")
-    metas = part_metas(parts)
+    metas = {str(p): require_fingerprint(p, "merge takes") for p in parts}
     first = parts[0]
     for p in parts:
         m = metas[str(p)]
-        if m is None:
-            raise ScoreError(f"{p} has no .json, so nothing shows it was scored like {first}; "
-                             f"merge tables written by `proxybench score` (with their .json)")
         if m.get("status") == "running":
             raise ScoreError(f"{p} is not finished (its .json says running); complete it with "
                              f"`proxybench score ... --resume` before merging")
         diff = fingerprint_difference(recorded_fingerprint(m),
                                       recorded_fingerprint(metas[str(first)]), m,
-                                      metas[str(first)])
+                                      metas[str(first)], mixing=True)
         if diff:
             raise ScoreError(f"{p} was scored with {diff} ({first}'s); merge tables scored "
                              f"with the same settings")
@@ -202,6 +210,8 @@ def _read_part(path: str | Path) -> pd.DataFrame:
                          f"written by `proxybench score`") from exc
     if "arch_index" not in table.columns:
         raise ScoreError(f"{path} has no arch_index column: not an NB201 score table")
+    check_numbers(table, path)
+    check_indices(table, path)
     return table
 
 
@@ -241,6 +251,7 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
                          "cells")
     out_csv = Path(out_csv)
     check_out_suffix(out_csv)
+    check_proxy_images(specs, ctx)
     with contextlib.ExitStack() as stack:
         try:
             out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -256,6 +267,24 @@ def score_cells(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: Sequence
         return _score_locked(specs, ctx, indices, out_csv, resume=resume, progress=progress,
                              meta=meta, space=space, retry_errors=retry_errors,
                              workers=workers, threads=threads)
+
+
+def check_proxy_images(specs: Sequence[ProxySpec], ctx: ScoreContext) -> None:
+    """A proxy option asking for more images than the scoring batch holds (e.g.
+    ``snip:batch_size=100000``) is refused before anything is written, not clipped; a
+    proxy's own default is 'at most' (presets of every size share it)."""
+    if ctx.bn_batch is None:
+        return
+    have = len(ctx.bn_batch[0])
+    for s in specs:
+        asked = {k for k, v in s.options.items() if v != s.proxy.defaults.get(k)}
+        if not asked & {"batch_size", "batches"} or "batch_size" not in s.options:
+            continue
+        need = int(s.options["batch_size"]) * int(s.options.get("batches", 1))
+        if need > have:
+            raise ScoreError(f"proxy {s.column} asks for {need} images, the scoring batch "
+                             f"holds {have} (--bn-images); lower its batch_size or raise "
+                             f"--bn-images")
 
 
 def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
@@ -277,13 +306,9 @@ def _score_locked(specs: Sequence[ProxySpec], ctx: ScoreContext, indices: list,
         if not resume:
             raise ScoreError(f"{out_csv} already exists; pass --resume to continue it, or "
                              f"choose another --out")
-        old_meta = read_meta(out_csv)
-        recorded = recorded_fingerprint(old_meta or {})
-        if old_meta is None or not recorded.get("proxies"):
-            raise ScoreError(f"{out_csv} has no readable fingerprint in its .json, so nothing "
-                             f"shows it was scored with these settings; score into a new "
-                             f"--out (or restore its .json)")
-        diff = fingerprint_difference(recorded, fp, old_meta, meta)
+        old_meta = require_fingerprint(out_csv, "--resume continues")
+        recorded = recorded_fingerprint(old_meta)
+        diff = fingerprint_difference(recorded, fp, old_meta, meta, mixing=True)
         if diff:
             raise ScoreError(f"{out_csv} was scored with {diff}; use a new --out or the "
                              f"same settings")
@@ -474,7 +499,7 @@ def _fmt(value: object) -> object:
 def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      checkpoint: str | None = None, data_dir: str | None = None,
                      preset_overrides: dict | None = None, seed: int | None = None,
-                     dataset: str = "cifar10", preset_name: str = "paper",
+                     dataset: str | None = None, preset_name: str = "paper",
                      device: str = "cpu", space: str = "nb201",
                      average: int = 1, few_shot: bool = False,
                      images: ImageProtocol | None = None) -> tuple[ScoreContext, dict]:
@@ -493,7 +518,6 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     the dataset's statistics, unaugmented). ``space`` must be the run's space.
     """
 
-    from ..run import data as D
     from ..run.files import file_sha256, load_checkpoint, weights_sha256
     from ..run.presets import get_preset, preset_from_dict
     from ..run.train import (
@@ -505,7 +529,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     )
 
     dev = resolve_device(device)
-    images = images or D.ImageProtocol()
+    images = images or ImageProtocol()
 
     needs = set().union(*(s.proxy.needs for s in specs))
     unfit = [s.column for s in specs if not s.proxy.fits(space)]
@@ -522,7 +546,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                              f"(made by `proxybench train --out RUN`)")
         preset = get_preset(preset_name, **overrides)
         seed = seed or 0
-        bn = val = None
+        dataset = dataset or "cifar10"
+        bn = val = digest = None
         num_classes, input_size = 10, 32
         if "data" in needs:
             if data_dir is None:
@@ -532,16 +557,16 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             train, valid = load_search_data(dataset, data_dir, None, seed,
                                             resolve_validation(space, dataset, None, None))
             num_classes, input_size = train.num_classes, int(train.images.shape[-1])
-            val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed,
-                                               images, dataset), dev)
-            bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)),
-                                              seed + 1, images, dataset), dev)
+            val, bn = _fixed_batches(train, valid, preset, seed, overrides, images, dataset)
+            digest = images_sha256(val, bn)
+            val, bn = _channels_last(val, dev), _channels_last(bn, dev)
         ctx = ScoreContext(seed=seed, preset=preset, num_classes=num_classes,
                            input_size=input_size, bn_batch=bn, val_batch=val,
                            evaluation_chunk=evaluation_chunk(preset.chunk, dev))
         return ctx, {"run": None, "dataset": dataset, "data_dir": data_dir,
                      "preset_name": preset_name, "device": str(dev),
-                     "images": images.to_dict()}
+                     "images": images.to_dict(),
+                     "data_sha256": digest if "data" in needs else None}
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
     if not run_json.is_file():
@@ -550,7 +575,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     try:
         run = json.loads(run_json.read_text())
         cfg = run["config"]
-    except (json.JSONDecodeError, KeyError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+            IndexError) as exc:
         raise ScoreError(f"{run_json} is corrupt ({exc}); retrain the run") from exc
     ckpt_path = Path(checkpoint) if checkpoint else run_dir / "final.pt"
     if not ckpt_path.is_absolute() and not ckpt_path.exists():
@@ -572,6 +598,10 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if not isinstance(cfg, dict) or any(k not in cfg for k in required):
         raise ScoreError(f"{run_json} lacks the training config ({', '.join(required)}); "
                          f"it is damaged or not from `proxybench train`")
+    if dataset is not None and dataset != cfg["dataset"]:
+        raise ScoreError(f"{run_dir} was trained on {cfg['dataset']}, not {dataset}: drop "
+                         f"--dataset (a run is scored on its own data set) or pass a run "
+                         f"trained on {dataset}")
     try:
         preset = preset_from_dict(cfg["preset"])
     except (KeyError, TypeError) as exc:
@@ -607,17 +637,16 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     if "init_supernet" in needs:
         init, _ = supernet_from_checkpoint(run_dir / "epoch-0.pt", space)
         init = init.to(dev).eval()
-    bn = val = None
+    bn = val = digest = None
     input_size = 32
     if "data" in needs:
         train, valid = load_search_data(cfg["dataset"], data_dir or cfg["data_dir"],
                                         cfg["split_file"], cfg["seed"],
                                         full_config(cfg)["validation"])
         input_size = int(train.images.shape[-1])
-        val = _channels_last(D.fixed_batch(valid, min(preset.val_images, len(valid)), seed,
-                                           images, cfg["dataset"]), dev)
-        bn = _channels_last(D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1,
-                                          images, cfg["dataset"]), dev)
+        val, bn = _fixed_batches(train, valid, preset, seed, overrides, images, cfg["dataset"])
+        digest = images_sha256(val, bn)
+        val, bn = _channels_last(val, dev), _channels_last(bn, dev)
     ctx = ScoreContext(seed=seed, preset=preset, num_classes=int(ckpt["num_classes"]),
                        input_size=input_size, supernet=supernet, init_supernet=init,
                        bn_batch=bn, val_batch=val,
@@ -628,6 +657,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
             "weights_sha256": weights_sha256(ckpt["state_dict"]),
             "checkpoint_epoch": ckpt["epoch"], "device": str(dev), "images": images.to_dict(),
             "dataset": cfg["dataset"], "data_dir": data_dir or cfg["data_dir"],
+            "data_sha256": digest if "data" in needs else None,
             "training": training_settings(cfg)}
     if averaged:
         info["averaged_checkpoints"] = averaged
@@ -639,6 +669,37 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
         info["training"] = {**info["training"],
                             "few_shot": {"edge": split["edge"], "epochs": split["epochs"]}}
     return ctx, info
+
+
+def _fixed_batches(train, valid, preset, seed: int, asked=(),
+                   images: ImageProtocol | None = None, dataset: str = "cifar10") -> tuple:
+    """The validation and BN batches every cell is scored on. A count asked for (``asked``:
+    the options given) that the data does not hold is refused, not clipped; a preset's own
+    count is 'at most' (a preset serves data sets of several sizes)."""
+    from ..checks import at_most
+    from ..run import data as D
+    if "val_images" in asked:
+        at_most("val_images", preset.val_images, len(valid), "validation images of this data")
+    if "bn_images" in asked:
+        at_most("bn_images", preset.bn_images, len(train), "training images of this data",
+                "lower --bn-images")
+    return (D.fixed_batch(valid, min(preset.val_images, len(valid)), seed, images, dataset),
+            D.fixed_batch(train, min(preset.bn_images, len(train)), seed + 1, images, dataset))
+
+
+def images_sha256(*batches: tuple | None) -> str | None:
+    """sha256 of the images (and labels) a table is scored on: the same file names with
+    other contents, or synthetic images in place of real ones, give another digest."""
+    import hashlib
+    h = hashlib.sha256()
+    seen = False
+    for batch in batches:
+        for t in batch or ():
+            t = t.detach().cpu().contiguous()
+            h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.numpy().tobytes())
+            seen = True
+    return h.hexdigest() if seen else None
 
 
 def training_settings(cfg: dict) -> dict:

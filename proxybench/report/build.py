@@ -182,6 +182,47 @@ def _fmt(v: float, ci: tuple[float, float] | None = None) -> str:
     return f"{v:+.4f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci and ci[0] == ci[0] else "")
 
 
+def _check_inputs(scores: Sequence[str | Path], seeds: Sequence[str | Path],
+                  searches: Sequence[str | Path], beyond: Sequence[str | Path],
+                  ablations: Sequence[str | Path] = ()) -> None:
+    """The report's inputs, checked before its folder is made: score tables readable, seed
+    tables replicates of one setting (fingerprints, proxies and settings alike), search and
+    beyond folders holding what their commands write."""
+    from ..analysis.correlation import check_replicates
+    from ..errors import ProxybenchError
+    from ..table import proxy_columns
+    for p in (*scores, *seeds):
+        read_scores(p)
+    if len(seeds) > 1:
+        columns = {Path(p): proxy_columns(read_scores(p)) for p in seeds}
+        first = next(iter(columns))
+        for p, cols in columns.items():
+            if set(cols) != set(columns[first]):
+                raise ProxybenchError(f"--seed-tables {p} has the proxies {', '.join(cols)}, "
+                                      f"{first} {', '.join(columns[first])}: seed tables are "
+                                      f"one table per seed of the same proxies")
+        check_replicates(list(columns), ", ".join(columns[first]))
+    for root in map(Path, beyond):
+        if not (root / "title.txt").is_file() and not (root / "beyond.md").is_file():
+            raise ProxybenchError(f"--beyond {root} is not a folder written by `proxybench "
+                                  f"beyond` (no title.txt or beyond.md); pass one")
+    for path in map(Path, ablations):
+        try:
+            table = pd.read_csv(path)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ProxybenchError(f"--ablation {path} is not a readable ablation table "
+                                  f"({type(exc).__name__}); pass a NAME.csv written by "
+                                  f"`proxybench ablate`") from exc
+        if table.empty or (path.stem not in TRUST_ABLATIONS and "n" not in table.columns):
+            raise ProxybenchError(f"--ablation {path} is not an ablation table written by "
+                                  f"`proxybench ablate` (its stem names the study: "
+                                  f"{', '.join([*ABLATION_TITLES, *TRUST_ABLATIONS])})")
+    for root in map(Path, searches):
+        if not root.is_dir():
+            raise ProxybenchError(f"--search {root} is not a folder; pass the --out of "
+                                  f"`proxybench search`")
+
+
 def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  seeds: Sequence[str | Path] = (),
                  searches: Sequence[str | Path] = (), ablations: Sequence[str | Path] = (),
@@ -202,6 +243,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         from ..errors import ProxybenchError
         raise ProxybenchError("nothing to report: pass --scores, --seed-tables, --search, "
                               "--ablation, --retrain or --beyond")
+    _check_inputs(scores, seeds, searches, beyond, ablations)   # every input, first
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = _Doc(out)
@@ -673,8 +715,8 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
                 src = src if src.is_absolute() else path.parent / src.name
                 m = {**read_meta_or_empty(src),
                      **{k: v for k, v in m.items() if k == "environment"}}
-            env = m.get("environment", {})
-            preset = m.get("preset", {})
+            env = m.get("environment") if isinstance(m.get("environment"), dict) else {}
+            preset = m.get("preset") if isinstance(m.get("preset"), dict) else {}
             rows.append({"table": f"{path.parent.name}/{path.name}", "cells": len(t),
                          "proxies": ", ".join(proxy_columns(t)),
                          "data": f"{m.get('dataset', '?')} ({m.get('data_dir', '-')})",

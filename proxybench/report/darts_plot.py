@@ -18,10 +18,20 @@ def _label(state: int) -> str:
     return {0: "c_{k-2}", 1: "c_{k-1}"}.get(state, str(state - 2))
 
 
+def check_draw_path(out_png: str | Path) -> Path:
+    """The drawing goes to a .png (and the .svg beside it): another suffix is refused
+    before anything is drawn or written."""
+    out_png = Path(out_png)
+    if out_png.suffix.lower() != ".png":
+        from ..errors import OptionError
+        raise OptionError(f"--draw {out_png}: name a .png file (the .svg goes beside it)")
+    return out_png
+
+
 def draw_genotype(genotype: Genotype, out_png: str | Path, title: str = "") -> list[Path]:
     """Write ``out_png`` and the same name with ``.svg``; returns the paths written."""
+    out_png = check_draw_path(out_png)
     g = check_genotype(genotype)
-    out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("dot"):
         try:

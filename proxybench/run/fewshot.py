@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ProxybenchError
-from .rundir import FINAL, METRICS, RUN_JSON
+from .rundir import FINAL, METRICS, read_run_json
 
 FEW_SHOT_DIR = "few-shot"
 FEW_SHOT_JSON = "few_shot.json"
@@ -37,7 +37,9 @@ def parse_few_shot(text: str) -> tuple[int, int]:
     """``EDGE:EPOCHS`` (e.g. ``0:10``) as (edge, epochs), checked."""
     from ..spaces.nb201 import EDGES
     edge, sep, epochs = text.partition(":")
-    if not sep or not edge.strip().isdigit() or not epochs.strip().isdigit():
+    # ASCII digits only (str.isdigit also takes other scripts' digits, and '²', which int
+    # refuses)
+    if not sep or not _digits(edge) or not _digits(epochs):
         raise FewShotError(f"--few-shot-split {text!r}: write EDGE:EPOCHS, e.g. 0:10 (split on "
                            f"edge 0, train each sub-supernet 10 epochs)")
     e, k = int(edge), int(epochs)
@@ -48,6 +50,11 @@ def parse_few_shot(text: str) -> tuple[int, int]:
         raise FewShotError(f"--few-shot-split {text!r}: each sub-supernet needs at least 1 "
                            f"epoch")
     return e, k
+
+
+def _digits(text: str) -> bool:
+    text = text.strip()
+    return text.isascii() and text.isdigit()
 
 
 def shot_dir(run: str | Path, op: int) -> Path:
@@ -84,7 +91,7 @@ def train_few_shot(run: str | Path, edge: int, epochs: int, *, force: bool = Fal
     if not (run / FINAL).is_file():
         raise FewShotError(f"{run} has no final.pt: a few-shot split starts from a trained "
                            f"one-shot supernet; finish it first")
-    cfg = full_config(json.loads((run / RUN_JSON).read_text())["config"])
+    cfg = full_config(read_run_json(run)["config"])
     if cfg.get("space", "nb201") != "nb201":
         raise FewShotError(f"{run} is a {cfg.get('space')} supernet; few-shot splits are for "
                            f"NB201 (one edge, five ops)")

@@ -44,6 +44,9 @@ def exclusive(target: str | Path) -> Iterator[None]:
     the holder dies, so a killed run never leaves a stuck lock; the file itself holds the
     holder's pid for the message and is removed on release."""
     path = lock_path(target)
+    if path.is_dir():
+        raise LockedError(f"{path}, where the lock of {target} goes, is a folder; remove it "
+                          f"(or choose another --out)")
     while True:
         fh = open(path, "a+")
         try:
@@ -138,6 +141,12 @@ def save_checkpoint(path: str | Path, obj: dict) -> None:
     try:
         torch.save({"format": CHECKPOINT_FORMAT, **obj}, tmp)
         os.replace(tmp, path)
+    except RuntimeError as exc:
+        # torch reports a full disk or a failed write as a RuntimeError of its writer
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write the checkpoint {path}: {exc} (a full disk or "
+                              f"an unwritable folder); free space, then rerun with "
+                              f"--resume") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -16,8 +16,9 @@ is not loaded here. ``cpu`` is small enough for a 2-core CPU; ``tiny`` is for te
 from __future__ import annotations
 
 import csv
+import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -88,8 +89,13 @@ def get_retrain_preset(name: str, **overrides: object) -> RetrainPreset:
                            f"{', '.join(RETRAIN_PRESETS)}")
     preset = replace(RETRAIN_PRESETS[name], **{k: v for k, v in overrides.items()
                                                if v is not None})
+    from ..checks import RULES, check
     for f in fields(RetrainPreset):
         value = getattr(preset, f.name)
+        if f.name in RULES:
+            check(f.name, value)     # the shared ranges (finite, positive, ...)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RetrainError(f"retrain setting {f.name}={value} is not a finite number")
         positive = f.name in ("init_channels", "epochs", "batch_size", "lr", "target_mflops")
         if value < 0 or (positive and value <= 0) or (f.name == "layers" and value < 3):
             raise RetrainError(f"retrain setting {f.name}={value} is out of range")
@@ -147,6 +153,7 @@ class RetrainConfig:
     preset_name: str
     preset: RetrainPreset
     seed: int
+    asked: tuple = field(default=(), compare=False)   # the preset settings the user gave
 
     def to_dict(self) -> dict:
         return {"genotype": darts.format_genotype(self.genotype), "label": self.label,
@@ -162,6 +169,16 @@ def _load(cfg: RetrainConfig) -> tuple[D.ImageSet, D.ImageSet]:
     else:
         train, test = D.load_dataset(cfg.dataset, cfg.data_dir)
     p = cfg.preset
+    from ..checks import at_most
+    if "train_images" in cfg.asked and p.train_images:
+        at_most("train_images", p.train_images, len(train), "training images", "0 for all")
+    if "test_images" in cfg.asked and p.test_images:
+        at_most("test_images", p.test_images, len(test), "test images", "0 for all")
+    if min(p.train_images or len(train), len(train)) < p.batch_size:
+        raise RetrainError(f"batch size {p.batch_size} is more than the "
+                           f"{min(p.train_images or len(train), len(train))} training images: "
+                           f"no training step would be taken; lower --batch-size or raise "
+                           f"--train-images")
     if p.train_images:
         idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))
         train = train.subset(idx[:min(p.train_images, len(train))])
@@ -285,13 +302,16 @@ def retrain_config(genotype_spec: str, *, dataset: str, data_dir: str | None, pr
     if data_dir is not None and not Path(data_dir).is_dir():
         raise RetrainError(f"--data-dir {data_dir} does not exist")
     cfg = RetrainConfig(genotype, label, dataset, data_dir and str(Path(data_dir).resolve()),
-                        preset, p, seed)
+                        preset, p, seed,
+                        tuple(k for k, v in overrides.items() if v is not None))
     return cfg, note
 
 
 def genotype_summary(spec: str, target_mflops: float = 600.0) -> dict:
     """A DARTS genotype's canonical form, its size on CIFAR (C=36, 20 cells) and the init
     channels that meet an ImageNet FLOPs budget (14 cells), with published results."""
+    from ..checks import check
+    target_mflops = check("target_mflops", target_mflops)
     g, label = darts.resolve_genotype(spec)
     net = DartsNet(36, 20, 10, g)
     c, mflops = auto_channels(g, target_mflops, 14, 1000, 224, "imagenet")

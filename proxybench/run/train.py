@@ -22,6 +22,7 @@ import csv
 import math
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..errors import ProxybenchError
+from ..checks import at_most
+from ..errors import OptionError, ProxybenchError
 from ..nets.nb201 import evaluate, extract_subnet, recalibrate_bn
 from ..spaces import canonical_cell, get_space
 from . import data as D
@@ -279,27 +281,37 @@ def resolve_device(name: str) -> torch.device:
 
 
 def train_supernet(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True,
-                   progress: bool = True, device: str = "cpu") -> dict:
+                   progress: bool = True, device: str = "cpu",
+                   asked: Sequence[str] = ()) -> dict:
     """Train (or resume) a supernet into ``out_dir``; returns the run summary.
 
     Under torchrun (a process group initialised by the caller) it trains with DDP: every
     rank draws the same data order and the same path per step, takes its slice of each
     batch, and DDP averages the gradients, so the update is that of one full batch; rank 0
     alone writes files. Rank 0 holds ``run.json.lock`` while it trains: a second trainer of
-    the same directory is refused, not run beside it.
+    the same directory is refused, not run beside it. ``asked``: the preset settings the
+    user gave (image counts asked for beyond the data are refused, not clipped). A run
+    refused before its first file leaves no folder behind.
     """
     import contextlib
     out = Path(out_dir)
+    created = not out.exists()
     if _dist()[0] == 0:
         out.mkdir(parents=True, exist_ok=True)
-    # a second trainer is refused: "run.json is being written by process N"
-    lock = exclusive(out / RUN_JSON) if _dist()[0] == 0 else contextlib.nullcontext()
-    with lock:
-        return _train(cfg, out, resume=resume, progress=progress, device=device)
+    try:
+        # a second trainer is refused: "run.json is being written by process N"
+        lock = exclusive(out / RUN_JSON) if _dist()[0] == 0 else contextlib.nullcontext()
+        with lock:
+            return _train(cfg, out, resume=resume, progress=progress, device=device,
+                          asked=asked)
+    except ProxybenchError:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()         # checks before effects: a refused run leaves nothing
+        raise
 
 
 def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
-           device: str) -> dict:
+           device: str, asked: Sequence[str] = ()) -> dict:
     space = get_space(cfg.space)   # an unknown name fails here, with the list of spaces
     if cfg.sampling not in space.sampler_names():
         raise TrainError(f"unknown --sampling {cfg.sampling!r} for the {cfg.space} space; "
@@ -312,9 +324,20 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, progress: bool,
     train_set, valid_set = load_search_data(cfg.dataset, cfg.data_dir, cfg.split_file, cfg.seed,
                                             cfg.validation)
     if preset.train_images:
+        if "train_images" in asked:
+            at_most("train_images", preset.train_images, len(train_set),
+                    f"images of {cfg.dataset}'s search-train split", "0 for all of them")
         n = min(preset.train_images, len(train_set))
         train_set = train_set.subset(torch.randperm(len(train_set),
                                     generator=torch.Generator().manual_seed(cfg.seed))[:n])
+    if len(train_set) < preset.batch_size:
+        # fit drops the last partial batch: no step would be taken, final.pt = epoch-0.pt
+        raise OptionError(f"batch size {preset.batch_size} is more than the "
+                          f"{len(train_set)} training images: no training step would be "
+                          f"taken; lower --batch-size or raise --train-images")
+    if "val_images" in asked:
+        at_most("val_images", preset.val_images, len(valid_set), "validation images",
+                "lower --val-images")
     num_classes = train_set.num_classes
     val_x, val_y = D.fixed_batch(valid_set, min(preset.val_images, len(valid_set)), cfg.seed)
     bn_x, bn_y = D.fixed_batch(train_set, min(preset.bn_images, len(train_set)), cfg.seed + 1)

@@ -28,7 +28,7 @@ from ..analysis.groundtruth import GT_DATASETS, GroundTruthError, load_ground_tr
 from ..analysis.metrics import combine_linear, flatness_beta
 from ..run.files import atomic_write_bytes, atomic_write_json, environment
 from ..spaces import Space, get_space
-from ..table import direction, read_scores, require_ranking
+from ..table import direction, read_scores, require_fingerprint, require_ranking
 from .evolution import SearchError, evolution, random_search, rank_of, table_lookup
 
 ScoreFn = Callable[[Sequence], dict]
@@ -39,6 +39,7 @@ def _from_table(space: Space, proxy: str, tables: Sequence[str], echo) -> tuple 
         table = read_scores(t)
         if proxy in table.columns:
             require_ranking(table[proxy], proxy, t)
+            require_fingerprint(t, "search --scores takes")
             keys = [space.key(k) for k in table[space.key_column]]
             values = dict(zip(keys, table[proxy], strict=True))
             echo(f"using {proxy} from {t} ({len(values)} cells)")

@@ -29,7 +29,7 @@ import random
 from collections import namedtuple
 from collections.abc import Sequence
 
-from ..errors import ProxybenchError
+from ..errors import ProxybenchError, is_file
 from .base import Space
 
 OPS: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
@@ -247,7 +247,7 @@ def resolve_genotype(spec: str) -> tuple[Genotype, str]:
     if s.startswith(("{", "Genotype(")):
         return parse_genotype(s), "genotype"
     path = Path(s)
-    if path.is_file():
+    if is_file(s):
         try:
             label = f"{path.parent.name}/{path.stem}" if path.stem == "genotype" else path.stem
             return parse_genotype(path.read_text()), label

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import ProxybenchError
+from ..errors import ProxybenchError, is_file
 from .base import Space
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -339,10 +339,17 @@ def cells_from_file(path: Path) -> list[int]:
     """The arch indices listed in a file, one per line (e.g. the cells another machine has
     not done); every bad line is named."""
     cells = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ArchError(f"{path} is not a text file of cell indices; put one NB201 index "
+                        f"(0-15624) per line") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
+            if not line.strip().isascii():
+                raise ValueError(line)
             i = int(line)
         except ValueError:
             raise ArchError(f"{path}:{n}: {line.strip()!r} is not a cell index; the file holds "
@@ -363,7 +370,7 @@ def select(text: str, seed: int) -> list[int]:
     text = str(text)
     if text == "all":
         return list(range(NUM_CELLS))
-    if Path(text).is_file():
+    if is_file(text):
         return cells_from_file(Path(text))
     try:
         n = int(text)
