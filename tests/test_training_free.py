@@ -20,6 +20,8 @@ from proxybench.run.presets import get_preset
 from proxybench.spaces import nb201
 from proxybench.table import count_errors
 
+from .proxy_helpers import gaussian_ctx, score_of
+
 CELL_A = (3, 2, 1, 4, 3, 2)
 CELL_B = (1, 3, 0, 2, 4, 3)
 IDENTITY = (0, 0, 0, 1, 0, 0)      # node 3 = skip(node 0): every cell passes x through
@@ -29,16 +31,11 @@ DATA = {"zico", "meco", "swap"}
 
 @pytest.fixture(scope="module")
 def ctx() -> ScoreContext:
-    g = torch.Generator().manual_seed(123)
-    x = torch.randn(40, 3, 32, 32, generator=g)
-    y = torch.randint(0, 10, (40,), generator=g)
-    return ScoreContext(seed=0, preset=get_preset("tiny"), num_classes=10, bn_batch=(x, y))
+    return gaussian_ctx()
 
 
 def _score(ctx: ScoreContext, name: str, cell=CELL_A, **options) -> float:
-    value = PROXIES[name].fn(replace(ctx, memo={}), cell, **{**PROXIES[name].defaults,
-                                                             **options})
-    return value["score"] if isinstance(value, dict) else value
+    return score_of(ctx, name, cell, **options)
 
 
 # ---------------------------------------------------------------- registry and conformance

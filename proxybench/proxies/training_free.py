@@ -530,14 +530,19 @@ def az_nas_aggregate(table: pd.DataFrame, columns: tuple[str, ...] = AZ_NAS) -> 
     below every finite value, as the reference's -inf does. Returns a Series named
     ``az_nas`` aligned with ``table``'s index (higher is better).
     """
+    return logrank_aggregate(table, columns, "az_nas")
+
+
+def logrank_aggregate(table: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.Series:
+    """Sum over ``columns`` of log(rank / n) among the rows of ``table`` (a missing value
+    ranks last): the aggregate AZ-NAS and VKDNW both define, as a Series called ``name``."""
     from ..analysis.metrics import aggregate
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(f"az_nas_aggregate: the table lacks {missing}; score "
-                         f"{', '.join(AZ_NAS)} first")
+        raise ValueError(f"{name}: the table lacks {missing}; score {', '.join(columns)} first")
     values = [pd.to_numeric(table[c], errors="coerce").astype(float) for c in columns]
     score = aggregate(values, [True] * len(columns), method="logrank", missing="last")
-    return pd.Series(score, index=table.index, name="az_nas")
+    return pd.Series(score, index=table.index, name=name)
 
 
 # ---------------------------------------------------------------------------- timing

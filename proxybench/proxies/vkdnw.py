@@ -66,7 +66,7 @@ from torch.func import functional_call, grad, vmap
 from ..spaces.nb201 import Cell
 from . import ModelError, ProxyError, ScoreContext, register
 from .performance import memo_of
-from .training_free import _generator, kaiming_reinit
+from .training_free import _generator, kaiming_reinit, logrank_aggregate
 from .zero_cost import build_net, input_shape
 
 VKDNW = ("vkdnw", "vkdnw_single")
@@ -204,14 +204,7 @@ def vkdnw_aggregate(table: pd.DataFrame, columns: tuple[str, ...] = VKDNW_AGG) -
 
     Like AZ-NAS's, the value is a rank among the rows given: it changes with the candidate
     set. Returns a Series named ``vkdnw_agg`` aligned with ``table``'s index."""
-    from ..analysis.metrics import aggregate
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"vkdnw_aggregate: the table lacks {missing}; score "
-                         f"{', '.join(VKDNW_AGG)} first")
-    values = [pd.to_numeric(table[c], errors="coerce").astype(float) for c in columns]
-    score = aggregate(values, [True] * len(columns), method="logrank", missing="last")
-    return pd.Series(score, index=table.index, name="vkdnw_agg")
+    return logrank_aggregate(table, columns, "vkdnw_agg")
 
 
 def _timing(cells: int = 3, batch: int = 64) -> None:
