@@ -376,6 +376,8 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     dataset is refused); without a run, cifar10 by default. ``normalize`` ('dataset' or
     'zero-cost-nas') and ``augment`` prepare the images as a paper's code does
     (``run.data.ImageProtocol``)."""
+    from tqdm import tqdm
+
     from .engine.score import context_from_run, score_cells, score_sharded
     from .proxies import parse_specs
     from .run.data import ImageProtocol
@@ -418,7 +420,6 @@ def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
     done = []
     for k, (run_dir, table_path) in enumerate(targets, 1):
         if progress and len(targets) > 1:
-            from tqdm import tqdm
             tqdm.write(f"supernet {k}/{len(targets)}: {run_dir} -> {table_path}")
         ctx, info = context_from_run(run_dir, specs, checkpoint=checkpoint, data_dir=data_dir,
                                      preset_overrides=overrides or {}, seed=seed,
