@@ -16,7 +16,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -263,16 +263,19 @@ def train(out: str | Path, *, dataset: str = "cifar10", data_dir: str | None = N
                           f"{MAX_SEEDS}; train a smaller group")
     seed = seed or 0
     split = parse_few_shot(few_shot) if isinstance(few_shot, str) else few_shot
-    if split is not None:
-        if space != "nb201" or sampling != "uniform":
-            raise FewShotError("few-shot splits are for NB201 supernets trained with uniform "
-                               "sampling")
-        split = parse_few_shot(f"{split[0]}:{split[1]}")
     names = get_space(space).sampler_names()
     if sampling not in names:
         raise ProxybenchError(f"unknown sampling {sampling!r} for the {space} space; choose "
                               f"one of {', '.join(names)}")
     p = get_preset(preset, space, **overrides)
+    if split is None and p.few_shot:   # the preset's split (e.g. cpu-fewshot's)
+        split = parse_few_shot(p.few_shot)
+    if split is not None:
+        if space != "nb201" or sampling != "uniform":
+            raise FewShotError("few-shot splits are for NB201 supernets trained with uniform "
+                               "sampling")
+        split = parse_few_shot(f"{split[0]}:{split[1]}")
+        p = replace(p, few_shot=f"{split[0]}:{split[1]}")   # recorded: score's default
     if data_dir is not None and not Path(data_dir).is_dir():
         raise ProxybenchError(f"--data-dir {data_dir} does not exist; point it at the folder "
                               f"that holds cifar-10-batches-py/ (or the dataset's own folder)")
@@ -361,7 +364,7 @@ class Scored:
 def score_files(proxies: str | Sequence[ProxyArg], out: str | Path, *,
                 run: str | Path | None = None, space: str = "nb201", cells: Any = "all",
                 seed: int | None = None, checkpoint: str | None = None, average: int = 1,
-                few_shot: bool = False,
+                few_shot: bool | None = None,
                 data_dir: str | None = None, dataset: str | None = None,
                 preset: str = "paper", overrides: dict | None = None, resume: bool = False,
                 retry_errors: bool = False, device: str = "auto", progress: bool = False,
@@ -475,7 +478,7 @@ def score(run: str | Path | None, proxies: str | Sequence[ProxyArg], *,
           out: str | Path | None = None, data_dir: str | None = None,
           dataset: str | None = None, preset: str = "paper", device: str = "auto",
           space: str = "nb201", progress: bool = False, workers: int | None = None,
-          average: int = 1, few_shot: bool = False, normalize: str = "dataset",
+          average: int = 1, few_shot: bool | None = None, normalize: str = "dataset",
           augment: bool = False) -> pd.DataFrame:
     """Score cells with proxies; returns the table (one row per cell).
 
@@ -485,7 +488,9 @@ def score(run: str | Path | None, proxies: str | Sequence[ProxyArg], *,
     there (resumable); without, a temporary file is used and removed. ``workers``: scoring
     processes (default: one per CPU core, each one torch thread; one on a GPU).
     ``average``: score the mean weights of the run's last K saved checkpoints;
-    ``few_shot``: score each cell on its sub-supernet of the run's few-shot split;
+    ``few_shot``: score each cell on its sub-supernet of the run's few-shot split (True),
+    on the one-shot weights (False), or as the run's preset says (None: few-shot for
+    ``cpu-fewshot`` and runs trained with a split in the same call);
     ``normalize`` ('dataset', 'zero-cost-nas') and ``augment``: the images as a paper's
     code prepares them."""
     def to(path: str | Path, resume: bool) -> pd.DataFrame:

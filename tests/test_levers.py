@@ -301,6 +301,21 @@ def test_levers_from_run_records_and_kept_rows(groups, tmp_path, gt_csv):
     assert list(kept["lever"].unique()) == ["uniform", "fair"] and "fair" in res.output
     pd.testing.assert_frame_equal(kept[cols], first[cols].reset_index(drop=True),
                                   check_dtype=False)
+    # a kept table measured on fewer seeds of this baseline is kept (its pairs are over
+    # the seeds it has), unless this baseline differs on one of them
+    fewer = pd.read_csv(tmp_path / "a" / "levers.csv")
+    is_base = fewer["lever"] == "uniform"
+    fewer.loc[is_base, "taus"] = fewer.loc[is_base, "taus"].str.split().str[0]
+    fewer.to_csv(tmp_path / "fewer.csv", index=False)
+    run("ablate", "levers", "--lever", groups / "uniform", "--keep", tmp_path / "fewer.csv",
+        "--cells", "30", "--bootstrap", "20", "--ground-truth", gt_csv,
+        "--out", tmp_path / "d2")
+    assert set(pd.read_csv(tmp_path / "d2" / "levers.csv")["lever"]) == {"uniform", "fair"}
+    fewer.loc[is_base, "taus"] = "0:+0.9999"
+    fewer.to_csv(tmp_path / "wrong.csv", index=False)
+    one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--keep",
+                       tmp_path / "wrong.csv", "--cells", "30", "--ground-truth", gt_csv,
+                       "--out", tmp_path / "d3", ok=False), "--keep", "tau per seed")
     # ... and refused when its baseline is another setting's
     one_line_error(run("ablate", "levers", "--lever", groups / "fair", "--keep",
                        tmp_path / "a" / "levers.csv", "--cells", "30", "--ground-truth",
@@ -358,9 +373,14 @@ def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_o
         assert mine
         for col in ("val_loss", "angle"):
             assert fs.loc[mine, col].tolist() == direct.loc[mine, col].tolist()
-    # a one-shot table of the same run differs from the few-shot one
+    # trained with its split in one command, the run scores few-shot by default;
+    # --one-shot scores its one-shot weights, which differ
     run("score", "--run", out, "--proxy", "val_loss", "--cells", "16", "--workers", "1",
-        "--out", tmp_path / "one.csv")
+        "--out", tmp_path / "default.csv")
+    assert json.loads((tmp_path / "default.json").read_text())["few_shot"]["edge"] == 0
+    run("score", "--run", out, "--proxy", "val_loss", "--cells", "16", "--workers", "1",
+        "--one-shot", "--out", tmp_path / "one.csv")
+    assert "few_shot" not in json.loads((tmp_path / "one.json").read_text())
     assert not np.allclose(pd.read_csv(tmp_path / "one.csv")["val_loss"], fs["val_loss"])
     # another split over it is refused before anything is touched; bad specs and unsplit
     # runs are one line
@@ -376,3 +396,30 @@ def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_o
     one_line_error(run("score", "--run", out / "few-shot" / "op-2", "--proxy", "val_loss",
                        "--few-shot", "--cells", "4", "--out", tmp_path / "y.csv", ok=False),
                    "no few-shot split")
+
+
+def test_a_preset_with_a_few_shot_split_trains_and_scores_as_the_split_option(
+        tmp_path, monkeypatch):
+    """cpu-fewshot is cpu plus `--few-shot-split 0:6`: a preset with a split trains the
+    same supernets as its one-shot twin given the split, scores few-shot by default, and
+    its tables are seed replicates of the twin's (here the same weights: refused as one)."""
+    from dataclasses import replace
+
+    import proxybench as pb
+    from proxybench.analysis.correlation import check_replicates
+    from proxybench.errors import ProxybenchError
+    from proxybench.run.presets import PRESETS, get_preset
+    assert get_preset("cpu-fewshot") == replace(get_preset("cpu"), few_shot="0:6")
+    assert "few_shot" not in get_preset("cpu").to_dict()   # old records unchanged
+    monkeypatch.setitem(PRESETS, "tiny-fs", replace(PRESETS["tiny"], few_shot="0:1"))
+    kw = {"epochs": 1, "train_images": 256}
+    a = pb.train(tmp_path / "a", preset="tiny-fs", **kw)[0]
+    b = pb.train(tmp_path / "b", preset="tiny", few_shot="0:1", **kw)[0]
+    assert json.loads((a / "few-shot" / "few_shot.json").read_text())["edge"] == 0
+    for run_dir in (a, b):
+        pb.score(run_dir, "val_loss", cells=12, out=run_dir / "t.csv", workers=1)
+        assert json.loads((run_dir / "t.json").read_text())["few_shot"]["epochs"] == 1
+    with pytest.raises(ProxybenchError, match="weights of one supernet"):
+        check_replicates([a / "t.csv", b / "t.csv"], "val_loss")
+    one = pb.score(a, "val_loss", cells=12, few_shot=False, workers=1)
+    assert not np.allclose(one["val_loss"], pd.read_csv(a / "t.csv")["val_loss"])

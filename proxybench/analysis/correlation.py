@@ -179,6 +179,14 @@ def replicate_setting(meta: dict) -> dict:
             and training.get("split_file") is None:
         # recorded before train --validation existed: half of the training set
         training = {**training, "validation": "train"}
+    if isinstance(training, dict):
+        # a preset's name is a label, and its few-shot split is recorded as the table's
+        # own few_shot: `--preset cpu-fewshot` and `--preset cpu --few-shot-split 0:6`
+        # train the same supernets
+        preset = training.get("preset")
+        training = {k: v for k, v in training.items() if k != "preset_name"}
+        if isinstance(preset, dict):
+            training["preset"] = {k: v for k, v in preset.items() if k != "few_shot"}
     setting = {"training": training, "scoring preset": meta.get("preset"),
                "averaged checkpoints": len(meta.get("averaged_checkpoints") or []) or None,
                "dataset": meta.get("dataset")}

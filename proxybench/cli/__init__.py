@@ -339,9 +339,11 @@ def measure(model_spec, proxy_text, data_dir, dataset, batch_size, seed, device,
 @click.option("--average", type=O.checked("average"), default=1, show_default=True,
               help="Checkpoint averaging: score the mean weights of the run's last K saved "
                    "checkpoints up to --checkpoint (train with --save-every); 1 = none.")
-@click.option("--few-shot", "few_shot", is_flag=True,
+@click.option("--few-shot/--one-shot", "few_shot", default=None,
               help="Score each cell on its own sub-supernet of the run's few-shot split "
-                   "(`train --few-shot-split EDGE:EPOCHS`).")
+                   "(`train --few-shot-split EDGE:EPOCHS`), or on the one-shot weights. "
+                   "Default: as the run was trained (few-shot for --preset cpu-fewshot and "
+                   "for runs trained with a split in the same command).")
 @click.option("--normalize", type=click.Choice(["dataset", "zero-cost-nas"]),
               default="dataset", show_default=True,
               help="Normalise the scored images with the dataset's statistics, or with "

@@ -42,10 +42,12 @@ DATASET = click.option("--dataset", type=click.Choice(list(DATASETS)), default="
 DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                         help="Folder holding the dataset (e.g. DIR/cifar-10-batches-py); "
                              "without it, synthetic images where a command allows them.")
-PRESET = click.option("--preset", type=click.Choice(["paper", "cpu", "tiny"]),
+PRESET = click.option("--preset", type=click.Choice(["paper", "cpu", "cpu-fewshot", "tiny"]),
                       default="paper", show_default=True,
                       help="Named settings: paper (the paper's networks and budgets; NB201's "
-                           "C=16, N=5; a GPU job), cpu (a 2-core CPU in minutes), tiny "
+                           "C=16, N=5; a GPU job), cpu (a 2-core CPU in minutes), "
+                           "cpu-fewshot (cpu, then split on edge 0 into 5 sub-supernets of "
+                           "6 epochs: the best-ranking CPU setting measured; NB201), tiny "
                            "(tests). A training run given with --run keeps its own settings.")
 RUN = click.option("--run", "--run-dir", "run_dirs", type=click.Path(file_okay=False),
                    multiple=True,

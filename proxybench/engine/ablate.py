@@ -437,7 +437,10 @@ def _kept_levers(rows: list[dict], keep: Path) -> list[dict]:
     base, old_base = rows[0]["lever"], str(old["lever"].iloc[0])
     new_taus = {r["proxy"]: r["taus"] for r in rows if r["lever"] == base}
     old_taus = old[old["lever"] == old_base].set_index("proxy")["taus"].to_dict()
-    differ = [p for p in new_taus if p in old_taus and old_taus[p] != new_taus[p]]
+    # a baseline with more seeds is the same baseline when it agrees on the kept one's
+    # seeds: the kept levers' paired differences are over those seeds only
+    differ = [p for p in new_taus if p in old_taus
+              and not _seed_taus(old_taus[p]).items() <= _seed_taus(new_taus[p]).items()]
     if base != old_base or differ or not set(new_taus) & set(old_taus):
         if base != old_base:
             what = f"its baseline is {old_base}, not {base}"
@@ -451,6 +454,11 @@ def _kept_levers(rows: list[dict], keep: Path) -> list[dict]:
     measured = {r["lever"] for r in rows}
     kept = old[(old["lever"] != old_base) & ~old["lever"].isin(measured)]
     return rows + kept.to_dict("records")
+
+
+def _seed_taus(text: object) -> dict[str, str]:
+    """A levers table's ``taus`` cell ("0:+0.3179 1:+0.2756") as {seed: tau text}."""
+    return dict(item.partition(":")[::2] for item in str(text).split())
 
 
 def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,

@@ -501,7 +501,7 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
                      preset_overrides: dict | None = None, seed: int | None = None,
                      dataset: str | None = None, preset_name: str = "paper",
                      device: str = "cpu", space: str = "nb201",
-                     average: int = 1, few_shot: bool = False,
+                     average: int = 1, few_shot: bool | None = None,
                      images: ImageProtocol | None = None) -> tuple[ScoreContext, dict]:
     """Build the scoring context of a trained run (supernet, fixed BN/validation batches).
 
@@ -510,6 +510,8 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
     recalibrated on them as on any checkpoint, and the table records which were averaged.
     ``few_shot`` scores each cell on its sub-supernet of the run's few-shot split
     (``run/fewshot.py``); the table records the split and every sub-supernet's weights.
+    None: as the run's preset says (``cpu-fewshot`` and runs trained with a split: few-shot,
+    except for a checkpoint or an average, which are the one-shot stage's weights).
 
     Only what the proxies need is loaded: baselines need no run at all, zero-cost proxies
     only images (``data_dir``, ``dataset``) and the macro of ``preset_name``. The BN batch
@@ -616,7 +618,11 @@ def context_from_run(run_dir: str | Path | None, specs: Sequence[ProxySpec], *,
         supernet.load_state_dict(ckpt["state_dict"])
     elif average < 1:
         raise ScoreError(f"--average must be at least 1 (1 = no averaging), got {average}")
-    preset = get_preset("paper", **{**preset.to_dict(), **overrides})
+    if few_shot is None:
+        # the run's preset says (cpu-fewshot: few-shot), for its final weights: a saved
+        # checkpoint or an average of them is the one-shot stage's
+        few_shot = bool(preset.few_shot) and checkpoint is None and average == 1
+    preset = get_preset("paper", **{**preset.to_dict(), **overrides}).one_shot()
     seed = cfg["seed"] if seed is None else seed
     shots, split, shot_hashes = None, None, []
     if few_shot:
@@ -751,8 +757,8 @@ def _check_checkpoint_matches_run(ckpt_path: Path, ckpt: dict, run_json: Path, c
     """The weights must be the run's: scoring uses run.json's preset, seed and data, so a
     checkpoint of other sizes (or another run's) would be recorded under the wrong ones."""
     from ..run.presets import preset_from_dict
-    theirs = preset_from_dict(ckpt["preset"]).to_dict()
-    ours = preset.to_dict()
+    theirs = preset_from_dict(ckpt["preset"]).one_shot().to_dict()
+    ours = preset.one_shot().to_dict()
     checks = [(k, theirs[k], ours[k]) for k in ours if theirs[k] != ours[k]]
     checks += [(k, ckpt.get(k), cfg.get(k)) for k in ("seed", "dataset")
                if k in ckpt and ckpt.get(k) != cfg.get(k)]

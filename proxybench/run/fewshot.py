@@ -111,7 +111,7 @@ def train_few_shot(run: str | Path, edge: int, epochs: int, *, force: bool = Fal
                                f"--force to retrain it")
         shutil.rmtree(run / FEW_SHOT_DIR)
     (run / FEW_SHOT_DIR).mkdir(parents=True, exist_ok=True)
-    preset = replace(preset_from_dict(cfg["preset"]), epochs=epochs)
+    preset = replace(preset_from_dict(cfg["preset"]).one_shot(), epochs=epochs)
     for op in split["ops"]:
         sub = shot_dir(run, op)
         if (sub / FINAL).is_file():

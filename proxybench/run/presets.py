@@ -2,13 +2,15 @@
 
 ``paper`` follows GeNAS / RLNAS on NB201 (a GPU job); ``DARTS_PRESETS`` are the DARTS
 space's. ``cpu`` is the same pipeline shrunk
-to fit a 2-core CPU (measured costs in the README). ``tiny`` exists for the demo and tests.
-A preset is plain data; commands copy it into ``run.json`` with any overrides applied.
+to fit a 2-core CPU (measured costs in the README). ``cpu-fewshot`` is ``cpu`` followed by a
+few-shot split (edge 0, five sub-supernets of 6 epochs), the setting the levers study's
+preset rule picked (``reports/cifar10-cpu/levers.sh``). ``tiny`` exists for the demo and
+tests. A preset is plain data; commands copy it into ``run.json`` with any overrides applied.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 
 from ..errors import ProxybenchError
 
@@ -30,9 +32,23 @@ class Preset:
     val_images: int        # validation images for val_loss/val_acc/flatness
     chunk: int             # images per forward pass when scoring (memory/speed trade-off)
     path_sample: int       # paths evaluated after training to report supernet quality
+    # "EDGE:EPOCHS": after the one-shot stage, split on that edge into sub-supernets (few-shot
+    # NAS) and score each cell on its own; "" = one-shot. A default of `train` and `score`
+    # (their options override it), not a setting of the one-shot stage's training.
+    few_shot: str = ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; an empty ``few_shot`` is left out, so that presets without one
+        keep the records (run.json, fingerprints) they had before the field existed."""
+        d = asdict(self)
+        if not d["few_shot"]:
+            del d["few_shot"]
+        return d
+
+    def one_shot(self) -> Preset:
+        """The preset without its few-shot split: what its one-shot stage trains with and
+        what scoring records (the sub-supernets' weights say the rest)."""
+        return replace(self, few_shot="")
 
 
 PRESETS: dict[str, Preset] = {
@@ -46,6 +62,8 @@ PRESETS: dict[str, Preset] = {
                    momentum=0.9, weight_decay=5e-4, train_images=2048, bn_images=64,
                    val_images=128, chunk=128, path_sample=8),
 }
+
+PRESETS["cpu-fewshot"] = replace(PRESETS["cpu"], few_shot="0:6")
 
 
 # DARTS space: ``layers`` is the total number of cells (reductions at 1/3 and 2/3 of the
@@ -81,8 +99,13 @@ def get_preset(name: str, space: str = "nb201", **overrides: object) -> Preset:
     if bad:
         raise PresetError(f"unknown preset setting(s) {sorted(bad)}; known: {sorted(known)}")
     preset = replace(presets[name], **{k: v for k, v in overrides.items() if v is not None})
+    if preset.few_shot:
+        from .fewshot import parse_few_shot
+        parse_few_shot(preset.few_shot)
     for f in fields(Preset):
         value = getattr(preset, f.name)
+        if f.name == "few_shot":
+            continue
         minimum = 0 if f.name in ("train_images", "weight_decay", "momentum", "lr_min") else 1e-12
         if value < minimum:
             raise PresetError(f"preset setting {f.name}={value} is out of range (must be "
@@ -93,5 +116,7 @@ def get_preset(name: str, space: str = "nb201", **overrides: object) -> Preset:
 
 
 def preset_from_dict(d: dict) -> Preset:
-    """Rebuild a preset saved in run.json / a checkpoint."""
-    return Preset(**{f.name: d[f.name] for f in fields(Preset)})
+    """Rebuild a preset saved in run.json / a checkpoint (settings added since, like
+    ``few_shot``, take their defaults)."""
+    return Preset(**{f.name: d[f.name] for f in fields(Preset)
+                     if f.name in d or f.default is MISSING})

@@ -35,11 +35,11 @@ T="--threads 1"
 SN="flatness;val_acc;val_loss;angle"
 TRAIN="proxybench train --dataset cifar10 --data-dir $DATA --preset cpu --save-every 5 $T --resume"
 SCORE="proxybench score --proxy $SN --cells 1000 $T --resume"
-SEEDS=0-2
+SEEDS=0-2   # per lever; the baseline and the few-shot lever (the preset rule's pick) have 0-4
 on() { [[ " $LEVERS " == *" $1 "* ]]; }
 
 # ---- training levers: one seed group each, its supernet proxies in GROUP/supernet.seed-K.csv
-$TRAIN --seeds $SEEDS --out "$RUNS/lv-uniform"                   # the baseline (cpu preset)
+$TRAIN --seeds 0-4 --out "$RUNS/lv-uniform"                      # the baseline (cpu preset)
 on lv-unique && $TRAIN --seeds $SEEDS --sampling unique --out "$RUNS/lv-unique"  # EEPE
 on lv-fair && $TRAIN --seeds $SEEDS --sampling fair --out "$RUNS/lv-fair"  # FairNAS
 on lv-c16n1 && $TRAIN --seeds $SEEDS --channels 16 --out "$RUNS/lv-c16n1"  # wider, same budget
@@ -58,7 +58,7 @@ on lv-uniform:img2048 && proxybench score --run "$RUNS/lv-uniform" --proxy "val_
 
 #      few-shot NAS (Zhao et al. 2021): the baseline's supernets split on edge 0 into five
 #      sub-supernets of 6 epochs each (30 more epochs of training per supernet)
-on lv-uniform:fewshot && $TRAIN --seeds $SEEDS --few-shot-split 0:6 --out "$RUNS/lv-uniform"
+on lv-uniform:fewshot && $TRAIN --seeds 0-4 --few-shot-split 0:6 --out "$RUNS/lv-uniform"
 on lv-uniform:fewshot && $SCORE --run "$RUNS/lv-uniform" --few-shot \
   --out "$RUNS/lv-uniform/fewshot.csv"
 
