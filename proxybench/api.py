@@ -593,12 +593,14 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
                     between: tuple[str, str] | None = None, n_boot: int = 1000,
                     seed: int = 0, cell_set: str = "all", out: str | Path | None = None,
                     top_k: Sequence[float] = (1, 5, 10), metric: str = "test-200",
-                    missing: str = "last", ndcg_k: int = 1000
+                    missing: str = "last", ndcg_k: int = 1000,
+                    within_edge: int | None = None
                     ) -> tuple[pd.DataFrame, Path, str]:
     """:func:`correlate` on score table files, written to ``out`` (default: the first
     table's name + ``.correlate.csv``) with a ``.json`` holding the protocol. ``top_k``:
     the top-k precision levels, in percent of the cells; ``missing``: failed cells ranked
-    ``last`` or ``drop``-ped; ``ndcg_k``: the top cells nDCG looks at (VKDNW's P = 1000).
+    ``last`` or ``drop``-ped; ``ndcg_k``: the top cells nDCG looks at (VKDNW's P = 1000);
+    ``within_edge``: also tau within the cells sharing one op on that NB201 edge.
     Returns (result, the CSV's path, the protocol line)."""
     from .analysis.correlation import correlate_table, protocol
     from .run.files import atomic_write_bytes, atomic_write_json
@@ -608,7 +610,8 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=n_boot,
                              seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k],
-                             metric=metric, missing=missing, ndcg_k=ndcg_k)
+                             metric=metric, missing=missing, ndcg_k=ndcg_k,
+                             within_edge=within_edge)
     csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
         ".between.csv" if between else ".correlate.csv"))
     check_out_suffix(csv_path)
@@ -624,7 +627,7 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
         "scores": [str(s) for s in scores], "dataset": dataset, "between": between,
         "bootstrap": n_boot, "seed": seed, "cells": cell_set, "top_k_percent": list(top_k),
         "truth_metric": metric, "missing": missing, "ndcg_k": ndcg_k,
-        "protocol": text,
+        "within_edge": within_edge, "protocol": text,
         "rows": result.to_dict("records")})
     return result, csv_path, text
 

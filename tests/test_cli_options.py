@@ -174,3 +174,48 @@ def test_every_command_has_a_whole_summary_line():
     assert "..." not in listed
     for name, line in SUMMARIES.items():
         assert f"{name} " in listed and line in listed, name
+
+
+def test_correlate_within_edge_groups_cells_by_their_op_on_the_edge(tmp_path, gt_csv):
+    from proxybench.analysis.groundtruth import load_ground_truth
+    from proxybench.analysis.metrics import kendall_tau
+    from proxybench.spaces.nb201 import OPS, cell_at, prune
+    table = _params_table(tmp_path, gt_csv)
+    run("correlate", table, "--ground-truth", gt_csv, "--within-edge", "2", "--bootstrap",
+        "50", "--out", tmp_path / "w.csv")
+    res = pd.read_csv(tmp_path / "w.csv").set_index("metric")
+    joined = pd.read_csv(table).merge(load_ground_truth(str(gt_csv)), on="arch_index")
+    joined["op"] = [OPS[prune(cell_at(int(i)))[2]] for i in joined["arch_index"]]
+    taus, pairs = {}, {}
+    for op, g in joined.groupby("op"):
+        taus[op] = kendall_tau(g["params"], g["cifar10"])
+        pairs[op] = len(g) * (len(g) - 1) / 2
+        assert res.loc[f"tau_edge2={op}", "value"] == pytest.approx(taus[op])
+        assert res.loc[f"tau_edge2={op}", "n"] == len(g)
+    pooled = sum(taus[o] * pairs[o] for o in taus) / sum(pairs.values())
+    row = res.loc["tau_within_edge2"]
+    assert row["value"] == pytest.approx(pooled) and row["ci_low"] < pooled < row["ci_high"]
+    one_line_error(run("correlate", table, "--ground-truth", gt_csv, "--within-edge", "6",
+                       ok=False), "--within-edge")
+
+
+def test_within_group_tau_sees_skill_inside_groups_that_overall_tau_hides():
+    import numpy as np
+
+    from proxybench.analysis.metrics import kendall_tau, within_group_tau
+    # two groups, each ranked perfectly inside, but the worse group scored higher
+    truth = np.array([1, 2, 3, 4, 11, 12, 13, 14.0])
+    scores = np.array([11, 12, 13, 14, 1, 2, 3, 4.0])
+    groups = np.array(list("aaaabbbb"))
+    pooled, per = within_group_tau(scores, truth, groups)
+    assert pooled == pytest.approx(1.0) and per["a"] == (pytest.approx(1.0), 4)
+    assert kendall_tau(scores, truth) < 0.2
+    # a failed cell ranks last in its group (missing=last) or is left out (drop)
+    failed = scores.copy()
+    failed[3] = np.nan
+    assert within_group_tau(failed, truth, groups)[1]["a"][0] < 1
+    assert within_group_tau(failed, truth, groups, missing="drop")[1]["a"] == (
+        pytest.approx(1.0), 3)
+    # lower-is-better proxies are negated first
+    assert within_group_tau(-scores, truth, groups, higher_is_better=False)[0] == \
+        pytest.approx(1.0)

@@ -30,10 +30,12 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     seed: int = 0, cells: str = "all",
                     fracs: Sequence[float] = (0.01, 0.05, 0.10),
                     metric: str = "test-200", missing: str = "last",
-                    ndcg_k: int = NDCG_K) -> pd.DataFrame:
+                    ndcg_k: int = NDCG_K, within_edge: int | None = None) -> pd.DataFrame:
     """Rows of (proxy, metric, value, ci_low, ci_high, n, failed) for each requested column;
     cells whose score failed are ranked last (``missing="last"``) or left out (``drop``);
-    ``ndcg_k``: the number of top cells nDCG looks at (VKDNW's P).
+    ``ndcg_k``: the number of top cells nDCG looks at (VKDNW's P). ``within_edge`` (NB201)
+    adds tau within the groups of cells whose pruned form has one op on that edge
+    (:func:`within_rows`).
 
     Several tables may be given: each column is correlated on the cells of its own table,
     and ``between`` joins the two columns' tables on their key column. In ``between``, ``COL@N``
@@ -115,7 +117,73 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
         res["replicate"] = "all"
         res["replicates"] = 1
         frames.append(res)
+    if within_edge is not None:
+        for c in dict.fromkeys(cols):
+            holders = [p for p in paths if c in tables[p].columns] if "@" not in c \
+                else [source[c]]
+            frames.append(within_rows(c, holders, {p: tables[p] for p in holders}, truth,
+                                      dataset, within_edge, n_boot=n_boot, seed=seed,
+                                      missing=missing))
     return pd.concat(frames, ignore_index=True)
+
+
+def within_rows(column: str, holders: Sequence[Path], tables: dict, truth: pd.DataFrame,
+                dataset: str, edge: int, *, n_boot: int, seed: int,
+                missing: str = "last") -> pd.DataFrame:
+    """Kendall tau within the groups of cells that share their pruned form's op on NB201
+    ``edge`` (metrics.within_group_tau): the pooled value (``tau_within_edgeK``; a cell
+    bootstrap CI for one table, mean ± sd over replicates for several) and each group's
+    (``tau_edgeK=OP``). Why: it tells apart a supernet that ranks inside a group from one
+    that only orders the groups (a few-shot split on that edge gives each group its own
+    sub-supernet)."""
+    from ..spaces.nb201 import EDGES, OPS, cell_at, prune
+    from .metrics import within_group_tau
+    if not 0 <= edge < len(EDGES):
+        raise ScoreError(f"--within-edge {edge} is not an NB201 edge; choose 0-{len(EDGES) - 1}")
+    truth_s = truth.set_index("arch_index")[dataset]
+    higher = direction(holders[0], column)
+    pooled, groups, ns = [], {}, {}
+    for p in holders:
+        t = tables[p]
+        if "arch_index" not in t:
+            raise ScoreError(f"{p} has no arch_index column: --within-edge groups NB201 cells")
+        both = t.set_index("arch_index")[column].to_frame().join(truth_s.rename("truth"),
+                                                                  how="inner")
+        both = both.dropna(subset=["truth"])
+        ops = np.array([OPS[prune(cell_at(int(i)))[edge]] for i in both.index])
+        s, y = both[column].to_numpy(dtype=float), both["truth"].to_numpy()
+        value, per = within_group_tau(s, y, ops, missing=missing, higher_is_better=higher)
+        pooled.append(value)
+        ns[p] = len(both)
+        for name, (tau, n) in per.items():
+            groups.setdefault(name, []).append((tau, n))
+    many = len(holders) > 1
+    lo = hi = float("nan")
+    if not many and n_boot > 0:
+        rng = np.random.default_rng(seed)
+        boots = []
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(s), len(s))
+            boots.append(within_group_tau(s[idx], y[idx], ops[idx], missing=missing,
+                                          higher_is_better=higher)[0])
+        lo, hi = float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5))
+    name = f"tau_within_edge{edge}"
+    rows = [{"proxy": column, "metric": name, "value": float(np.mean(pooled)),
+             "ci_low": lo, "ci_high": hi, "n": ns[holders[0]], "replicate": "all",
+             "replicates": len(holders),
+             "sd": float(np.std(pooled, ddof=1)) if many else float("nan")}]
+    for op, vals in groups.items():
+        taus = [v for v, _ in vals]
+        rows.append({"proxy": column, "metric": f"tau_edge{edge}={op}",
+                     "value": float(np.mean(taus)), "ci_low": float("nan"),
+                     "ci_high": float("nan"), "n": vals[0][1], "replicate": "all",
+                     "replicates": len(vals),
+                     "sd": float(np.std(taus, ddof=1)) if len(taus) > 1 else float("nan")})
+    if many:
+        rows += [{"proxy": column, "metric": name, "value": v, "ci_low": float("nan"),
+                  "ci_high": float("nan"), "n": ns[p], "replicate": replicate_label(p),
+                  "replicates": 1} for p, v in zip(holders, pooled, strict=True)]
+    return pd.DataFrame(rows)
 
 
 def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:

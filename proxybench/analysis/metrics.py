@@ -100,6 +100,39 @@ def kendall_tau(x: ArrayLike, y: ArrayLike) -> float:
     return float(stats.kendalltau(xa, ya).statistic)
 
 
+def within_group_tau(scores: ArrayLike, truth: ArrayLike, groups: ArrayLike, *,
+                     missing: str = "last", higher_is_better: bool = True
+                     ) -> tuple[float, dict]:
+    """(pooled, {group: (tau, cells)}): Kendall tau among the cells of each group, and
+    their mean weighted by each group's pairs. Why: a supernet that only tells groups
+    apart (e.g. few-shot sub-supernets, one per op of an edge) ranks well overall with no
+    skill inside a group; the pooled within-group tau measures that skill alone. Failed
+    cells follow ``missing`` as everywhere (:func:`place_failed`); groups of fewer than
+    two cells have no pairs and are left out."""
+    g = np.asarray(groups).ravel()
+    t_all = np.array(truth, dtype=float).ravel()
+    if g.shape != t_all.shape:
+        raise ValueError(f"groups and truth differ in length: {g.size} vs {t_all.size}")
+    keep = ~np.isnan(t_all)
+    s, t, _ = place_failed(scores, truth, missing, higher_is_better)
+    g = g[keep]
+    if missing == "drop":
+        g = g[np.isfinite(np.array(scores, dtype=float).ravel()[keep]
+                          * (1 if higher_is_better else -1))]
+    per, weights = {}, {}
+    for name in dict.fromkeys(g.tolist()):
+        mine = g == name
+        n = int(mine.sum())
+        if n >= 2:
+            per[name] = (kendall_tau(s[mine], t[mine]), n)
+            weights[name] = n * (n - 1) / 2
+    usable = {k: v for k, v in per.items() if np.isfinite(v[0])}
+    if not usable:
+        return float("nan"), per
+    w = np.array([weights[k] for k in usable])
+    return float(np.dot([v[0] for v in usable.values()], w) / w.sum()), per
+
+
 def spearman_rho(x: ArrayLike, y: ArrayLike) -> float:
     """Spearman rank correlation (average ranks for ties); NaN pairs are dropped."""
     xa, ya = _paired(x, y)

@@ -439,12 +439,17 @@ def merge(parts, out, force) -> None:
               help="Top-k precision levels, in percent of the cells (comma-separated).")
 @O.NDCG_K
 @O.MISSING
+@click.option("--within-edge", "within_edge", type=click.IntRange(0, 5), default=None,
+              metavar="EDGE",
+              help="NB201: also Kendall tau within each group of cells whose pruned form has "
+                   "one op on EDGE (0-5), and their pairs-weighted mean: how well a proxy "
+                   "ranks inside a few-shot sub-supernet's share, not only between shares.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Result table (.csv, with .json beside it; default: the first table's "
                    "name + .correlate.csv).")
 @friendly
 def correlate(scores, dataset, ground_truth, truth_metric, columns, between, bootstrap, seed,
-              cell_set, top_k, ndcg_k, missing, out) -> None:
+              cell_set, top_k, ndcg_k, missing, within_edge, out) -> None:
     """Kendall tau, Spearman rho, top-k precision and nDCG of proxies against NB201.
 
     The same proxy in several tables (one per supernet of a seed group, `score --run
@@ -455,12 +460,17 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
     proxybench correlate flatness.csv --dataset cifar10
     proxybench correlate flatness.seed-*.csv --dataset cifar10       # seed replicates
     proxybench correlate flatness.csv angle.csv --between angle flatness   # paper Table 1
+    proxybench correlate fs.seed-*.csv --column val_loss --within-edge 0  # inside groups
     """
     from ..api import correlate_files
+    if within_edge is not None and between:
+        raise click.BadParameter("--within-edge correlates proxies with ground truth; it does "
+                                 "not go with --between", param_hint="--within-edge")
     result, csv_path, text = correlate_files(
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
-        top_k=_percents(top_k), metric=truth_metric, missing=missing, ndcg_k=ndcg_k)
+        top_k=_percents(top_k), metric=truth_metric, missing=missing, ndcg_k=ndcg_k,
+        within_edge=within_edge)
     click.echo(_format_correlation(result))
     if not between:
         click.echo(f"Protocol: {text}.")
@@ -481,16 +491,19 @@ def _format_correlation(df: pd.DataFrame) -> str:
     """One line per proxy and metric; a proxy scored on several replicates (e.g. supernets
     of different training seeds) shows mean ± sd over them, the hierarchical CI (replicates
     and cells resampled) and the seed ensemble, then each replicate's tau."""
-    lines = [f"{'proxy':28s} {'metric':13s} {'value':>8s}  95% CI              n"]
+    width = max([13, *(len(m) for m in df["metric"])])
+    lines = [f"{'proxy':28s} {'metric':{width}s} {'value':>8s}  95% CI              n"]
     summary = df[df["replicate"] == "all"] if "replicate" in df else df
     for r in summary.itertuples():
         ci = (f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]" if pd.notna(r.ci_low) else "")
         failed = getattr(r, "failed", 0)
-        line = (f"{r.proxy:28s} {r.metric:13s} {r.value:+8.4f}  {ci:19s} {r.n}"
+        line = (f"{r.proxy:28s} {r.metric:{width}s} {r.value:+8.4f}  {ci:19s} {r.n}"
                 + (f" ({int(failed)} failed)" if failed == failed and failed else ""))
         if getattr(r, "replicates", 1) > 1:
-            line += (f"  ± {r.sd:.4f} sd over {r.replicates} replicates (cell-bootstrap sd "
-                     f"{r.cell_sd:.4f}); seed ensemble {r.ensemble:+.4f}")
+            line += f"  ± {r.sd:.4f} sd over {r.replicates} replicates"
+            if pd.notna(getattr(r, "cell_sd", float("nan"))):   # not in within-group rows
+                line += (f" (cell-bootstrap sd {r.cell_sd:.4f}); seed ensemble "
+                         f"{r.ensemble:+.4f}")
         lines.append(line)
     if "replicate" in df:
         per = df[(df["replicate"] != "all") & (df["metric"] == "kendall_tau")]
