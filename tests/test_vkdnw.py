@@ -169,6 +169,53 @@ def test_logit_jacobian_is_per_image_autograd_with_bn_in_eval_mode():
             assert torch.allclose(jac[b, c], want, atol=1e-6), (b, c)
 
 
+class _Layers(nn.Module):
+    """Every layer kind the hooked Jacobian handles: strided, dilated and grouped convs with
+    a bias, a BN with running statistics followed by an in-place ReLU, a linear layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(4)
+        self.act = nn.ReLU(inplace=True)
+        self.b = nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2, bias=True)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.b(self.act(self.bn(self.a(x))))
+        return self.fc(h.mean((2, 3)))
+
+
+def test_hooked_jacobian_equals_the_per_image_one():
+    """The fast route (one batched backward per class, weight gradients from each layer's
+    input and output gradient) gives the vmap route's Jacobian, on every layer kind and on
+    an NB201 network; where it does not apply it says so (None)."""
+    torch.manual_seed(0)
+    net = _Layers().eval()
+    with torch.no_grad():
+        net.bn.running_mean.uniform_(-1, 1)
+        net.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(5, 2, 9, 9)
+    chosen = vk.chosen_weights(net, 0, 3)
+    fast, slow = vk.hooked_jacobian(net, x, chosen), vk.logit_jacobian(net, x, chosen)
+    assert torch.allclose(fast[0], slow[0], atol=1e-6)
+    assert torch.allclose(fast[1], slow[1], rtol=1e-4, atol=1e-6)
+    cell = NB201Net(4, 1, 10, cell=CELL_A, affine_cells=True).eval()
+    xs = torch.randn(3, 3, 32, 32)
+    chosen = vk.chosen_weights(cell, 128, 1)
+    fast, slow = vk.hooked_jacobian(cell, xs, chosen), vk.logit_jacobian(cell, xs, chosen)
+    scale = float(slow[1].abs().max())
+    assert torch.allclose(fast[1], slow[1], rtol=1e-4, atol=1e-6 * scale)
+    # a parameter of a module that never runs, or of one that runs twice: the vmap route
+    assert vk.hooked_jacobian(_WithUnused().eval(), torch.randn(2, 2, 6, 6),
+                              vk.chosen_weights(_WithUnused(), 0, 1)) is None
+    twice = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Conv2d(2, 2, 1), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten()).eval()
+    twice[1] = twice[0]
+    assert vk.hooked_jacobian(twice, torch.randn(2, 2, 4, 4),
+                              vk.chosen_weights(twice, 0, 1)) is None
+
+
 # ---------------------------------------------------------------- on NB201 cells
 
 # vkdnw_single is vkdnw's pass plus its layer count (test_single_is_layers_then_vkdnw); its
