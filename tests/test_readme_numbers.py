@@ -66,7 +66,7 @@ def test_readme_prose_numbers_are_the_reports():
         truth = truth.rename(columns={"index": "arch_index", "imagenet16_120": "imagenet16-120"})
         taus = {}
         for s in range(5):
-            t = read_scores(rep / "seeds" / f"e30-seed-{s}.csv")
+            t = read_scores(rep / "levers" / "lv-uniform" / f"fewshot.seed-{s}.csv")
             j = join_scores(t, truth, "cifar10")
             taus.setdefault("flatness", []).append(kendall_tau(j["flatness"], j["truth"]))
             taus.setdefault("val_loss", []).append(kendall_tau(-j["val_loss"], j["truth"]))

@@ -430,7 +430,17 @@ def _supernet_setting(table: Path) -> str:
                      f"{preset.get('epochs')} epochs, batch {preset.get('batch_size')}")
     if training.get("sampling"):
         parts.append(f"{training['sampling']} sampling")
+    shot = meta.get("few_shot") or {}
+    if shot:
+        parts.append(f"then split on edge {shot.get('edge')} into 5 few-shot sub-supernets "
+                     f"of {shot.get('epochs')} epochs, each cell scored on its own")
     name = training.get("preset_name") or meta.get("preset_name")
+    if shot:   # the named preset with this split, when one has these settings
+        from ..run.presets import PRESETS
+        split = f"{shot.get('edge')}:{shot.get('epochs')}"
+        named = [k for k, p in PRESETS.items()
+                 if p.few_shot == split and p.one_shot().to_dict() == preset]
+        name = f"{named[0]}: {name}, then --few-shot-split {split}" if named else name
     text = ", ".join(parts) or "settings not recorded in the table"
     return text + (f" (preset {name})" if name else "")
 

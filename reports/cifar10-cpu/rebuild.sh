@@ -63,9 +63,13 @@ TF="zico;meco;swap;az_nas_expressivity;az_nas_progressivity;az_nas_trainability;
 proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar10 --preset paper \
   --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/training_free_2000.csv"
 
-# ---- 4. all 15,625 cells on the first supernet (two processes; one without torchrun works too)
-torchrun --nproc-per-node=2 -m proxybench score --run-dir "$RUNS/c10-e30/seed-0" --proxy "$SN" \
-  --cells all $T --resume --out "$RUNS/all_cells_seed0.csv"
+# ---- 4. the supernet levers study (its own script: training and scoring per lever). Its
+#         few-shot lever (seeds 0-4) is the setting its preset rule picked, the cpu-fewshot
+#         preset: the report's supernet proxies are those five supernets'
+bash reports/cifar10-cpu/levers.sh "$DATA" "$RUNS"
+#      all 15,625 cells on the first of them (two processes; one without torchrun works too)
+torchrun --nproc-per-node=2 -m proxybench score --run-dir "$RUNS/lv-uniform/seed-0" --few-shot \
+  --proxy "$SN" --cells all $T --resume --out "$RUNS/all_cells_fewshot_seed0.csv"
 
 # ---- 5. studies on the same 1,000 cells: variance of tau (on the first 500 of them, to save
 #         time), tau vs budget, the paper's ablations
@@ -84,16 +88,16 @@ for s in 0 1 2 3 4; do
 done
 cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/zen_running.{csv,json} "$RUNS"/cells.{csv,json} $R/
 cp "$RUNS"/zero_cost_zcnas.{csv,json} $R/
-cp "$RUNS"/all_cells_seed0.{csv,json} $R/
+cp "$RUNS"/all_cells_fewshot_seed0.{csv,json} $R/
 cp "$RUNS"/zero_cost_2000.{csv,json} "$RUNS"/training_free_2000.{csv,json} "$RUNS/cells2000.txt" $R/
 cp "$RUNS"/fisher_2000.{csv,json} $R/
 for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv" $R/ablate/; done
 cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
 cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
 ( cd $R
-  proxybench combine all_cells_seed0.csv --terms angle,flatness --gamma 16 --force --out angle_flatness.csv
-  proxybench combine all_cells_seed0.csv --terms val_acc,flatness --gamma 16 --force --out valacc_flatness.csv
-  proxybench combine all_cells_seed0.csv --terms angle,val_acc --method rank --force --out angle_valacc.csv
+  proxybench combine all_cells_fewshot_seed0.csv --terms angle,flatness --gamma 16 --force --out angle_flatness.csv
+  proxybench combine all_cells_fewshot_seed0.csv --terms val_acc,flatness --gamma 16 --force --out valacc_flatness.csv
+  proxybench combine all_cells_fewshot_seed0.csv --terms angle,val_acc --method rank --force --out angle_valacc.csv
   proxybench combine training_free_2000.csv --method logrank --missing last --name az_nas --force \
     --terms az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity \
     --out az_nas_2000.csv
@@ -104,26 +108,23 @@ cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
   proxybench correlate zero_cost_zcnas.csv --out zero_cost_zcnas.correlate.csv )
 # label-free ensembles, few-label predictors and their searches on the 2,000 cells
 proxybench beyond --zc $R/zero_cost_2000.csv --counts $R/cells.csv \
-  --supernet $R/all_cells_seed0.csv --extra $R/training_free_2000.csv --out "$RUNS/beyond"
+  --supernet $R/all_cells_fewshot_seed0.csv --extra $R/training_free_2000.csv --out "$RUNS/beyond"
 mkdir -p $R/beyond && cp -r "$RUNS"/beyond/{ensemble,predict,predict-zc,search,times.txt,title.txt} $R/beyond/
 S="--repeats 5 --out"
-proxybench search --proxy flatness --scores $R/all_cells_seed0.csv $S $R/search/flatness
-proxybench search --proxy angle --scores $R/all_cells_seed0.csv $S $R/search/angle
-proxybench search --proxy val_acc --scores $R/all_cells_seed0.csv $S $R/search/val_acc
-proxybench search --proxy val_loss --scores $R/all_cells_seed0.csv $S $R/search/val_loss
+proxybench search --proxy flatness --scores $R/all_cells_fewshot_seed0.csv $S $R/search/flatness
+proxybench search --proxy angle --scores $R/all_cells_fewshot_seed0.csv $S $R/search/angle
+proxybench search --proxy val_acc --scores $R/all_cells_fewshot_seed0.csv $S $R/search/val_acc
+proxybench search --proxy val_loss --scores $R/all_cells_fewshot_seed0.csv $S $R/search/val_loss
 proxybench search --proxy "angle+flatness[gamma=16]" --scores $R/angle_flatness.csv $S $R/search/angle_flatness
 proxybench search --proxy "rank(angle+val_acc)" --scores $R/angle_valacc.csv $S $R/search/angle_valacc
-proxybench search --proxy flatness --scores $R/all_cells_seed0.csv --algorithm random $S $R/search/random_flatness
+proxybench search --proxy flatness --scores $R/all_cells_fewshot_seed0.csv --algorithm random $S $R/search/random_flatness
 proxybench search --proxy params_live --scores $R/cells.csv $S $R/search/params_live
 
-# ---- 6b. the supernet levers study (its own script: training and scoring per lever)
-bash reports/cifar10-cpu/levers.sh "$DATA" "$RUNS"
-
 # ---- 7. the report (leaderboard first; this script last) and the README's leaderboard
-proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu preset, 2-core CPU" \
-  $(for s in 0 1 2 3 4; do echo --seed-tables $R/seeds/e30-seed-$s.csv; done) \
+proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu-fewshot preset, 2-core CPU" \
+  $(for s in 0 1 2 3 4; do echo --seed-tables $R/levers/lv-uniform/fewshot.seed-$s.csv; done) \
   --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/zen_running.csv \
-  --scores $R/all_cells_seed0.csv \
+  --scores $R/all_cells_fewshot_seed0.csv \
   --scores $R/training_free_2000.csv --scores $R/az_nas_2000.csv --scores $R/zero_cost_2000.csv \
   --scores $R/fisher_2000.csv \
   --beyond $R/beyond \
