@@ -271,3 +271,16 @@ def test_report_darts_transfer_table(darts_run, tmp_path):
     assert "evolution: val_acc" in table[0] and "| 4 |" in table[0]
     assert table[1].startswith("| DARTS_V2 | published |") and "| 73.3 |" in table[1]
     assert (out / "index.html").read_text().count("data:image/png;base64,") == 1
+
+
+def test_genotype_command_describes_and_draws_a_known_cell(tmp_path):
+    """`genotype` says it is counting (it takes seconds), then the canonical form, the
+    CIFAR size (DARTS V2: 3.3 M parameters, as published) and the ImageNet channels."""
+    res = run("genotype", "DARTS_V2", "--draw", tmp_path / "cell.png")
+    lines = res.output.splitlines()
+    assert lines[0].startswith("counting parameters and FLOPs")
+    cifar = next(line for line in lines if line.startswith("CIFAR-10"))
+    params = float(cifar.split(":")[1].split("M params")[0])
+    assert abs(params - 3.3) < 0.1
+    assert any(line.startswith("ImageNet    C=") for line in lines)
+    assert (tmp_path / "cell.png").stat().st_size > 0

@@ -191,10 +191,14 @@ def test_report_with_seeds_studies_and_readme(tmp_path, gt_csv):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- leaderboard:begin -->\nold\n<!-- leaderboard:end -->\ntail\n")
     seeds = [a for i in range(3) for a in ("--seed-tables", group / f"supernet.seed-{i}.csv")]
-    run("report", *seeds, "--scores", tmp_path / "cells.csv", "--ablation",
-        tmp_path / "ab" / "variance.csv", "--ablation", tmp_path / "ab" / "budget.csv",
-        "--ground-truth", gt_csv, "--bootstrap", "20", "--readme", readme,
-        "--out", tmp_path / "rep")
+    res = run("report", *seeds, "--scores", tmp_path / "cells.csv", "--ablation",
+              tmp_path / "ab" / "variance.csv", "--ablation", tmp_path / "ab" / "budget.csv",
+              "--ground-truth", gt_csv, "--bootstrap", "20", "--readme", readme,
+              "--out", tmp_path / "rep")
+    # each part says when it starts (a full report takes minutes)
+    for part in ("the leaderboard (20 bootstrap", "every column of 1 score table",
+                 "provenance"):
+        assert f"report: {part}" in res.output, part
     board = pd.read_csv(tmp_path / "rep" / "leaderboard.csv").set_index("proxy")
     assert board.loc["flatness", "replicates"] == 3 and board.loc["params", "replicates"] == 1
     assert (board["cells"] == 30).all()                # every row on the seed tables' cells

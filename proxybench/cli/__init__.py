@@ -466,6 +466,9 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
     if within_edge is not None and between:
         raise click.BadParameter("--within-edge correlates proxies with ground truth; it does "
                                  "not go with --between", param_hint="--within-edge")
+    if bootstrap > 0:
+        click.echo(f"correlating {len(scores)} table(s), {bootstrap} bootstrap resamples per "
+                   f"proxy and statistic ...", err=True)
     result, csv_path, text = correlate_files(
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
@@ -707,6 +710,8 @@ def genotype(spec, target_mflops, draw) -> None:
     if draw:
         from ..report.darts_plot import check_draw_path
         check_draw_path(draw)
+    click.echo("counting parameters and FLOPs on CIFAR and ImageNet networks (seconds) ...",
+               err=True)
     s = genotype_summary(spec, target_mflops or 600.0)
     click.echo(f"name        {s['name']}")
     click.echo(f"genotype    {s['text']}")
@@ -839,7 +844,8 @@ def report(tables, seed_tables, readme, searches, ablations, retrains, beyond, d
                           ablations=ablations, retrains=retrains, beyond=beyond,
                           ground_truth=gt,
                           dataset=dataset, title=title, notes=notes, commands=commands,
-                          n_boot=bootstrap, missing=missing)
+                          n_boot=bootstrap, missing=missing,
+                          echo=lambda line: click.echo(line, err=True))
     click.echo(f"-> {folder / 'index.md'}, {folder / 'index.html'}")
     if readme:
         write_readme_block(readme, (folder / "leaderboard.md").read_text(), dataset)

@@ -22,7 +22,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -230,7 +230,8 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                  ground_truth: str | None, metric: str = "test-200",
                  dataset: str = "cifar10", title: str = "proxybench report",
                  n_boot: int = 200, k: int = 50, notes: Sequence[str] = (),
-                 commands: str | Path | None = None, missing: str = "last") -> Path:
+                 commands: str | Path | None = None, missing: str = "last",
+                 echo: Callable[[str], None] | None = None) -> Path:
     """Write ``out/index.md`` and ``out/index.html``; returns the folder.
 
     The report reads top down: the leaderboard (every proxy's tau with its uncertainty, the
@@ -238,7 +239,10 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     spread, the variance and budget studies, the zero-cost reproduction; then the paper's
     tables and figures from ``scores`` (e.g. all cells of one supernet), searches,
     ablations; provenance and the ``commands`` file (the script that made the results)
-    last. ``seeds`` are score tables of the supernets of one seed group (one per seed)."""
+    last. ``seeds`` are score tables of the supernets of one seed group (one per seed).
+    ``echo`` gets one line as each part starts (a report with many bootstraps takes
+    minutes)."""
+    say = echo or (lambda line: None)
     if not (scores or seeds or searches or ablations or retrains or beyond):
         from ..errors import ProxybenchError
         raise ProxybenchError("nothing to report: pass --scores, --seed-tables, --search, "
@@ -256,6 +260,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     seed_sd: dict[str, float] = {}
     findings = _Doc(out)
     if truth is not None and (seeds or scores):
+        say(f"report: the leaderboard ({n_boot} bootstrap resamples per proxy) ...")
         board = _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth,
                        dataset, n_boot, missing, sorted((a for a in ablation_paths
                                                 if a.stem in TRUST_ABLATIONS),
@@ -265,10 +270,12 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
     ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
     if beyond:   # ensembles, few-label predictors and their searches (`proxybench beyond` folders)
         from ..analysis.beyond import render_beyond
+        say("report: ensembles, predictors and their searches ...")
         doc.markdown(render_beyond(list(beyond)))
 
     tables = [(Path(s), read_scores(s)) for s in scores]
     if tables and truth is not None:
+        say(f"report: every column of {len(tables)} score table(s), scatter plots, Fig. 2 ...")
         doc.h(2, f"Rank correlation with NB201 {dataset} test accuracy, per table")
         rows, scatter = [], []
         for path, t in tables:
@@ -319,6 +326,7 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                       if get_space(m.get("space", "nb201")).ground_truth}
     darts_searches = {s: m for s, m in summaries.items() if s not in nb201_searches}
     if nb201_searches:
+        say(f"report: {len(nb201_searches)} search(es), Fig. 3 ...")
         doc.h(2, "Search results")
         rows = []
         for s, summ in nb201_searches.items():
@@ -337,8 +345,11 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         _fig3(doc, nb201_searches, tables)
     if darts_searches or retrains:
         _darts(doc, darts_searches, [Path(r) for r in retrains])
+    if ablation_paths:
+        say(f"report: {len(ablation_paths)} ablation table(s) ...")
     for a in ablation_paths:
         _ablation(doc, a, seed_sd)
+    say("report: provenance, index.md, index.html ...")
     _provenance(doc, [(Path(p), read_scores(p)) for p in (*seeds, *scores)], commands)
     doc.insert(top, findings)
     doc.insert((top[0] + len(findings.md), top[1] + len(findings.html)), doc.contents())
