@@ -52,8 +52,8 @@ SWAP = ("Peng et al. 2024 (SWAP-NAS, ICLR); a secondary quote, not checked again
 SWAP_PROTOCOL = ("NB201 CIFAR-10; whether plain or size-regularised SWAP, and the batch and "
                  "cell set, not re-checked (the abstract's NB201 headline, rho 0.90 on "
                  "CIFAR-100, is the regularised score)")
-VKDNW = ("Tybl & Neumann 2025 (VKDNW, CVPR), Table 1, NB201 CIFAR-10, as quoted in issue 24 "
-         "(the paper's text not re-read here); the authors' NB201/paper_preparation.ipynb "
+VKDNW = ("Tybl & Neumann 2025 (VKDNW, CVPR), Table 1, NB201 CIFAR-10 (a secondary quote, not "
+         "checked against the paper's table); the authors' NB201/paper_preparation.ipynb "
          "(ondratybl/VKDNW at 2b67433^) prints tau 0.6177 / rho 0.8142 for one 128-tensor "
          "run of the single score")
 VKDNW_PROTOCOL = ("the 9,445 distinct cells (GRAF's unique set), Kendall tau and Spearman rho "

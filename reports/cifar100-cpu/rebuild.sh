@@ -7,9 +7,10 @@
 #   bash reports/cifar100-cpu/rebuild.sh DATA [RUNS] [STEPS]    # RUNS default runs/
 #
 # STEPS (default "zc supernet beyond report") picks the parts: zc = the zero-cost, training-free
-# and free proxies (no training; about 1.5 hours on one core), supernet = five cpu-preset
-# supernets and their proxies (about 40 minutes each on one core: CIFAR-100's NB201
-# protocol trains on all 50,000 training images), beyond = ensembles, few-label predictors
+# and free proxies (no training; about 1.5 hours on one core), supernet = five supernets at
+# the cpu-fewshot preset and their proxies (about 40 minutes of one-shot training and as
+# much again for the five sub-supernets, each on one core: CIFAR-100's NB201 protocol
+# trains on all 50,000 training images), beyond = ensembles, few-label predictors
 # and their searches on the scored cells (minutes), report = the report, the README's
 # leaderboard and the comparison with CIFAR-10.
 #
@@ -55,14 +56,16 @@ if on zc; then
 fi
 
 if on supernet; then
-  proxybench train --dataset cifar100 --data-dir "$DATA" --preset cpu --save-every 5 $T \
-    --resume --seeds 0-4 --out "$RUNS/c100-e30"
-  proxybench score --run "$RUNS/c100-e30" --proxy "$SN" --cells 1000 $T --resume \
-    --out "$RUNS/c100-e30/supernet.csv"
+  # the cpu-fewshot preset (CIFAR-10's levers study picked it): each supernet split on
+  # edge 0 into five sub-supernets, each cell scored on its own
+  proxybench train --dataset cifar100 --data-dir "$DATA" --preset cpu-fewshot --save-every 5 \
+    $T --resume --seeds 0-4 --out "$RUNS/c100-fs"
+  proxybench score --run "$RUNS/c100-fs" --proxy "$SN" --cells 1000 $T --workers 1 --resume \
+    --out "$RUNS/c100-fs/supernet.csv"
   mkdir -p $R/seeds
   for s in 0 1 2 3 4; do
     for x in csv json; do
-      relative "$RUNS/c100-e30/supernet.seed-$s.$x" $R/seeds/e30-seed-$s.$x
+      relative "$RUNS/c100-fs/supernet.seed-$s.$x" $R/seeds/fs-seed-$s.$x
     done
   done
 fi
@@ -71,7 +74,7 @@ if on beyond; then
   # label-free ensembles, few-label predictors and their searches on the 1,000 cells (the
   # zero-cost and training-free tables, and the first supernet's proxies once it exists)
   SN0=()
-  [ -f $R/seeds/e30-seed-0.csv ] && SN0=(--supernet $R/seeds/e30-seed-0.csv)
+  [ -f $R/seeds/fs-seed-0.csv ] && SN0=(--supernet $R/seeds/fs-seed-0.csv)
   proxybench beyond --dataset cifar100 --zc $R/zero_cost.csv --counts $R/cells.csv \
     --extra $R/training_free.csv "${SN0[@]}" --out "$RUNS/beyond"
   mkdir -p $R/beyond && cp -r "$RUNS"/beyond/* $R/beyond/
@@ -80,7 +83,7 @@ fi
 if on report; then
   SEEDS=()
   for s in 0 1 2 3 4; do
-    [ -f $R/seeds/e30-seed-$s.csv ] && SEEDS+=(--seed-tables $R/seeds/e30-seed-$s.csv)
+    [ -f $R/seeds/fs-seed-$s.csv ] && SEEDS+=(--seed-tables $R/seeds/fs-seed-$s.csv)
   done
   SC=()    # the tables made so far (a step not yet run leaves its rows out)
   for t in zero_cost training_free az_nas cells; do
@@ -89,7 +92,7 @@ if on report; then
   BY=()
   [ -d $R/beyond ] && BY=(--beyond $R/beyond)
   proxybench report --dataset cifar100 \
-    --title "proxybench: NB201 on CIFAR-100, cpu preset, 2-core CPU" "${SEEDS[@]}" \
+    --title "proxybench: NB201 on CIFAR-100, cpu-fewshot preset, 2-core CPU" "${SEEDS[@]}" \
     "${SC[@]}" "${BY[@]}" --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
   proxybench cross-dataset --board cifar10=reports/cifar10-cpu/leaderboard.csv \
     --board cifar100=$R/leaderboard.csv --out $R/cross-dataset.md
