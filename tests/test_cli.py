@@ -118,9 +118,9 @@ def test_demo_runs_offline_without_data(tmp_path, gt_csv):
     assert len(table) == 12 and table["flatness"].notna().all()
     corr = pd.read_csv(tmp_path / "demo" / "scores.correlate.csv")
     assert {"flatness", "val_acc", "params", "params_live"} == set(corr.proxy)
-    # rerunning reuses what is there instead of failing
+    # rerunning reuses what is there instead of failing (here with an explicit --threads)
     run("demo", "--out", tmp_path / "demo", "--sample", "12", "--epochs", "1",
-        "--ground-truth", gt_csv)
+        "--ground-truth", gt_csv, "--threads", "1")
 
 
 def test_correlate_between_columns_of_two_tables(tmp_path):

@@ -276,7 +276,13 @@ def test_report_darts_transfer_table(darts_run, tmp_path):
 def test_genotype_command_describes_and_draws_a_known_cell(tmp_path):
     """`genotype` says it is counting (it takes seconds), then the canonical form, the
     CIFAR size (DARTS V2: 3.3 M parameters, as published) and the ImageNet channels."""
-    res = run("genotype", "DARTS_V2", "--draw", tmp_path / "cell.png")
+    import torch
+    before = torch.get_num_threads()
+    try:
+        res = run("genotype", "DARTS_V2", "--draw", tmp_path / "cell.png", "--threads", "2")
+        assert torch.get_num_threads() == 2             # --threads reaches torch
+    finally:
+        torch.set_num_threads(before)
     lines = res.output.splitlines()
     assert lines[0].startswith("counting parameters and FLOPs")
     cifar = next(line for line in lines if line.startswith("CIFAR-10"))

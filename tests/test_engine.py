@@ -170,3 +170,46 @@ def test_usable_cores_respects_a_containers_cpu_quota(tmp_path):
     assert cgroup_cpu_quota(v1.parent) is None
     assert cgroup_cpu_quota(tmp_path / "none") is None
     assert usable_cores(tmp_path / "none") >= 1
+
+
+def test_default_threads_are_the_idle_cores(tmp_path):
+    """Without --threads a command takes the cores idle now (never fewer than one, never
+    more than it may use), measured from /proc/stat's counters."""
+    from proxybench.run.distributed import default_threads, idle_cores
+
+    assert default_threads(2, 1.9) == 2            # idle 2-core machine: both cores
+    assert default_threads(2, 1.1) == 1            # one busy job beside it
+    assert default_threads(2, 0.0) == 1            # overloaded: one, not zero
+    assert default_threads(8, 5.2) == 5
+    assert default_threads(2, 40.0) == 2           # 2-CPU quota on a mostly idle host
+    stat = tmp_path / "stat"
+    lines = ["cpu  {} 0 {} {} 0 0 0 0 0 0", "cpu0 0 0 0 0 0 0 0 0 0 0",
+             "cpu1 0 0 0 0 0 0 0 0 0 0", "intr 1"]
+    stat.write_text("\n".join(lines).format(100, 100, 100, 0) + "\n")
+
+    import threading
+    def advance():                  # 400 jiffies pass: 100 user, 100 system, 200 idle
+        stat.write_text("\n".join(lines).format(200, 200, 300, 0) + "\n")
+    timer = threading.Timer(0.05, advance)
+    timer.start()
+    assert abs(idle_cores(0.3, stat) - 1.0) < 1e-9   # half of 2 cores idle
+    timer.join()
+    import os  # no /proc/stat: the cores less the load average
+    expected = (os.cpu_count() or 1) - os.getloadavg()[0]
+    assert abs(idle_cores(0.01, tmp_path / "none") - expected) < 0.2
+
+
+def test_the_cli_sets_its_default_threads_only_when_the_user_did_not(monkeypatch):
+    import os
+
+    from click.testing import CliRunner
+
+    from proxybench.cli import main
+    from proxybench.run.distributed import default_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert CliRunner().invoke(main, ["proxies"]).exit_code == 0
+    assert os.environ["OMP_NUM_THREADS"] == str(default_threads())
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert CliRunner().invoke(main, ["proxies"]).exit_code == 0
+    assert os.environ["OMP_NUM_THREADS"] == "7"

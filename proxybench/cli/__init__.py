@@ -9,6 +9,7 @@ Every known failure (bad names, malformed strings, missing or corrupt files) end
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ import click
 import pandas as pd
 
 from .. import __version__
-from ..run.distributed import set_threads
+from ..run.distributed import default_threads, set_threads
 from . import options as O
 
 
@@ -144,6 +145,11 @@ def main() -> None:
       proxybench score --run runs/c10 --proxy flatness --out runs/c10/flatness.csv
       proxybench correlate runs/c10/flatness.csv --dataset cifar10 --ground-truth GT.csv
     """
+    # every command's torch threads by default: the cores idle now (an explicit --threads or a
+    # user's OMP_NUM_THREADS wins); set before torch is imported, so forks and torchrun's
+    # ranks inherit it
+    if "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(default_threads())
 
 
 # --------------------------------------------------------------------------- train
@@ -697,8 +703,9 @@ def retrain(genotype_spec, dataset, data_dir, preset, init_channels, target_mflo
 @O.TARGET_MFLOPS
 @click.option("--draw", type=click.Path(dir_okay=False), default=None,
               help="Also draw the cell diagram to this PNG (and .svg).")
+@O.THREADS
 @friendly
-def genotype(spec, target_mflops, draw) -> None:
+def genotype(spec, target_mflops, draw, threads) -> None:
     """Describe a DARTS genotype (a known name, JSON file or text): canonical form, size on
     CIFAR (C=36, 20 cells) and the init channels for the ImageNet budget.
 
@@ -707,6 +714,7 @@ def genotype(spec, target_mflops, draw) -> None:
     proxybench genotype s-darts/genotype.json --draw cell.png
     """
     from ..run.retrain import genotype_summary
+    set_threads(threads)
     if draw:
         from ..report.darts_plot import check_draw_path
         check_draw_path(draw)
@@ -909,11 +917,13 @@ def describe(path) -> None:
 @click.option("--sample", "n_cells", type=click.IntRange(10, 15625), default=200,
               show_default=True, help="Number of cells the demo samples and scores.")
 @O.EPOCHS
+@O.THREADS
 @friendly
-def demo(data_dir, ground_truth, out, n_cells, epochs) -> None:
-    """The main job, small: train a tiny supernet, score cells, correlate (~40 s on 2 cores
-    with synthetic images; ~80 s with --data-dir)."""
+def demo(data_dir, ground_truth, out, n_cells, epochs, threads) -> None:
+    """The main job, small: train a tiny supernet, score cells, correlate (~20 s on 2 idle
+    cores with synthetic images; ~45 s with --data-dir)."""
     from ..demo import run_demo
+    set_threads(threads)
     run_demo(data_dir=data_dir, ground_truth=ground_truth, out=out or "runs/demo",
              n_cells=n_cells, epochs=epochs, echo=click.echo)
 

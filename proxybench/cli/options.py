@@ -99,8 +99,9 @@ RETRY = click.option("--retry-errors", is_flag=True,
                      help="Score again the cells whose error column is set in a table being "
                           "continued (score: with --resume; ablate continues its tables).")
 THREADS = click.option("--threads", type=checked("threads"), default=None,
-                       help="torch threads per process (default: every core; `score`: one per "
-                            "worker process).")
+                       help="torch threads per process (default: the usable cores idle when the "
+                            "command starts, at least one, or OMP_NUM_THREADS when set; "
+                            "`score`: one per worker process).")
 WORKERS = click.option("--workers", type=checked("workers"), default=None,
                        help="Scoring processes, each with --threads torch threads (default: "
                             "one per usable CPU core, each with one thread, which gives the "

@@ -746,7 +746,8 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
                                        f"{preset['val_images']}" if "bn_images" in preset
                                        else "")) if preset else "-",
                          "hardware": f"{env.get('machine', '?')}, {env.get('cpu_threads', '?')}"
-                                     f" torch threads, torch {env.get('torch', '?')}"})
+                                     f" torch thread{'' if env.get('cpu_threads') == 1 else 's'}"
+                                     f", torch {env.get('torch', '?')}"})
         doc.table(pd.DataFrame(rows))
         cmds = [f"{p.parent.name}/{p.name}: "
                 f"{read_meta_or_empty(p).get('command', '(no command recorded)')}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,10 +37,43 @@ def process_group(device: str = "cpu") -> Iterator[None]:
 
 
 def set_threads(threads: int | None) -> None:
-    """torch's intra-op threads (None: torch's default, every core)."""
+    """torch's intra-op threads; None leaves them as they are (the CLI's default,
+    :func:`default_threads`, is set at its start through OMP_NUM_THREADS)."""
     if threads:
         import torch
         torch.set_num_threads(threads)
+
+
+def default_threads(cores: int | None = None, idle: float | None = None) -> int:
+    """Torch threads for a command given no --threads: the usable cores that are idle now,
+    at least one. ``idle`` is the number of idle cores (default :func:`idle_cores`, measured
+    over a tenth of a second). Why: OpenMP threads wait for each other at every operation,
+    so a command with more threads than free cores runs several times slower than with one
+    (``benchmarks/bench_threads.py``), while one thread on an idle machine costs well under
+    2x. A load average would lag: it still counts the command that just finished."""
+    cores = usable_cores() if cores is None else cores
+    idle = idle_cores() if idle is None else idle
+    return max(1, min(cores, int(idle + 0.5)))
+
+
+def idle_cores(seconds: float = 0.1, stat: Path = Path("/proc/stat")) -> float:
+    """Idle CPU cores of the machine over ``seconds`` (its /proc/stat, all its cores; a
+    container sees its host's); without /proc/stat, the cores less the 1-minute load
+    average."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
+        return sum(fields[3:5]), sum(fields[:8])          # idle + iowait, all but guest
+    try:
+        ncpu = sum(1 for line in stat.read_text().splitlines()
+                   if line.startswith("cpu") and line[3:4].isdigit())
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+        return ncpu * (idle1 - idle0) / max(1, total1 - total0)
+    except (OSError, ValueError, IndexError):
+        with contextlib.suppress(OSError, AttributeError):
+            return (os.cpu_count() or 1) - os.getloadavg()[0]
+        return float(os.cpu_count() or 1)
 
 
 def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
