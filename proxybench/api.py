@@ -798,8 +798,10 @@ def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
     ``zc-all`` every column of ``zc``; ``nwot+synflow+params_live``; ``zc-all+free`` those
     of ``zc`` with params_live and flops_live; ``az-nas`` the ``extra`` columns whose names
     start with "az" (AZ-NAS's components); ``extra-all`` every ``extra`` column;
-    ``everything`` every column of every table (the middle two only where they have >= 2
-    columns). Each is aggregated by log-rank (AZ-NAS) and by mean rank. Member selection on
+    ``vkdnw-agg`` VKDNW_agg's members as its authors aggregate them (vkdnw_single, jacov,
+    AZ-NAS expressivity, trainability and complexity; where the tables hold all five);
+    ``everything`` every column of every table (az-nas and extra-all only where they have
+    >= 2 columns). Each is aggregated by log-rank (AZ-NAS) and by mean rank. Member selection on
     10 random halves. Predictors: linear and gbt, 10-400 labels, 10 draws; once on every
     column, once on ``zc`` alone. Searches: budget 200 evaluations, population 20, seeds
     0-4; evolution and random search with every single column and declared ensemble, the
@@ -830,6 +832,9 @@ def beyond(out: str | Path, zc: str | Path, cells: str | Path, *,
         declared["az-nas"] = azc
     if len(exc) >= 2:
         declared["extra-all"] = exc
+    from .proxies.vkdnw import VKDNW_AGG
+    if all(m in everything for m in VKDNW_AGG):
+        declared["vkdnw-agg"] = list(VKDNW_AGG)
     declared["everything"] = everything
     for name, members in declared.items():
         lacking = [m for m in members if m not in everything]

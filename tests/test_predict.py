@@ -241,24 +241,30 @@ def test_beyond_runs_the_whole_section_from_the_cli(tmp_path):
             {"column": c, "higher_is_better": True} for c in cols]}))
         return path
     noisy = lambda s: truth + rng.normal(scale=s, size=n)  # noqa: E731
-    zc = table("zc", {"synflow": noisy(10), "nwot": noisy(15), "snip": noisy(40)})
+    zc = table("zc", {"synflow": noisy(10), "nwot": noisy(15), "snip": noisy(40),
+                      "jacov": noisy(30)})
     cells = table("cells", {"params_live": noisy(20), "flops_live": noisy(25)})
-    tf = table("tf", {"az_a": noisy(12), "az_b": noisy(30), "meco": noisy(8)})
-    res = run("beyond", "--zc", zc, "--counts", cells, "--extra", tf, "--ground-truth", gt,
-              "--bootstrap", "20", "--out", tmp_path / "b")
+    tf = table("tf", {"az_nas_expressivity": noisy(12), "az_nas_trainability": noisy(30),
+                      "az_nas_complexity": noisy(20), "meco": noisy(8)})
+    vk = table("vk", {"vkdnw_single": noisy(15)})
+    res = run("beyond", "--zc", zc, "--counts", cells, "--extra", tf, "--extra", vk,
+              "--ground-truth", gt, "--bootstrap", "20", "--out", tmp_path / "b")
     out = tmp_path / "b"
     for part in ("ensemble/summary.csv", "predict/curve.csv", "predict-zc/curve.csv",
                  "search/summary.csv", "beyond.md", "times.txt"):
         assert (out / part).is_file(), part
     declared = json.loads((out / "ensemble" / "ensemble.json").read_text())["declared"]
     assert set(declared) == {"zc-all", "nwot+synflow+params_live", "zc-all+free", "az-nas",
-                             "extra-all", "everything"}
-    assert declared["az-nas"] == ["az_a", "az_b"]
+                             "extra-all", "vkdnw-agg", "everything"}
+    assert declared["az-nas"] == ["az_nas_expressivity", "az_nas_trainability",
+                                  "az_nas_complexity"]
+    assert declared["vkdnw-agg"] == ["vkdnw_single", "jacov", "az_nas_expressivity",
+                                     "az_nas_trainability", "az_nas_complexity"]
     curve = pd.read_csv(out / "predict" / "curve.csv")
     assert sorted(curve["k"].unique()) == [10, 20, 50] and (curve["cells"] == n).all()
     assert "search 0 s" not in res.output or "[beyond]" in res.output
     md = (out / "beyond.md").read_text()
-    assert "Beyond single proxies" in md and "zc + cells + tf" in md
+    assert "Beyond single proxies" in md and "zc + cells + tf + vk" in md
     run("report", "--beyond", out, "--ground-truth", gt, "--out", tmp_path / "r")
     assert "Beyond single proxies" in (tmp_path / "r" / "index.md").read_text()
     one_line_error(run("beyond", "--zc", tf, "--counts", cells, "--ground-truth", gt,

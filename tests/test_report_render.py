@@ -132,3 +132,18 @@ def test_leaderboard_without_seed_tables_uses_the_cells_every_table_shares(tmp_p
     board = leaderboard([], [tmp_path / "a.csv", tmp_path / "b.csv"],
                         load_ground_truth(str(gt_csv)), "cifar10", n_boot=0)
     assert (board["cells"] == len(small)).all()
+
+
+def test_contents_lists_the_sections_of_markdown_blocks_and_lists_render_as_lists(tmp_path):
+    """A section written as one Markdown block (the beyond section) adds its heading to the
+    table of contents, not its body; '- ' lines become an HTML list, wrapped lines included."""
+    from proxybench.report.build import _Doc
+
+    doc = _Doc(tmp_path)
+    doc.h(2, "Findings")
+    doc.markdown("- **Best:** one\n- two,\n  wrapped")
+    doc.markdown("## Beyond\n\nsome text\n\n### Sub\n\n| a | b |\n|---|---|\n| 1 | 2 |")
+    toc = doc.contents()
+    assert toc.md == ["**Contents:** Findings · Beyond\n"]
+    assert '<a href="#beyond">Beyond</a>' in toc.html[0]
+    assert "<ul><li><b>Best:</b> one</li><li>two, wrapped</li></ul>" in "".join(doc.html)

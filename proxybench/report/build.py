@@ -71,7 +71,8 @@ class _Doc:
     def contents(self) -> _Doc:
         """A table of contents of the level-2 sections, linked in the HTML."""
         toc = _Doc(self.out)
-        names = [line[3:].strip() for line in self.md if line.startswith("## ")]
+        names = [line[3:].strip() for entry in self.md for line in entry.splitlines()
+                 if line.startswith("## ")]
         toc.md.append("**Contents:** " + " · ".join(names) + "\n")
         toc.html.append("<p><b>Contents:</b> " + " · ".join(
             f'<a href="#{_slug(n)}">{html.escape(n)}</a>' for n in names) + "</p>")
@@ -105,7 +106,16 @@ class _Doc:
         def flush() -> None:
             if not block:
                 return
-            if block[0].startswith("|"):
+            if block[0].startswith("- "):       # a list; an item's lines may wrap
+                items: list[str] = []
+                for line in block:
+                    if line.startswith("- "):
+                        items.append(line[2:])
+                    else:
+                        items[-1] += " " + line.strip()
+                self.html.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items)
+                                 + "</ul>")
+            elif block[0].startswith("|"):
                 rows = [[c.strip().replace("\\|", "|") for c in
                          re.split(r"(?<!\\)\|", line.strip())[1:-1]]
                         for line in block if not re.match(r"^\|[-:| ]+\|$", line.strip())]
@@ -530,8 +540,7 @@ def _findings(doc: _Doc, board: pd.DataFrame, dataset: str) -> None:
                      f"(ours {float(far['ours [95% CI]'].split(' ')[0]):+.3f}, published "
                      f"{far['published']}: {far['source']}).")
     doc.h(2, "Findings")
-    for line in lines:
-        doc.markdown("- " + line)
+    doc.markdown("\n".join("- " + line for line in lines))
 
 
 def _leaderboard_figure(doc: _Doc, board: pd.DataFrame) -> None:

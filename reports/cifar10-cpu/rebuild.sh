@@ -62,10 +62,10 @@ proxybench score --proxy fisher --data-dir "$DATA" --dataset cifar10 --preset pa
 TF="zico;meco;swap;az_nas_expressivity;az_nas_progressivity;az_nas_trainability;az_nas_complexity"
 proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar10 --preset paper \
   --cells "$RUNS/cells2000.txt" $T --resume --out "$RUNS/training_free_2000.csv"
-# VKDNW (Gaussian inputs, as its authors' code; no data) on the report's 1,000 cells; its
+# VKDNW (Gaussian inputs, as its authors' code; no data) on the 2,000 cells; its
 # aggregate VKDNW_agg joins it with jacov and three AZ-NAS components in step 6
-proxybench score --proxy "vkdnw;vkdnw_single" --preset paper --cells 1000 $T --workers 1 \
-  --resume --out "$RUNS/vkdnw.csv"
+proxybench score --proxy "vkdnw;vkdnw_single" --preset paper --cells "$RUNS/cells2000.txt" $T \
+  --workers 1 --resume --out "$RUNS/vkdnw_2000.csv"
 
 # ---- 4. the supernet levers study (its own script: training and scoring per lever). Its
 #         few-shot lever (seeds 0-4) is the setting its preset rule picked, the cpu-fewshot
@@ -94,7 +94,7 @@ cp "$RUNS"/zero_cost.{csv,json} "$RUNS"/zen_running.{csv,json} "$RUNS"/cells.{cs
 cp "$RUNS"/zero_cost_zcnas.{csv,json} $R/
 cp "$RUNS"/all_cells_fewshot_seed0.{csv,json} $R/
 cp "$RUNS"/zero_cost_2000.{csv,json} "$RUNS"/training_free_2000.{csv,json} "$RUNS/cells2000.txt" $R/
-cp "$RUNS"/fisher_2000.{csv,json} "$RUNS"/vkdnw.{csv,json} $R/
+cp "$RUNS"/fisher_2000.{csv,json} "$RUNS"/vkdnw_2000.{csv,json} $R/
 for a in variance budget alpha gamma sigma position; do cp "$RUNS/ablate/$a.csv" $R/ablate/; done
 cp "$RUNS/c10-e30/seed-0/metrics.csv" $R/training_metrics.csv
 cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
@@ -108,14 +108,14 @@ cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
   proxybench correlate training_free_2000.csv --column zico --column meco --column swap \
     --out training_free_2000.correlate.csv
   proxybench correlate az_nas_2000.csv --column az_nas --out az_nas_2000.correlate.csv
-  proxybench combine vkdnw.csv zero_cost.csv training_free_2000.csv --method logrank \
-    --missing last --name vkdnw_agg --force --out vkdnw_agg.csv \
+  proxybench combine vkdnw_2000.csv zero_cost_2000.csv training_free_2000.csv --method logrank \
+    --missing last --name vkdnw_agg --force --out vkdnw_agg_2000.csv \
     --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity
   # the image protocol beside the report's on the same cells
   proxybench correlate zero_cost_zcnas.csv --out zero_cost_zcnas.correlate.csv )
 # label-free ensembles, few-label predictors and their searches on the 2,000 cells
 proxybench beyond --zc $R/zero_cost_2000.csv --counts $R/cells.csv \
-  --supernet $R/all_cells_fewshot_seed0.csv --extra $R/training_free_2000.csv --out "$RUNS/beyond"
+  --supernet $R/all_cells_fewshot_seed0.csv --extra $R/training_free_2000.csv --extra $R/vkdnw_2000.csv --out "$RUNS/beyond"
 mkdir -p $R/beyond && cp -r "$RUNS"/beyond/{ensemble,predict,predict-zc,search,times.txt,title.txt} $R/beyond/
 S="--repeats 5 --out"
 proxybench search --proxy flatness --scores $R/all_cells_fewshot_seed0.csv $S $R/search/flatness
@@ -133,7 +133,7 @@ proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu-fewsho
   --scores $R/zero_cost.csv --scores $R/cells.csv --scores $R/zen_running.csv \
   --scores $R/all_cells_fewshot_seed0.csv \
   --scores $R/training_free_2000.csv --scores $R/az_nas_2000.csv --scores $R/zero_cost_2000.csv \
-  --scores $R/fisher_2000.csv --scores $R/vkdnw.csv --scores $R/vkdnw_agg.csv \
+  --scores $R/fisher_2000.csv --scores $R/vkdnw_2000.csv --scores $R/vkdnw_agg_2000.csv \
   --beyond $R/beyond \
   --scores $R/angle_flatness.csv --scores $R/valacc_flatness.csv --scores $R/angle_valacc.csv \
   $(for s in flatness angle val_acc val_loss angle_flatness angle_valacc random_flatness params_live; do echo --search $R/search/$s; done) \
