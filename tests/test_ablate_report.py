@@ -87,3 +87,16 @@ def test_report_from_tables(tiny_run, tmp_path, gt_csv):
     assert (f"Our supernets: C={preset['channels']}, N={preset['layers']}, "
             f"{preset['epochs']} epochs, batch {preset['batch_size']}, uniform sampling "
             f"(preset tiny).") in md2
+
+
+def test_report_puts_the_papers_ablations_in_its_order(tiny_run, tmp_path, gt_csv):
+    """Ablations given in any order appear as the paper numbers them: 6, 7, then 8-10."""
+    paths = []
+    for name in ("gamma", "position", "alpha"):
+        run_ablation(name, run_dir=tiny_run, indices=CELLS, out=tmp_path, dataset="cifar10",
+                     ground_truth=str(gt_csv), n_boot=10, echo=lambda _: None)
+        paths.append(tmp_path / f"{name}.csv")
+    out = build_report(tmp_path / "rep", ablations=paths, ground_truth=str(gt_csv), n_boot=10,
+                       title="t")
+    md = (out / "index.md").read_text()
+    assert md.index("## Table 6") < md.index("## Table 7") < md.index("## Tables 8-10")

@@ -277,7 +277,10 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
                                                key=lambda a: TRUST_ABLATIONS.index(a.stem)))
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
         _findings(findings, board, dataset)
-    ablation_paths = [a for a in ablation_paths if a.stem not in TRUST_ABLATIONS]
+    # the paper's ablations in its order (Tables 5, 6, 7, 8-10), whatever order they came in
+    order = list(ABLATION_TITLES)
+    ablation_paths = sorted((a for a in ablation_paths if a.stem not in TRUST_ABLATIONS),
+                            key=lambda a: order.index(a.stem) if a.stem in order else len(order))
     if beyond:   # ensembles, few-label predictors and their searches (`proxybench beyond` folders)
         from ..analysis.beyond import render_beyond
         say("report: ensembles, predictors and their searches ...")
