@@ -147,3 +147,12 @@ def test_contents_lists_the_sections_of_markdown_blocks_and_lists_render_as_list
     assert toc.md == ["**Contents:** Findings · Beyond\n"]
     assert '<a href="#beyond">Beyond</a>' in toc.html[0]
     assert "<ul><li><b>Best:</b> one</li><li>two, wrapped</li></ul>" in "".join(doc.html)
+
+
+def test_darts_section_names_the_dataset_searched(tmp_path):
+    from proxybench.report.build import _darts, _Doc
+
+    doc = _Doc(tmp_path)
+    _darts(doc, {tmp_path / "s": {"dataset": "cifar100", "found": "g", "algorithm": "evolution",
+                                  "proxy": "flatness", "evaluations": 100}}, [])
+    assert doc.md[0] == "## DARTS space: search on CIFAR-100, retrain from scratch\n"

@@ -787,7 +787,10 @@ def _summary(search_dir: Path) -> dict:
 def _darts(doc: _Doc, searches: dict[Path, dict], retrains: list[Path]) -> None:
     """DARTS transfer: the cells found by each search (folder -> summary) and the published
     cells, retrained from scratch with the same budget."""
-    doc.h(2, "DARTS space: search on CIFAR-10, retrain from scratch")
+    datasets = sorted({str(summ.get("dataset") or "cifar10") for summ in searches.values()})
+    names = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
+    where = " and ".join(names.get(d, d) for d in datasets) or "CIFAR-10"
+    doc.h(2, f"DARTS space: search on {where}, retrain from scratch")
     found = {summ["found"]: summ for summ in searches.values()}
     rows = []
     for r in retrains:

@@ -29,14 +29,21 @@ if on retrain; then
   proxybench retrain --genotype DARTS_V2 $R --out "$RUNS"/rt-darts-v2
 fi
 if on copy; then
+  # copies with this machine's paths made relative (DATA, runs/)
+  rel() { sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "${RUNS%/c100}")#runs#g" "$1" > "$2"; }
   D=reports/cifar100-cpu/darts
   for s in s-flatness s-angle-flatness; do
     mkdir -p $D/$s
-    cp "$RUNS"/darts/$s/{genotype.json,genotype.png,genotype.svg,history.csv,scores.csv,scores.json,summary.json} $D/$s/
+    cp "$RUNS"/darts/$s/{genotype.png,genotype.svg} $D/$s/
+    for f in genotype.json history.csv scores.csv scores.json summary.json; do
+      rel "$RUNS"/darts/$s/$f $D/$s/$f
+    done
   done
   for r in rt-flatness rt-angle-flatness rt-genas-flatness rt-darts-v2; do
     [ -f "$RUNS"/$r/result.json ] || continue
-    mkdir -p $D/$r; cp "$RUNS"/$r/{result.json,metrics.csv,run.json} $D/$r/
+    mkdir -p $D/$r
+    for f in result.json metrics.csv run.json; do rel "$RUNS"/$r/$f $D/$r/$f; done
   done
-  mkdir -p $D/supernet; cp "$RUNS"/darts/{metrics.csv,run.json} $D/supernet/
+  mkdir -p $D/supernet
+  for f in metrics.csv run.json; do rel "$RUNS"/darts/$f $D/supernet/$f; done
 fi

@@ -91,6 +91,8 @@ if on report; then
   done
   BY=()
   [ -d $R/beyond ] && BY=(--beyond $R/beyond)
+  for d in $R/darts/s-*; do if [ -f "$d/summary.json" ]; then BY+=(--search "$d"); fi; done
+  for d in $R/darts/rt-*; do if [ -f "$d/result.json" ]; then BY+=(--retrain "$d"); fi; done
   proxybench report --dataset cifar100 \
     --title "proxybench: NB201 on CIFAR-100, cpu-fewshot preset, 2-core CPU" "${SEEDS[@]}" \
     "${SC[@]}" "${BY[@]}" --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
