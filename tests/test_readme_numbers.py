@@ -156,3 +156,17 @@ def test_readme_cross_dataset_numbers_are_the_comparisons():
     assert (f"the {cross['proxies']} proxies both leaderboards hold" in readme)
     assert (f"Kendall τ {cross['kendall_tau']:+.3f} [{cross['tau_ci_low']:+.3f}, "
             f"{cross['tau_ci_high']:+.3f}]") in readme
+
+
+def test_committed_results_carry_no_absolute_paths_of_the_machine_that_made_them():
+    """Reports and their tables name the data and runs folders relative to the repository
+    (DATA, runs/), never a machine's absolute paths."""
+    import re
+    pattern = re.compile(r"(?<![\w.~])/(work|root|home|tmp|Users|mnt|opt)/")
+    found = []
+    for path in (ROOT / "reports").rglob("*"):
+        if path.suffix in {".json", ".csv", ".md", ".txt", ".html"} and path.is_file():
+            text = path.read_text(errors="replace")
+            if pattern.search(text):
+                found.append(str(path.relative_to(ROOT)))
+    assert not found, found

@@ -117,6 +117,9 @@ cp "$RUNS/c10-e30/seed-0/run.json" $R/training_run.json
 proxybench beyond --zc $R/zero_cost_2000.csv --counts $R/cells.csv \
   --supernet $R/all_cells_fewshot_seed0.csv --extra $R/training_free_2000.csv --extra $R/vkdnw_2000.csv --out "$RUNS/beyond"
 mkdir -p $R/beyond && cp -r "$RUNS"/beyond/{ensemble,predict,predict-zc,search,times.txt,title.txt} $R/beyond/
+# the copies here name the data and runs folders relative to the repository, not this machine's
+find $R -type f \( -name '*.json' -o -name '*.csv' -o -name '*.md' -o -name '*.txt' \) -exec \
+  sed -i -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "$RUNS")#runs#g" -e "s#$PWD/##g" {} +
 S="--repeats 5 --out"
 proxybench search --proxy flatness --scores $R/all_cells_fewshot_seed0.csv $S $R/search/flatness
 proxybench search --proxy angle --scores $R/all_cells_fewshot_seed0.csv $S $R/search/angle

@@ -78,6 +78,8 @@ if on beyond; then
   proxybench beyond --dataset cifar100 --zc $R/zero_cost.csv --counts $R/cells.csv \
     --extra $R/training_free.csv "${SN0[@]}" --out "$RUNS/beyond"
   mkdir -p $R/beyond && cp -r "$RUNS"/beyond/* $R/beyond/
+  find $R/beyond -type f \( -name '*.json' -o -name '*.csv' -o -name '*.md' \) -exec sed -i \
+    -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "${RUNS%/c100}")#runs#g" -e "s#$PWD/##g" {} +
 fi
 
 if on report; then
