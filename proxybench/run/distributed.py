@@ -60,15 +60,16 @@ def idle_cores(seconds: float = 0.1, stat: Path = Path("/proc/stat")) -> float:
     """Idle CPU cores of the machine over ``seconds`` (its /proc/stat, all its cores; a
     container sees its host's); without /proc/stat, the cores less the 1-minute load
     average."""
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
-        return sum(fields[3:5]), sum(fields[:8])          # idle + iowait, all but guest
+    def sample() -> tuple[int, int, int]:
+        """(idle + iowait jiffies, all but guest, cores) from one read of /proc/stat."""
+        lines = stat.read_text().splitlines()
+        fields = [int(x) for x in lines[0].split()[1:]]
+        cores = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+        return sum(fields[3:5]), sum(fields[:8]), cores
     try:
-        ncpu = sum(1 for line in stat.read_text().splitlines()
-                   if line.startswith("cpu") and line[3:4].isdigit())
-        idle0, total0 = sample()
+        idle0, total0, ncpu = sample()
         time.sleep(seconds)
-        idle1, total1 = sample()
+        idle1, total1, _ = sample()
         return ncpu * (idle1 - idle0) / max(1, total1 - total0)
     except (OSError, ValueError, IndexError):
         with contextlib.suppress(OSError, AttributeError):
