@@ -718,12 +718,17 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
            cells: str | int = 1000, seed: int = 0, dataset: str = "cifar10",
            ground_truth: str | None = None, truth_metric: str = "test-200",
            bootstrap: int = 1000, levels: int = 4, keep: str | Path | None = None,
-           device: str = "cpu", echo: Callable[[str], None] | None = None) -> pd.DataFrame:
+           at_epochs: Sequence[int] | None = None, bn_images: int | None = None,
+           val_images: int | None = None, device: str = "cpu",
+           echo: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One of the paper's ablations or a trust study (``proxybench ablate NAME``) on the
     seeded ``cells`` (a count, ``all`` or a file of indices): ``runs`` is one training run,
     or for ``variance`` a seed group, ``budget`` one group per budget, ``levers`` one group
     (or a group's table) per lever, the baseline first; ``keep`` an earlier levers table.
-    Writes ``out/NAME.csv`` and returns it."""
+    ``at_epochs``: the checkpoints ``epochs`` scores (default every saved one; a run or
+    seed group still training is scored at those saved so far); ``bn_images`` and
+    ``val_images`` replace the runs' scoring images. Writes ``out/NAME.csv`` and returns
+    it."""
     from .engine.ablate import run_ablation
     from .spaces import get_space
     targets = [runs] if isinstance(runs, (str, Path)) else list(runs)
@@ -731,7 +736,8 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
                         indices=get_space("nb201").select(str(cells), seed), out=out,
                         ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
                         echo=echo or (lambda _: None), levels=levels, metric=truth_metric,
-                        device=device, seed=seed, keep=keep)
+                        device=device, seed=seed, keep=keep, epochs=at_epochs,
+                        overrides={"bn_images": bn_images, "val_images": val_images})
 
 
 @entry

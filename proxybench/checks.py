@@ -156,6 +156,7 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "train_images": Number(low=0, meaning="0 = all"), "test_images": Number(low=0),
     "val_images": POSITIVE, "bn_images": POSITIVE, "chunk": POSITIVE,
     "path_sample": POSITIVE, "save_every": COUNT, "average": POSITIVE,
+    "at_epochs": Numbers(POSITIVE, unique=True),
     "workers": POSITIVE, "threads": POSITIVE,
     "lr": FACTOR, "lr_min": Number(integer=False, low=0), "momentum": Number(
         integer=False, low=0, high=1), "weight_decay": Number(integer=False, low=0),

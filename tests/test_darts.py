@@ -241,8 +241,17 @@ def test_retrain_tiny_and_errors(tmp_path):
     assert len(pd.read_csv(out / "metrics.csv")) == 1
     one_line_error(run("retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--out", out,
                        ok=False), "--resume")
+    # resuming a finished run keeps its result: not tested again, result.json untouched
+    before = (out / "result.json").read_bytes()
+    res = run("retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--out", out, "--resume",
+              "--device", "cpu")
+    assert "finished retraining; its result is kept" in res.output
+    assert (out / "result.json").read_bytes() == before
+    # ... unless that result is damaged: then it is tested again
+    (out / "result.json").write_text("{broken")
     run("retrain", "--genotype", "DARTS_V2", "--preset", "tiny", "--out", out, "--resume",
         "--device", "cpu")
+    assert json.loads((out / "result.json").read_text())["test_acc"] == result["test_acc"]
     one_line_error(run("retrain", "--genotype", "GENAS_FLATNESS_CIFAR10", "--preset", "tiny",
                        "--out", out, "--resume", ok=False), "another genotype")
     one_line_error(run("retrain", "--genotype", "NOPE", "--out", tmp_path / "n", ok=False),

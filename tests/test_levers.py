@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -326,14 +327,55 @@ def test_levers_from_run_records_and_kept_rows(groups, tmp_path, gt_csv):
                        "--out", tmp_path / "f", ok=False), "not a levers table")
 
 
-def test_ablate_epochs_takes_one_finished_run(groups, tmp_path, gt_csv):
-    one_line_error(run("ablate", "epochs", "--run", groups / "uniform", "--cells", "10",
-                       "--ground-truth", gt_csv, "--out", tmp_path / "x", ok=False),
-                   "no final.pt", "ablate epochs")
-    res = run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", "--cells", "10",
-              "--bootstrap", "0", "--ground-truth", gt_csv, "--out", tmp_path / "y")
+def test_ablate_epochs_scores_a_seed_group_at_chosen_epochs_with_set_images(groups, tmp_path,
+                                                                          gt_csv):
+    from proxybench.report.build import build_report
+    common = ("--cells", "10", "--bootstrap", "0", "--ground-truth", gt_csv)
+    res = run("ablate", "epochs", "--run", groups / "uniform", *common, "--bn-images", "32",
+              "--val-images", "64", "--out", tmp_path / "y")
     table = pd.read_csv(tmp_path / "y" / "epochs.csv")
-    assert sorted(table["epoch"].unique()) == [1, 2] and "epoch-1.pt" in res.output
+    assert sorted(table["epoch"].unique()) == [1, 2] and sorted(table["seed"].unique()) == [0, 1]
+    assert len(table) == 2 * 2 * 4 and "seed-1/epoch-2.pt" in res.output
+    assert (table["bn_images"] == 32).all() and (table["val_images"] == 64).all()
+    assert table["supernet"].str.contains("C=4, N=1, 2 epochs").all()
+    # the images are those asked for: accuracies on 64 images are multiples of 1/64
+    scored = pd.read_csv(tmp_path / "y" / "epochs" / "seed-0-epoch-1.csv")
+    assert ((scored["val_acc"] * 64 / 100).round(6) % 1 == 0).all()
+    assert json.loads((tmp_path / "y" / "epochs" / "seed-0-epoch-1.json").read_text())[
+        "preset"]["val_images"] == 64
+    # the same folder with other images is refused, its tables kept
+    one_line_error(run("ablate", "epochs", "--run", groups / "uniform", *common,
+                       "--val-images", "128", "--out", tmp_path / "y", ok=False))
+    assert pd.read_csv(tmp_path / "y" / "epochs" / "seed-0-epoch-1.csv").equals(scored)
+    # chosen epochs; bad ones get one line each
+    run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", *common, "--at-epochs", "2",
+        "--out", tmp_path / "z")
+    assert set(pd.read_csv(tmp_path / "z" / "epochs.csv")["epoch"]) == {2}
+    for bad, needle in (("3", "trains for 2 epochs"), ("0", "--at-epochs"),
+                        ("1,x", "whole numbers"), ("2,2", "twice")):
+        one_line_error(run("ablate", "epochs", "--run", groups / "uniform", *common,
+                           "--at-epochs", bad, "--out", tmp_path / "w", ok=False), needle)
+    one_line_error(run("ablate", "alpha", "--run", groups / "uniform" / "seed-0", *common,
+                       "--at-epochs", "2", "--out", tmp_path / "w", ok=False), "ablate epochs")
+    # a run still training: the checkpoints saved so far, the rest named for later
+    live = tmp_path / "live"
+    shutil.copytree(groups / "uniform" / "seed-0", live)
+    (live / "final.pt").unlink()
+    (live / "epoch-2.pt").unlink()
+    res = run("ablate", "epochs", "--run", live, *common, "--at-epochs", "1,2",
+              "--out", tmp_path / "v")
+    assert "epoch(s) 2 not saved yet" in res.output
+    partial = tmp_path / "v" / "epochs.csv"
+    assert set(pd.read_csv(partial)["epoch"]) == {1}
+    # the report: the epoch curve with the seed spread, and the note on a run in progress
+    for ablation, needles in ((tmp_path / "y" / "epochs.csv", ("mean ± sd over seeds", " ± ")),
+                              (partial, ("still running", "epoch 1 of 2"))):
+        md = (build_report(tmp_path / f"rep-{ablation.parent.name}", ablations=[ablation],
+                           ground_truth=str(gt_csv), n_boot=0, title="t",
+                           echo=lambda _: None) / "index.md").read_text()
+        assert "## Supernet proxies vs training epochs: C=4, N=1, 2 epochs" in md
+        for n in needles:
+            assert n in md
 
 
 def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_op(tmp_path):

@@ -335,10 +335,8 @@ def measure(model_spec, proxy_text, data_dir, dataset, batch_size, seed, device,
 @O.PRESET
 @O.CELLS
 @O.SEED
-@click.option("--bn-images", type=O.checked("bn_images"), default=None,
-              help="Override the preset: images for BN recalibration.")
-@click.option("--val-images", type=O.checked("val_images"), default=None,
-              help="Override the preset: validation images.")
+@O.BN_IMAGES
+@O.VAL_IMAGES
 @click.option("--chunk", type=O.checked("chunk"), default=None,
               help="Override the preset: images per forward pass (speed; BN statistics are "
                    "averaged over chunks, so it is recorded).")
@@ -755,6 +753,12 @@ def genotype(spec, target_mflops, draw, threads) -> None:
 @O.SEED
 @click.option("--levels", type=O.checked("levels"), default=4, show_default=True,
               help="variance: levels of the noise-seed and image-sample factors.")
+@click.option("--at-epochs", default=None,
+              help="epochs: the saved checkpoints to score, e.g. 10,25,50,100,250 (default: "
+                   "every one saved). A run still training is scored at those saved so far; "
+                   "run again to add the rest.")
+@O.BN_IMAGES
+@O.VAL_IMAGES
 @O.DATASET
 @O.GROUND_TRUTH
 @O.TRUTH_METRIC
@@ -765,8 +769,9 @@ def genotype(spec, target_mflops, draw, threads) -> None:
 @O.QUIET
 @O.out_dir("Where OUT/<name>.csv and the scored tables go")
 @friendly
-def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, dataset, ground_truth,
-           truth_metric, bootstrap, retry_errors, threads, device, quiet, out) -> None:
+def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, at_epochs, bn_images,
+           val_images, dataset, ground_truth, truth_metric, bootstrap, retry_errors, threads,
+           device, quiet, out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
     or a trust study: where tau's variance comes from, and tau vs training budget.
 
@@ -778,6 +783,8 @@ def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, dataset, groun
         --lever runs/uniform/avg3.csv --out runs/ablate
     proxybench ablate levers --lever runs/uniform --lever runs/c8n5 \\
         --keep reports/cifar10-cpu/ablate/levers.csv --out runs/ablate
+    proxybench ablate epochs --run runs/c10-paper --at-epochs 10,25,50,100,250 \\
+        --bn-images 256 --val-images 1024 --cells 200 --out runs/c10-paper/ablate
     """
     from ..engine.ablate import run_ablation
     from ..spaces import get_space
@@ -796,7 +803,9 @@ def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, dataset, groun
                          indices=get_space("nb201").select(cells_opt, seed or 0), out=out,
                          ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
                          echo=_notes(quiet), retry_errors=retry_errors, levels=levels,
-                         metric=truth_metric, device=device, seed=seed or 0, keep=keep)
+                         metric=truth_metric, device=device, seed=seed or 0, keep=keep,
+                         epochs=O.ints(at_epochs, "--at-epochs", "at_epochs"),
+                         overrides={"bn_images": bn_images, "val_images": val_images})
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")

@@ -33,6 +33,29 @@ class Checked(click.ParamType):
 def checked(rule: str) -> Checked:
     return Checked(rule)
 
+
+def split(text: str | None) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']: an option's comma-separated list."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def ints(text: str | None, what: str, rule: str | None = None) -> list[int] | None:
+    """'10,20,50' -> [10, 20, 50] (None stays None), checked by ``rule`` of
+    :data:`proxybench.checks.RULES` when given, or one line naming the option."""
+    if text is None:
+        return None
+    try:
+        values = [int(t) for t in split(text)]
+    except ValueError:
+        raise click.ClickException(f"{what} takes whole numbers separated by commas, e.g. "
+                                   f"10,20,50; got {text!r}") from None
+    if rule is not None:
+        try:
+            values = RULES[rule](what, values)
+        except OptionError as exc:
+            raise click.ClickException(str(exc)) from None
+    return values
+
 SPACE = click.option("--space", type=click.Choice(["nb201", "darts"]), default="nb201",
                      show_default=True, help="Search space.")
 DATASET = click.option("--dataset", type=click.Choice(list(DATASETS)), default="cifar10",
@@ -54,6 +77,10 @@ RUN = click.option("--run", "--run-dir", "run_dirs", type=click.Path(file_okay=F
                    help="Training run directory, or a seed group (`train --seeds`); ablate "
                         "budget takes one seed group per budget (repeat --run). Under "
                         "torchrun use the --run-dir spelling (torchrun claims --run).")
+BN_IMAGES = click.option("--bn-images", type=checked("bn_images"), default=None,
+                         help="Override the preset: images for BN recalibration.")
+VAL_IMAGES = click.option("--val-images", type=checked("val_images"), default=None,
+                          help="Override the preset: validation images.")
 CHECKPOINT = click.option("--checkpoint", default=None,
                           help="Checkpoint inside --run (default final.pt; e.g. "
                                "epoch-10.pt).")

@@ -15,18 +15,6 @@ from . import _command, friendly, main
 from . import options as O
 
 
-def _split(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
-def _ints(text: str, what: str) -> list[int]:
-    try:
-        return [int(t) for t in _split(text)]
-    except ValueError:
-        raise click.ClickException(f"{what} takes whole numbers separated by commas, e.g. "
-                                   f"10,20,50; got {text!r}") from None
-
-
 def _need(tables: tuple) -> None:
     if not tables:
         raise click.UsageError("give the score tables with --scores (repeat the option)")
@@ -70,7 +58,7 @@ def predict(tables, columns, labels, draws, models, dataset, ground_truth, seed,
     """
     from ..api import predict as run_predict
     _need(tables)
-    curve = run_predict(list(tables), columns=list(columns), labels=_ints(labels, "--labels"),
+    curve = run_predict(list(tables), columns=list(columns), labels=O.ints(labels, "--labels"),
                         draws=draws, model=list(models), dataset=dataset,
                         ground_truth=_gt(ground_truth), seed=seed or 0, missing=missing,
                         out=out, meta={"command": _command()})
@@ -201,7 +189,7 @@ def search_pool(tables, columns, predictors, features, label_baselines, algorith
     _need(tables)
     start = time.time()
     summary = search_tables(list(tables), proxies=list(columns),
-                            predictors=list(predictors), features=_split(features),
+                            predictors=list(predictors), features=O.split(features),
                             label_baselines=list(label_baselines),
                             algorithms=list(algorithms), budget=budget,
                             population=population, mutation_prob=mutation_prob,

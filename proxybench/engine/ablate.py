@@ -76,7 +76,9 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                  out: str | Path, ground_truth: str | None, dataset: str, n_boot: int = 200,
                  echo: Callable[[str], None] = print, retry_errors: bool = False,
                  levels: int = 4, metric: str = "test-200", device: str = "cpu",
-                 seed: int = 0, keep: str | Path | None = None) -> pd.DataFrame:
+                 seed: int = 0, keep: str | Path | None = None,
+                 epochs: Sequence[int] | None = None,
+                 overrides: dict | None = None) -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
 
     ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
@@ -84,7 +86,9 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
     (or a group's table, ``GROUP/NAME.csv`` for ``GROUP/NAME.seed-K.csv``) per lever, the
     first the baseline the others are paired with; ``keep``, an earlier levers table, adds
     its rows of levers not given here (runs measured elsewhere) when its baseline is this
-    one."""
+    one. ``epochs`` picks the checkpoints ``epochs`` scores (default: every saved one);
+    ``overrides`` sets the scoring images (``bn_images``, ``val_images``) instead of the
+    runs' presets, for every table this ablation scores."""
     if name not in ABLATIONS:
         raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
     run_dirs = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
@@ -97,6 +101,12 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                          "--keep an earlier levers table")
     if keep is not None and name != "levers":
         raise ScoreError(f"--keep is for ablate levers, not ablate {name}")
+    if epochs and name != "epochs":
+        raise ScoreError(f"--epochs is for ablate epochs, not ablate {name}")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if overrides and name == "levers":
+        raise ScoreError("ablate levers reads the tables each lever was scored into; score "
+                         "them with --bn-images/--val-images instead")
     truth = load_ground_truth(ground_truth, metric)
     folder = Path(out) / name
     if retry_errors:
@@ -114,13 +124,13 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         if reuse is None and checkpoint is None and seed is None:
             reuse = replicate_table(this.parent / GROUP_TABLE, this)   # its group's table
         if reuse is not None and reuse.is_file() and checkpoint is None and seed is None \
-                and _same_run(reuse, this):
+                and not overrides and _same_run(reuse, this):
             table = read_scores(reuse).set_index("arch_index")
             if set(indices) <= set(table.index) and all(s.column in table for s in specs):
                 echo(f"[{name}] reusing {reuse}")
                 return table.loc[sorted(indices)], specs
         ctx, info = context_from_run(this, specs, checkpoint=checkpoint, seed=seed,
-                                     device=device)
+                                     device=device, preset_overrides=overrides)
         safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", tag or text)
         echo(f"[{name}] scoring {text} on {len(indices)} cells"
              + (f" ({checkpoint})" if checkpoint else "") + (f" of {run}" if run else "")
@@ -192,23 +202,8 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                              "paper_term_share_percent": p_share,
                              "paper_imagenet_top1": p_top1})
     elif name == "epochs":
-        run = Path(run_dirs[0])
-        if not (run / FINAL).is_file():
-            raise ScoreError(f"{run} has no final.pt: ablate epochs takes one finished "
-                             f"training run (`proxybench train --save-every K --out {run}`)")
-        ckpts = sorted(run.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-        ckpts = [p for p in ckpts if p.stem != "epoch-0"]
-        if not ckpts or _ckpt_epoch(ckpts[-1]) != _ckpt_epoch(run / FINAL):
-            ckpts.append(run / FINAL)  # final.pt repeats the last epoch-K.pt
-        for ck in ckpts:
-            t, _ = scored("flatness;angle;val_acc;val_loss", checkpoint=str(ck),
-                          tag=f"{ck.stem}")
-            epoch = _ckpt_epoch(ck)
-            for col, higher in (("flatness", True), ("angle", True), ("val_acc", True),
-                                ("val_loss", False)):
-                rows.append({"checkpoint": ck.name, "epoch": epoch, "proxy": col,
-                             **_tau_row(t[col], truth, dataset, higher, n_boot),
-                             "mean_path_val_acc": float(t["val_acc"].mean())})
+        rows = _epochs(run_dirs[0], scored, truth, dataset, n_boot, epochs, overrides or {},
+                       echo)
     table = pd.DataFrame(rows)
     atomic_write_bytes(Path(out) / f"{name}.csv", table.to_csv(index=False).encode())
     return table
@@ -363,6 +358,77 @@ def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> li
                          "score_seconds_per_cell": float(np.mean(
                              [t[f"{c}_seconds"].mean() for t in tables
                               for c, _ in SUPERNET_COLUMNS]) * len(SUPERNET_COLUMNS))})
+    return rows
+
+
+def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: str,
+            n_boot: int, wanted: Sequence[int] | None, overrides: dict,
+            echo: Callable[[str], None]) -> list[dict]:
+    """tau of every supernet proxy at the saved checkpoints of a run, or of each run of a
+    seed group: the epoch curve of one training setting. A run still training is scored at
+    the checkpoints it has saved so far; run again later to add the others (the scored ones
+    are kept)."""
+    runs = group_runs(path) or [Path(path)]
+    rows: list[dict] = []
+    for run in runs:
+        record = read_run_json(run)
+        cfg = record["config"]
+        p = cfg["preset"]
+        total = int(p["epochs"])
+        saved = {int(m.group(1)): c for c in run.glob("epoch-*.pt")
+                 if (m := re.fullmatch(r"epoch-(\d+)", c.stem)) and int(m.group(1)) > 0}
+        finished = (run / FINAL).is_file()
+        if finished:
+            saved.setdefault(_ckpt_epoch(run / FINAL), run / FINAL)  # else it repeats one
+        reached = max(saved, default=0) if not finished else total
+        if wanted:
+            beyond = [e for e in wanted if e > total]
+            if beyond:
+                raise ScoreError(f"{run} trains for {total} epochs; --epochs "
+                                 f"{','.join(map(str, beyond))} lie beyond it")
+            lost = [e for e in wanted if e not in saved and (finished or e <= reached)]
+            if lost:
+                raise ScoreError(
+                    f"{run} saved no checkpoint at epoch(s) {','.join(map(str, lost))} (saved: "
+                    f"{','.join(map(str, sorted(saved))) or 'none'}); pick saved epochs, or "
+                    f"train with a --save-every that divides them")
+            later = [e for e in wanted if e not in saved]
+            every = int(cfg.get("save_every") or 0)
+            never = [e for e in later if e != total and (not every or e % every)]
+            if never:
+                raise ScoreError(f"{run} saves a checkpoint every {every or 'no'} epochs, so "
+                                 f"epoch(s) {','.join(map(str, never))} will never be saved; "
+                                 f"pick multiples of {every or 'K'} (or {total})")
+            if later:
+                echo(f"[epochs] {run}: epoch(s) {','.join(map(str, later))} not saved yet "
+                     f"(training at epoch {record.get('epoch')} of {total}); run again later "
+                     f"to add them")
+            picked = [(e, saved[e]) for e in sorted(wanted) if e in saved]
+        else:
+            picked = sorted(saved.items())
+            if not finished:
+                echo(f"[epochs] {run} is still training (epoch {record.get('epoch')} of "
+                     f"{total}): scoring the {len(picked)} checkpoint(s) saved so far")
+        if not picked and len(runs) == 1:
+            raise ScoreError(f"{run} has no saved checkpoint to score yet; train with "
+                             f"`--save-every K` (ablate epochs scores epoch-K.pt)")
+        setting = (f"C={p['channels']}, N={p['layers']}, {total} epochs, batch "
+                   f"{p['batch_size']}, {cfg.get('sampling', 'uniform')} sampling"
+                   + (f" (preset {cfg['preset_name']})" if cfg.get("preset_name") else ""))
+        for epoch, ck in picked:
+            tag = ck.stem if len(runs) == 1 else f"{run.name}-{ck.stem}"
+            t, _ = scored(SUPERNET_PROXIES, checkpoint=str(ck), tag=tag, run=run)
+            for col, higher in SUPERNET_COLUMNS:
+                rows.append({"checkpoint": ck.name, "epoch": epoch, "seed": cfg["seed"],
+                             "proxy": col,
+                             **_tau_row(t[col], truth, dataset, higher, n_boot),
+                             "mean_path_val_acc": float(t["val_acc"].mean()),
+                             "supernet": setting, "run_epochs": total,
+                             "bn_images": int(overrides.get("bn_images", p["bn_images"])),
+                             "val_images": int(overrides.get("val_images", p["val_images"]))})
+    if not rows:
+        raise ScoreError(f"no run of {path} has a saved checkpoint to score yet; train with "
+                         f"`--save-every K`")
     return rows
 
 

@@ -187,6 +187,17 @@ def _load(cfg: RetrainConfig) -> tuple[D.ImageSet, D.ImageSet]:
     return train, test
 
 
+def _finished_result(out: Path) -> dict | None:
+    """A finished run's result.json, or None where it is missing or damaged (then the
+    run is tested again, which rewrites it)."""
+    import json
+    try:
+        result = json.loads((out / "result.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return result if isinstance(result, dict) and "test_acc" in result else None
+
+
 def retrain(cfg: RetrainConfig, out_dir: str | Path, *, resume: bool = False,
             progress: bool = True, device: str = "cpu", echo=print) -> dict:
     """Train the genotype's network from scratch into ``out_dir``; returns result.json."""
@@ -208,6 +219,11 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path, *, resume: bool = False,
         if ckpt.get("config") != cfg.to_dict():
             raise RetrainError(f"{out} holds a run with another genotype or settings; use a "
                                f"new --out, or the same options to resume it")
+        done = _finished_result(out) if int(ckpt["epoch"]) >= p.epochs else None
+        if done is not None:   # its test result stands (testing again costs minutes)
+            if progress:
+                echo(f"{out} has finished retraining; its result is kept")
+            return done
         net.load_state_dict(ckpt["state_dict"])
         optim_state, start = ckpt["optimizer"], int(ckpt["epoch"])
         wall_before = float(ckpt.get("wall_seconds", 0.0))

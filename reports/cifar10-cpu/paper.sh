@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The paper preset on this CPU: GeNAS's supernet (NB201's C=16, N=5, 250 epochs, batch 64,
+# uniform sampling) on CIFAR-10, seeds 0-1, a checkpoint every 5 epochs. Each supernet is a
+# resumable background run of several hours on one core: run this again after a stop and
+# training continues from its last epoch. The epoch curve (`ablate epochs`) scores the
+# checkpoints at 10, 25, 50, 100 and 250 epochs on the first 200 of the report's 1,000 cells
+# (`--cells 200 --seed 0` is a subset of `--cells 1000 --seed 0`), with BN recalibrated on
+# 256 training images and 1,024 validation images (the paper's 1,024 + 10,000 cost about 16 s
+# a cell on one core of this CPU); a checkpoint not saved yet is added by the next run of
+# this script. It can run beside the training (`curve` alone), scoring what is saved so far.
+# From the repository root, with DATA holding cifar-10-batches-py/:
+#   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]     # STEPS: "train curve copy"
+set -euo pipefail
+DATA=${1:?usage: paper.sh DATA [RUNS] [STEPS]}
+RUNS=${2:-runs}
+STEPS=${3:-train curve copy}
+on() { [[ " $STEPS " == *" $1 "* ]]; }
+export OMP_NUM_THREADS=1
+P="$RUNS/c10-paper"
+if on train; then
+  proxybench train --dataset cifar10 --data-dir "$DATA" --preset paper --seeds 0-1 \
+    --save-every 5 --threads 1 --resume --out "$P"
+fi
+if on curve; then
+  proxybench ablate epochs --run "$P" --at-epochs 10,25,50,100,250 --cells 200 --seed 0 \
+    --bn-images 256 --val-images 1024 --bootstrap 1000 --threads 1 --out "$P/ablate"
+fi
+if on copy; then
+  # copies with this machine's paths made relative (DATA, runs/)
+  rel() { sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "$RUNS")#runs#g" "$1" > "$2"; }
+  D=reports/cifar10-cpu/paper
+  mkdir -p $D
+  rel "$P/ablate/epochs.csv" $D/epochs.csv
+  for s in "$P"/seed-*; do
+    mkdir -p $D/$(basename "$s")
+    for f in metrics.csv run.json; do rel "$s/$f" $D/$(basename "$s")/$f; done
+  done
+fi
