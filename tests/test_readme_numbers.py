@@ -170,3 +170,17 @@ def test_committed_results_carry_no_absolute_paths_of_the_machine_that_made_them
             if pattern.search(text):
                 found.append(str(path.relative_to(ROOT)))
     assert not found, found
+
+
+def test_cifar100_darts_retraining_numbers_are_the_results():
+    """The CIFAR-100 report README quotes each retrained cell's test accuracy and the range
+    of wall times from the retraining runs' result.json."""
+    import json
+    text = " ".join((ROOT / "reports" / "cifar100-cpu" / "README.md").read_text().split())
+    results = [json.loads(p.read_text()) for p in
+               sorted((ROOT / "reports" / "cifar100-cpu" / "darts").glob("rt-*/result.json"))]
+    assert len(results) == 4
+    for r in results:
+        assert f"{r['test_acc']:.2f} %" in text, r["label"]
+    walls = [round(r["wall_seconds"]) for r in results]
+    assert f"in {min(walls)}-{max(walls)} s each" in text
