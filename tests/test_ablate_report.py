@@ -41,6 +41,9 @@ def test_sigma_ablation(tiny_run, tmp_path, gt_csv):
                          ground_truth=str(gt_csv), dataset="cifar10", n_boot=10,
                          echo=lambda _: None)
     assert len(table) == len(SIGMA_SETS)
+    # both of the paper's Table 5 columns beside ours (CIFAR-10 and ImageNet16-120)
+    assert table["paper_tau_cifar10"].tolist() == [0.5756, 0.5770, 0.6047, 0.5416]
+    assert table["paper_tau_imagenet16_120"].tolist() == [0.5524, 0.5531, 0.5800, 0.2364]
 
 
 def test_report_from_tables(tiny_run, tmp_path, gt_csv):

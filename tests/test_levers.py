@@ -378,6 +378,21 @@ def test_ablate_epochs_scores_a_seed_group_at_chosen_epochs_with_set_images(grou
             assert n in md
 
 
+def test_api_ablate_epochs_at_chosen_epochs_and_images(groups, tmp_path, gt_csv):
+    import proxybench as pb
+    table = pb.ablate("epochs", groups / "uniform" / "seed-1", tmp_path / "a", cells=10,
+                      at_epochs=[1], bn_images=32, val_images=64, bootstrap=0,
+                      ground_truth=str(gt_csv))
+    assert set(table["epoch"]) == {1} and set(table["seed"]) == {1}
+    assert (table["val_images"] == 64).all() and len(table) == 4
+    with pytest.raises(pb.ProxybenchError, match="at_epochs"):
+        pb.ablate("epochs", groups / "uniform", tmp_path / "b", at_epochs=[0],
+                  ground_truth=str(gt_csv))
+    with pytest.raises(pb.ProxybenchError, match="val_images"):
+        pb.ablate("epochs", groups / "uniform", tmp_path / "b", val_images=float("nan"),
+                  ground_truth=str(gt_csv))
+
+
 def test_few_shot_split_trains_each_op_from_the_one_shot_weights_and_scores_by_op(tmp_path):
     from proxybench.run.files import load_checkpoint
     from proxybench.spaces.nb201 import cell_at

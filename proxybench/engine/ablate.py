@@ -45,6 +45,7 @@ SIGMA_SETS = ("1e-6/5e-6/1e-5", "5e-4/1e-3/2e-3", "2e-3/1e-2/2e-2", "2e-3/2e-2/4
 ALPHAS = (0.0, 0.1, 0.5, 1.0, 4.0, 16.0)
 # the paper's Kendall tau on NB201 CIFAR-10 (Tables 5, 6, 7), printed beside ours
 PAPER_SIGMA_TAU = (0.5756, 0.5770, 0.6047, 0.5416)
+PAPER_SIGMA_TAU_IN16 = (0.5524, 0.5531, 0.5800, 0.2364)   # Table 5's ImageNet16-120 column
 PAPER_ALPHA_TAU = (0.1777, 0.4026, 0.5890, 0.6047, 0.5898, 0.5820)
 PAPER_TABLE7_TAU = {("all", "random"): 0.6047, ("cells", "random"): 0.5612,
                     ("all", "hessian"): 0.5908}
@@ -153,11 +154,12 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         if keep is not None:
             rows = _kept_levers(rows, Path(keep))
     elif name == "sigma":
-        for sig, paper in zip(SIGMA_SETS, PAPER_SIGMA_TAU, strict=True):
+        for sig, paper, in16 in zip(SIGMA_SETS, PAPER_SIGMA_TAU, PAPER_SIGMA_TAU_IN16,
+                                    strict=True):
             t, specs = scored(f"flatness:sigmas={sig}")
             rows.append({"sigmas": sig.replace("/", ", "),
                          **_tau_row(t[specs[0].column], truth, dataset, True, n_boot),
-                         "paper_tau_cifar10": paper})
+                         "paper_tau_cifar10": paper, "paper_tau_imagenet16_120": in16})
     elif name == "alpha":
         t, specs = scored("flatness;val_loss")
         sig = specs[0].options["sigmas"]
