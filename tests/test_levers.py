@@ -378,6 +378,21 @@ def test_ablate_epochs_scores_a_seed_group_at_chosen_epochs_with_set_images(grou
             assert n in md
 
 
+def test_ablate_epochs_keeps_its_tables_as_a_seed_group_grows(groups, tmp_path, gt_csv):
+    grp = tmp_path / "grp"
+    grp.mkdir()
+    shutil.copytree(groups / "uniform" / "seed-0", grp / "seed-0")
+    args = ("ablate", "epochs", "--run", grp, "--at-epochs", "2", "--cells", "10",
+            "--bootstrap", "0", "--ground-truth", gt_csv, "--out", tmp_path / "o")
+    run(*args)
+    first = tmp_path / "o" / "epochs" / "seed-0-epoch-2.csv"
+    kept = first.read_bytes()   # its timing columns would change if scored again
+    shutil.copytree(groups / "uniform" / "seed-1", grp / "seed-1")   # the second seed lands
+    run(*args)
+    assert first.read_bytes() == kept
+    assert set(pd.read_csv(tmp_path / "o" / "epochs.csv")["seed"]) == {0, 1}
+
+
 def test_api_ablate_epochs_at_chosen_epochs_and_images(groups, tmp_path, gt_csv):
     import proxybench as pb
     table = pb.ablate("epochs", groups / "uniform" / "seed-1", tmp_path / "a", cells=10,

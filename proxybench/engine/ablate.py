@@ -370,7 +370,8 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
     seed group: the epoch curve of one training setting. A run still training is scored at
     the checkpoints it has saved so far; run again later to add the others (the scored ones
     are kept)."""
-    runs = group_runs(path) or [Path(path)]
+    group = group_runs(path)
+    runs = group or [Path(path)]
     rows: list[dict] = []
     for run in runs:
         record = read_run_json(run)
@@ -418,7 +419,7 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
                    f"{p['batch_size']}, {cfg.get('sampling', 'uniform')} sampling"
                    + (f" (preset {cfg['preset_name']})" if cfg.get("preset_name") else ""))
         for epoch, ck in picked:
-            tag = ck.stem if len(runs) == 1 else f"{run.name}-{ck.stem}"
+            tag = f"{run.name}-{ck.stem}" if group else ck.stem   # kept as the group grows
             t, _ = scored(SUPERNET_PROXIES, checkpoint=str(ck), tag=tag, run=run)
             for col, higher in SUPERNET_COLUMNS:
                 rows.append({"checkpoint": ck.name, "epoch": epoch, "seed": cfg["seed"],
