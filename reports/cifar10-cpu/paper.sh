@@ -5,11 +5,14 @@
 # training continues from its last epoch. The epoch curve (`ablate epochs`) scores the
 # checkpoints at 10, 25, 50, 100 and 250 epochs on the first 200 of the report's 1,000 cells
 # (`--cells 200 --seed 0` is a subset of `--cells 1000 --seed 0`), with BN recalibrated on
-# 256 training images and 1,024 validation images (the paper's 1,024 + 10,000 cost about 16 s
-# a cell on one core of this CPU); a checkpoint not saved yet is added by the next run of
+# 256 training images and 1,024 validation images (about 8 s a cell on one core of this CPU
+# beside a training job; 1,024 + 2,048 take about 16 s, the paper's 1,024 + 10,000 several
+# times that); a checkpoint not saved yet is added by the next run of
 # this script. It can run beside the training (`curve` alone), scoring what is saved so far.
+# `check` scores the epoch-25 checkpoint of seed 0 again with 1,024 BN and 2,048 validation
+# images on the same cells, to see that the reduction does not move tau beyond its CI.
 # From the repository root, with DATA holding cifar-10-batches-py/:
-#   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]     # STEPS: "train curve copy"
+#   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]   # STEPS: "train curve copy", "check"
 set -euo pipefail
 DATA=${1:?usage: paper.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}
@@ -25,12 +28,19 @@ if on curve; then
   proxybench ablate epochs --run "$P" --at-epochs 10,25,50,100,250 --cells 200 --seed 0 \
     --bn-images 256 --val-images 1024 --bootstrap 1000 --threads 1 --out "$P/ablate"
 fi
+if on check; then
+  proxybench ablate epochs --run "$P/seed-0" --at-epochs 25 --cells 200 --seed 0 \
+    --bn-images 1024 --val-images 2048 --bootstrap 1000 --threads 1 --out "$P/ablate-img2048"
+fi
 if on copy; then
   # copies with this machine's paths made relative (DATA, runs/)
   rel() { sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "$RUNS")#runs#g" "$1" > "$2"; }
   D=reports/cifar10-cpu/paper
   mkdir -p $D
   rel "$P/ablate/epochs.csv" $D/epochs.csv
+  if [ -f "$P/ablate-img2048/epochs.csv" ]; then
+    mkdir -p $D/img2048 && rel "$P/ablate-img2048/epochs.csv" $D/img2048/epochs.csv
+  fi
   for s in "$P"/seed-*; do
     mkdir -p $D/$(basename "$s")
     for f in metrics.csv run.json; do rel "$s/$f" $D/$(basename "$s")/$f; done
