@@ -594,24 +594,31 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
                     seed: int = 0, cell_set: str = "all", out: str | Path | None = None,
                     top_k: Sequence[float] = (1, 5, 10), metric: str = "test-200",
                     missing: str = "last", ndcg_k: int = 1000,
-                    within_edge: int | None = None
+                    within_edge: int | None = None, cells: str | int = "all"
                     ) -> tuple[pd.DataFrame, Path, str]:
     """:func:`correlate` on score table files, written to ``out`` (default: the first
     table's name + ``.correlate.csv``) with a ``.json`` holding the protocol. ``top_k``:
     the top-k precision levels, in percent of the cells; ``missing``: failed cells ranked
     ``last`` or ``drop``-ped; ``ndcg_k``: the top cells nDCG looks at (VKDNW's P = 1000);
-    ``within_edge``: also tau within the cells sharing one op on that NB201 edge.
-    Returns (result, the CSV's path, the protocol line)."""
+    ``within_edge``: also tau within the cells sharing one op on that NB201 edge;
+    ``cells``: only these cells of every table ('all', a number N: the seeded sample
+    ``score --cells N --seed SEED`` scores, or a file of indices), e.g. a larger table on
+    a smaller one's sample. Returns (result, the CSV's path, the protocol line)."""
     from .analysis.correlation import correlate_table, protocol
     from .run.files import atomic_write_bytes, atomic_write_json
     from .table import check_out_suffix, meta_path
     if out is not None:
         check_out_suffix(Path(out))
+    from .spaces.nb201 import select
+    subset = None if str(cells) == "all" else select(str(cells), seed)
+    selected = None if subset is None else (
+        f"the {len(subset):,} cells of {cells}" if Path(str(cells)).is_file()
+        else f"the seeded sample of {len(subset):,} cells (seed {seed})")
     result = correlate_table(list(scores), dataset=dataset, ground_truth=ground_truth,
                              columns=list(columns), between=between, n_boot=n_boot,
                              seed=seed, cells=cell_set, fracs=[k / 100 for k in top_k],
                              metric=metric, missing=missing, ndcg_k=ndcg_k,
-                             within_edge=within_edge)
+                             within_edge=within_edge, subset=subset)
     csv_path = Path(out) if out else Path(str(Path(scores[0]).with_suffix("")) + (
         ".between.csv" if between else ".correlate.csv"))
     check_out_suffix(csv_path)
@@ -621,13 +628,13 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     if {csv_path.resolve(), meta_path(csv_path).resolve()} & inputs:
         raise ProxybenchError(f"--out {csv_path} would overwrite an input score table or its "
                               f".json; pick another --out")
-    text = protocol(dataset, ground_truth, cell_set, metric, missing, ndcg_k)
+    text = protocol(dataset, ground_truth, cell_set, metric, missing, ndcg_k, selected)
     atomic_write_bytes(csv_path, result.to_csv(index=False).encode())
     atomic_write_json(meta_path(csv_path), {
         "scores": [str(s) for s in scores], "dataset": dataset, "between": between,
         "bootstrap": n_boot, "seed": seed, "cells": cell_set, "top_k_percent": list(top_k),
         "truth_metric": metric, "missing": missing, "ndcg_k": ndcg_k,
-        "within_edge": within_edge, "protocol": text,
+        "within_edge": within_edge, "selected_cells": str(cells), "protocol": text,
         "rows": result.to_dict("records")})
     return result, csv_path, text
 

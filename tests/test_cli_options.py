@@ -199,6 +199,39 @@ def test_correlate_within_edge_groups_cells_by_their_op_on_the_edge(tmp_path, gt
                        ok=False), "--within-edge")
 
 
+def test_correlate_cells_restricts_every_table_to_one_sample(tmp_path, gt_csv):
+    import json
+
+    from proxybench.analysis.groundtruth import load_ground_truth
+    from proxybench.analysis.metrics import kendall_tau
+    from proxybench.api import cells as cells_table
+    from proxybench.api import correlate_files
+    from proxybench.spaces.nb201 import sample_cells
+    cells_table(tmp_path / "all.csv")
+    run("correlate", tmp_path / "all.csv", "--column", "params", "--cells", "200", "--seed",
+        "3", "--bootstrap", "0", "--ground-truth", gt_csv, "--out", tmp_path / "c.csv")
+    truth = load_ground_truth(str(gt_csv)).set_index("arch_index")["cifar10"]
+    table = pd.read_csv(tmp_path / "all.csv").set_index("arch_index")
+    sample = sample_cells(200, 3)
+    got = pd.read_csv(tmp_path / "c.csv").set_index("metric").loc["kendall_tau"]
+    assert got["n"] == 200
+    assert got["value"] == pytest.approx(kendall_tau(table.loc[sample, "params"],
+                                                     truth.loc[sample]))
+    meta = json.loads((tmp_path / "c.json").read_text())
+    assert "seeded sample of 200 cells (seed 3)" in meta["protocol"]
+    # a file of indices, through the API too
+    (tmp_path / "few.txt").write_text("\n".join(map(str, sample[:50])) + "\n")
+    res, _, text = correlate_files([tmp_path / "all.csv"], columns=["params"], n_boot=0,
+                                   ground_truth=str(gt_csv), cells=str(tmp_path / "few.txt"),
+                                   out=tmp_path / "f.csv")
+    assert int(res.loc[res.metric == "kendall_tau", "n"].item()) == 50 and "few.txt" in text
+    # a table without every asked-for cell is refused in one line
+    (tmp_path / "p").mkdir()
+    one_line_error(run("correlate", _params_table(tmp_path / "p", gt_csv), "--cells", "200",
+                       "--ground-truth", gt_csv, "--out", tmp_path / "x.csv", ok=False),
+                   "lacks", "--cells N --seed S")
+
+
 def test_within_group_tau_sees_skill_inside_groups_that_overall_tau_hides():
     import numpy as np
 

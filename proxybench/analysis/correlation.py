@@ -30,12 +30,14 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
                     seed: int = 0, cells: str = "all",
                     fracs: Sequence[float] = (0.01, 0.05, 0.10),
                     metric: str = "test-200", missing: str = "last",
-                    ndcg_k: int = NDCG_K, within_edge: int | None = None) -> pd.DataFrame:
+                    ndcg_k: int = NDCG_K, within_edge: int | None = None,
+                    subset: Sequence[int] | None = None) -> pd.DataFrame:
     """Rows of (proxy, metric, value, ci_low, ci_high, n, failed) for each requested column;
     cells whose score failed are ranked last (``missing="last"``) or left out (``drop``);
     ``ndcg_k``: the number of top cells nDCG looks at (VKDNW's P). ``within_edge`` (NB201)
     adds tau within the groups of cells whose pruned form has one op on that edge
-    (:func:`within_rows`).
+    (:func:`within_rows`). ``subset``: only these cells (NB201 indices), which every table
+    must hold, so that tables of more cells compare on a common sample.
 
     Several tables may be given: each column is correlated on the cells of its own table,
     and ``between`` joins the two columns' tables on their key column. In ``between``, ``COL@N``
@@ -46,7 +48,7 @@ def correlate_table(scores: str | Path | Sequence[str | Path], *, dataset: str,
     for p in paths:
         if between is None:        # two proxies compared with each other need no truth
             check_dataset(p, dataset)
-    tables = {p: _restrict(read_scores(p), cells) for p in paths}
+    tables = {p: _restrict(_subset(read_scores(p), subset, p), cells) for p in paths}
     source = {}
     for p, t in tables.items():
         for c in t.columns:
@@ -186,6 +188,20 @@ def within_rows(column: str, holders: Sequence[Path], tables: dict, truth: pd.Da
     return pd.DataFrame(rows)
 
 
+def _subset(table: pd.DataFrame, subset: Sequence[int] | None, path: Path) -> pd.DataFrame:
+    """The rows of ``table`` for the cells of ``subset`` (None: all), every one of them."""
+    if subset is None:
+        return table
+    wanted = set(int(i) for i in subset)
+    held = set(int(i) for i in table["arch_index"])
+    lacking = wanted - held
+    if lacking:
+        raise ScoreError(f"{path} lacks {len(lacking):,} of the {len(wanted):,} cells asked "
+                         f"for (e.g. {min(lacking)}); pick cells it holds (--cells N --seed S "
+                         f"picks the same sample `score` does), or score them")
+    return table[table["arch_index"].isin(wanted)].reset_index(drop=True)
+
+
 def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
     """The rows of ``table`` in the cell set ``cells`` (all | distinct | unique)."""
     if cells == "all":
@@ -196,8 +212,10 @@ def _restrict(table: pd.DataFrame, cells: str) -> pd.DataFrame:
 
 
 def protocol(dataset: str, ground_truth: str | None, cells: str,
-             metric: str = "test-200", missing: str = "last", ndcg_k: int = NDCG_K) -> str:
-    """The protocol behind a tau, in words: ground truth, cell set, statistic, sign."""
+             metric: str = "test-200", missing: str = "last", ndcg_k: int = NDCG_K,
+             selected: str | None = None) -> str:
+    """The protocol behind a tau, in words: ground truth, cell set, statistic, sign;
+    ``selected`` names the cells the tables were restricted to, if they were."""
     from .groundtruth import resolve
     source = resolve(ground_truth) or "?"
     sets = {"all": "every scored cell", "distinct": "one cell per pruned form (weight-"
@@ -206,9 +224,10 @@ def protocol(dataset: str, ground_truth: str | None, cells: str,
     kind, epochs = metric.split("-")
     what = "test" if kind == "test" else "validation"
     return (f"ground truth: NB201 {dataset} {what} accuracy ({epochs} epochs, mean over the "
-            f"benchmark's seeds) from {Path(source).name}; cells: {sets[cells]}; Kendall "
-            f"tau-b (ties counted) and Spearman rho; nDCG over the proxy's top {ndcg_k:,} "
-            f"cells (VKDNW's, gain 2^accuracy - 1); sign: higher = predicted better "
+            f"benchmark's seeds) from {Path(source).name}; cells: {sets[cells]}"
+            + (f" among {selected}" if selected else "")
+            + "; Kendall tau-b (ties counted) and Spearman rho; nDCG over the proxy's "
+            f"top {ndcg_k:,} cells (VKDNW's, gain 2^accuracy - 1); sign: higher = predicted better "
             f"(lower-is-better proxies are negated); failed cells (a non-finite score): "
             + ("ranked last (NASLib, AZ-NAS)" if missing == "last" else
                "left out (Abdelfattah et al.)"))

@@ -443,6 +443,7 @@ def merge(parts, out, force) -> None:
               help="Top-k precision levels, in percent of the cells (comma-separated).")
 @O.NDCG_K
 @O.MISSING
+@O.CELLS
 @click.option("--within-edge", "within_edge", type=click.IntRange(0, 5), default=None,
               metavar="EDGE",
               help="NB201: also Kendall tau within each group of cells whose pruned form has "
@@ -453,7 +454,7 @@ def merge(parts, out, force) -> None:
                    "name + .correlate.csv).")
 @friendly
 def correlate(scores, dataset, ground_truth, truth_metric, columns, between, bootstrap, seed,
-              cell_set, top_k, ndcg_k, missing, within_edge, out) -> None:
+              cell_set, top_k, ndcg_k, missing, cells_opt, within_edge, out) -> None:
     """Kendall tau, Spearman rho, top-k precision and nDCG of proxies against NB201.
 
     The same proxy in several tables (one per supernet of a seed group, `score --run
@@ -465,6 +466,7 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
     proxybench correlate flatness.seed-*.csv --dataset cifar10       # seed replicates
     proxybench correlate flatness.csv angle.csv --between angle flatness   # paper Table 1
     proxybench correlate fs.seed-*.csv --column val_loss --within-edge 0  # inside groups
+    proxybench correlate fs.seed-*.csv --cells 200 --seed 0   # on a smaller table's sample
     """
     from ..api import correlate_files
     if within_edge is not None and between:
@@ -477,7 +479,7 @@ def correlate(scores, dataset, ground_truth, truth_metric, columns, between, boo
         scores, dataset=dataset, ground_truth=ground_truth, columns=columns, between=between,
         n_boot=bootstrap, seed=seed or 0, cell_set=cell_set, out=out,
         top_k=_percents(top_k), metric=truth_metric, missing=missing, ndcg_k=ndcg_k,
-        within_edge=within_edge)
+        within_edge=within_edge, cells=cells_opt)
     click.echo(_format_correlation(result))
     if not between:
         click.echo(f"Protocol: {text}.")
