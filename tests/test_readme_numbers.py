@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+
+import pandas as pd
 
 from proxybench.report.build import README_BEGIN, README_END
 
@@ -184,3 +187,37 @@ def test_cifar100_darts_retraining_numbers_are_the_results():
         assert f"{r['test_acc']:.2f} %" in text, r["label"]
     walls = [round(r["wall_seconds"]) for r in results]
     assert f"in {min(walls)}-{max(walls)} s each" in text
+
+
+def test_paper_preset_numbers_are_its_tables():
+    """The paper preset's epoch curve, its cost and the comparison on the same cells, as
+    the report README quotes them, from paper/epochs.csv, its metrics.csv and the
+    cpu-fewshot seed tables."""
+    from proxybench.api import correlate_files
+    rep = ROOT / "reports" / "cifar10-cpu"
+    text = " ".join((rep / "README.md").read_text().split()).replace("−", "-")
+    curve = pd.read_csv(rep / "paper" / "epochs.csv")
+    for r in curve.itertuples():
+        assert f"{r.kendall_tau:+.3f}" in text, (r.epoch, r.proxy)
+        assert f"| {r.epoch} | {r.mean_path_val_acc:.1f} % |" in text
+    for r in curve[curve.proxy != "val_acc"].itertuples():
+        assert f"{r.kendall_tau:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
+    metrics = pd.read_csv(rep / "paper" / "seed-0" / "metrics.csv")
+    s = metrics["seconds"]
+    assert (f"the first {len(metrics)} epochs took {s.min():.0f}-{s.max():.0f} s each (mean "
+            f"{s.mean():.0f} s)") in text
+    seeds = sorted((rep / "levers" / "lv-uniform").glob("fewshot.seed-*.csv"))
+    res, _, _ = correlate_files(seeds, columns=["val_loss", "flatness", "angle"], n_boot=0,
+                                cells="200", seed=0, out=Path(tempfile.mkdtemp()) / "c.csv")
+    tau = res[(res.metric == "kendall_tau") & (res.replicate == "all")].set_index("proxy")
+    for proxy in ("val_loss", "flatness", "angle"):
+        assert f"{tau.loc[proxy, 'value']:+.3f} ± {tau.loc[proxy, 'sd']:.3f}" in text, proxy
+
+
+def test_readme_paper_preset_numbers_are_its_curve():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    curve = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "paper" / "epochs.csv")
+    for r in curve[curve.proxy != "val_acc"].itertuples():
+        assert f"{r.kendall_tau:+.3f}" in readme, (r.epoch, r.proxy)
+    for acc in curve.drop_duplicates("epoch")["mean_path_val_acc"]:
+        assert f"{acc:.1f} %" in readme

@@ -873,12 +873,13 @@ def _epochs_section(doc: _Doc, table: pd.DataFrame) -> None:
               if "bn_images" in table else "")
     reached = ""
     if "run_epochs" in table and table["epoch"].max() < table["run_epochs"].max():
-        reached = (f" Training was still running: the last checkpoint scored is epoch "
-                   f"{table['epoch'].max()} of {table['run_epochs'].max()}; later ones are "
-                   f"added by running the same command again.")
+        reached = (f" Training was still running when these were scored: the last "
+                   f"checkpoint is epoch {table['epoch'].max()} of "
+                   f"{table['run_epochs'].max()}.")
+    which = (f"one supernet (seed {seeds[0]})" if len(seeds) == 1 else
+             f"{len(seeds)} supernets (seeds {', '.join(map(str, seeds))})")
     doc.p(f"Kendall tau against NB201 test accuracy on {table['n'].max():,} cells at every "
-          f"checkpoint scored, from {len(seeds)} supernet(s) (seed(s) "
-          f"{', '.join(map(str, seeds))})"
+          f"checkpoint scored, from {which}"
           + (": mean ± sd over seeds." if len(seeds) > 1 else ", with its 95% cell-bootstrap "
              "CI (one supernet: the training seed's spread is not in it).")
           + images + reached + " GeNAS reports flatness at tau 0.60 after 250 epochs of its "
