@@ -221,3 +221,18 @@ def test_readme_paper_preset_numbers_are_its_curve():
         assert f"{r.kendall_tau:+.3f}" in readme, (r.epoch, r.proxy)
     for acc in curve.drop_duplicates("epoch")["mean_path_val_acc"]:
         assert f"{acc:.1f} %" in readme
+
+
+def test_cifar100_supernet_numbers_are_the_leaderboards():
+    """The CIFAR-100 supernet rows the README and the report README quote in prose."""
+    board = pd.read_csv(ROOT / "reports" / "cifar100-cpu" / "leaderboard.csv").set_index("proxy")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    report = " ".join((ROOT / "reports" / "cifar100-cpu" / "README.md").read_text().split())
+    n = int(board.loc["val_loss", "replicates"])
+    for name in ("val_loss", "flatness", "val_acc", "angle"):
+        row = board.loc[name]
+        assert int(row["replicates"]) == n
+        assert f"{name} {row['tau']:+.3f} ± {row['tau_sd']:.3f}" in report, name
+        if name != "val_acc":
+            assert f"{row['tau']:+.3f} ± {row['tau_sd']:.3f}" in readme, name
+    assert f"seeds 0-{n - 1}" in readme and f"seeds 0-{n - 1}" in report
