@@ -606,10 +606,10 @@ def correlate_files(scores: Sequence[str | Path], *, dataset: str = "cifar10",
     a smaller one's sample. Returns (result, the CSV's path, the protocol line)."""
     from .analysis.correlation import correlate_table, protocol
     from .run.files import atomic_write_bytes, atomic_write_json
+    from .spaces.nb201 import select
     from .table import check_out_suffix, meta_path
     if out is not None:
         check_out_suffix(Path(out))
-    from .spaces.nb201 import select
     subset = None if str(cells) == "all" else select(str(cells), seed)
     selected = None if subset is None else (
         f"the {len(subset):,} cells of {cells}" if Path(str(cells)).is_file()

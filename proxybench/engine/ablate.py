@@ -381,13 +381,13 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
         saved = {int(m.group(1)): c for c in run.glob("epoch-*.pt")
                  if (m := re.fullmatch(r"epoch-(\d+)", c.stem)) and int(m.group(1)) > 0}
         finished = (run / FINAL).is_file()
-        if finished:
-            saved.setdefault(_ckpt_epoch(run / FINAL), run / FINAL)  # else it repeats one
+        if finished:   # final.pt holds the last epoch; an epoch-K.pt of it is the same
+            saved.setdefault(total, run / FINAL)
         reached = max(saved, default=0) if not finished else total
         if wanted:
             beyond = [e for e in wanted if e > total]
             if beyond:
-                raise ScoreError(f"{run} trains for {total} epochs; --epochs "
+                raise ScoreError(f"{run} trains for {total} epochs; --at-epochs "
                                  f"{','.join(map(str, beyond))} lie beyond it")
             lost = [e for e in wanted if e not in saved and (finished or e <= reached)]
             if lost:
@@ -433,11 +433,6 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
         raise ScoreError(f"no run of {path} has a saved checkpoint to score yet; train with "
                          f"`--save-every K`")
     return rows
-
-
-def _ckpt_epoch(path: Path) -> int:
-    from ..run.files import load_checkpoint
-    return int(load_checkpoint(path)["epoch"])
 
 
 def _lever_tables(target: str | Path) -> tuple[str, Path, list, list[Path]]:
