@@ -156,3 +156,32 @@ def test_darts_section_names_the_dataset_searched(tmp_path):
     _darts(doc, {tmp_path / "s": {"dataset": "cifar100", "found": "g", "algorithm": "evolution",
                                   "proxy": "flatness", "evaluations": 100}}, [])
     assert doc.md[0] == "## DARTS space: search on CIFAR-100, retrain from scratch\n"
+
+
+def test_table1_has_a_row_per_table_and_the_seeds_mean_and_sd(tmp_path):
+    """Table 1 (tau between angle and flatness) from all cells of one supernet and from each
+    seed's sample, with the seeds' mean ± sd: the paper's one number is one supernet's."""
+    from scipy.stats import kendalltau
+
+    from proxybench.report.build import _Doc, _table1
+
+    rng = np.random.default_rng(3)
+    def table(n, noise):
+        a = rng.normal(size=n)
+        return pd.DataFrame({"arch_index": np.arange(n), "angle": a,
+                             "flatness": a + noise * rng.normal(size=n)})
+    full, s0, s1 = table(300, 1.0), table(100, 0.5), table(100, 2.0)
+    s1.loc[3, "flatness"] = np.nan          # a failed cell leaves the pair out
+    doc = _Doc(tmp_path)
+    _table1(doc, [(tmp_path / "all.csv", full)],
+            [(tmp_path / "seed-0.csv", s0), (tmp_path / "seed-1.csv", s1)], "cifar100")
+    md = "".join(doc.md)
+    taus = [kendalltau(t["angle"], t["flatness"], nan_policy="omit")[0] for t in (full, s0, s1)]
+    assert f"| cifar100 | all.csv | 300 | {taus[0]:+.4f} | 0.4724 |" in md
+    assert f"| cifar100 | seed-0.csv | 100 | {taus[1]:+.4f} | 0.4724 |" in md
+    assert f"| cifar100 | seed-1.csv | 99 | {taus[2]:+.4f} | 0.4724 |" in md
+    mean, sd = np.mean(taus[1:]), np.std(taus[1:], ddof=1)
+    assert f"| mean ± sd over 2 seeds | 99/100 | {mean:+.4f} ± {sd:.4f} |" in md
+    empty = _Doc(tmp_path)                   # no table with both proxies: no section
+    _table1(empty, [(tmp_path / "x.csv", full[["arch_index", "angle"]])], [], "cifar10")
+    assert empty.md == []
