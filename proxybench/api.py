@@ -726,7 +726,7 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
            ground_truth: str | None = None, truth_metric: str = "test-200",
            bootstrap: int = 1000, levels: int = 4, keep: str | Path | None = None,
            at_epochs: Sequence[int] | None = None, bn_images: int | None = None,
-           val_images: int | None = None, device: str = "cpu",
+           val_images: int | None = None, device: str = "cpu", workers: int | None = None,
            echo: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One of the paper's ablations or a trust study (``proxybench ablate NAME``) on the
     seeded ``cells`` (a count, ``all`` or a file of indices): ``runs`` is one training run,
@@ -734,8 +734,8 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
     (or a group's table) per lever, the baseline first; ``keep`` an earlier levers table.
     ``at_epochs``: the checkpoints ``epochs`` scores (default every saved one; a run or
     seed group still training is scored at those saved so far); ``bn_images`` and
-    ``val_images`` replace the runs' scoring images. Writes ``out/NAME.csv`` and returns
-    it."""
+    ``val_images`` replace the runs' scoring images; ``workers`` scoring processes (default
+    one per core). Writes ``out/NAME.csv`` and returns it."""
     from .engine.ablate import run_ablation
     from .spaces import get_space
     targets = [runs] if isinstance(runs, (str, Path)) else list(runs)
@@ -744,7 +744,8 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
                         ground_truth=ground_truth, dataset=dataset, n_boot=bootstrap,
                         echo=echo or (lambda _: None), levels=levels, metric=truth_metric,
                         device=device, seed=seed, keep=keep, epochs=at_epochs,
-                        overrides={"bn_images": bn_images, "val_images": val_images})
+                        overrides={"bn_images": bn_images, "val_images": val_images},
+                        workers=workers)
 
 
 @entry

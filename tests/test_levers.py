@@ -495,3 +495,25 @@ def test_a_preset_with_a_few_shot_split_trains_and_scores_as_the_split_option(
         check_replicates([a / "t.csv", b / "t.csv"], "val_loss")
     one = pb.score(a, "val_loss", cells=12, few_shot=False, workers=1)
     assert not np.allclose(one["val_loss"], pd.read_csv(a / "t.csv")["val_loss"])
+
+
+def test_ablate_workers_sets_the_scoring_processes(groups, tmp_path, gt_csv, monkeypatch):
+    """`ablate --workers 1` beside a training job keeps the machine at one process a core;
+    the API passes it too, and a bad count is one line."""
+    import proxybench as pb
+    import proxybench.engine.ablate as ab
+    seen = []
+    real = ab.score_cells
+    def spy(*args, **kw):
+        seen.append(kw.get("workers"))
+        return real(*args, **kw)
+    monkeypatch.setattr(ab, "score_cells", spy)
+    common = ("--cells", "6", "--bootstrap", "0", "--ground-truth", gt_csv)
+    run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", "--at-epochs", "2", *common,
+        "--workers", "1", "--out", tmp_path / "a")
+    assert seen == [1]
+    pb.ablate("epochs", groups / "uniform" / "seed-0", tmp_path / "b", cells=6, at_epochs=[2],
+              bootstrap=0, ground_truth=str(gt_csv), workers=2)
+    assert seen == [1, 2]
+    one_line_error(run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", *common,
+                       "--workers", "0", "--out", tmp_path / "c", ok=False), "--workers")

@@ -766,14 +766,15 @@ def genotype(spec, target_mflops, draw, threads) -> None:
 @O.TRUTH_METRIC
 @O.BOOTSTRAP
 @O.RETRY
+@O.WORKERS
 @O.THREADS
 @O.DEVICE
 @O.QUIET
 @O.out_dir("Where OUT/<name>.csv and the scored tables go")
 @friendly
 def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, at_epochs, bn_images,
-           val_images, dataset, ground_truth, truth_metric, bootstrap, retry_errors, threads,
-           device, quiet, out) -> None:
+           val_images, dataset, ground_truth, truth_metric, bootstrap, retry_errors, workers,
+           threads, device, quiet, out) -> None:
     """Run one of the paper's ablations (Tables 5-10, plus supernet epochs) as Kendall tau,
     or a trust study: where tau's variance comes from, and tau vs training budget.
 
@@ -807,7 +808,8 @@ def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, at_epochs, bn_
                          echo=_notes(quiet), retry_errors=retry_errors, levels=levels,
                          metric=truth_metric, device=device, seed=seed or 0, keep=keep,
                          epochs=O.ints(at_epochs, "--at-epochs", "at_epochs"),
-                         overrides={"bn_images": bn_images, "val_images": val_images})
+                         overrides={"bn_images": bn_images, "val_images": val_images},
+                         workers=workers)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     click.echo(f"-> {Path(out) / (name + '.csv')}")

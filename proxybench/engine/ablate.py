@@ -79,7 +79,7 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                  levels: int = 4, metric: str = "test-200", device: str = "cpu",
                  seed: int = 0, keep: str | Path | None = None,
                  epochs: Sequence[int] | None = None,
-                 overrides: dict | None = None) -> pd.DataFrame:
+                 overrides: dict | None = None, workers: int | None = None) -> pd.DataFrame:
     """Score what the ablation needs, correlate, write ``OUT/<name>.csv``; returns it.
 
     ``run_dir`` is one training run; for ``variance`` a seed group (``train --seeds``), for
@@ -89,7 +89,8 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
     its rows of levers not given here (runs measured elsewhere) when its baseline is this
     one. ``epochs`` picks the checkpoints ``epochs`` scores (default: every saved one);
     ``overrides`` sets the scoring images (``bn_images``, ``val_images``) instead of the
-    runs' presets, for every table this ablation scores."""
+    runs' presets, for every table this ablation scores. ``workers``: scoring processes
+    (default one per core; 1 beside a training job on a small machine)."""
     if name not in ABLATIONS:
         raise ScoreError(f"unknown ablation {name!r}; choose one of {', '.join(ABLATIONS)}")
     run_dirs = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
@@ -138,7 +139,7 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
              + (f", seed {seed}" if seed is not None else ""))
         table = score_cells(specs, ctx, indices, folder / f"{safe}.csv", resume=True,
                             progress=True, meta={**info, "command": f"proxybench ablate {name}"},
-                            retry_errors=retry_errors)
+                            retry_errors=retry_errors, workers=workers)
         return table.set_index("arch_index").loc[sorted(indices)], specs
 
     def tau(values: pd.Series, higher: bool) -> float:

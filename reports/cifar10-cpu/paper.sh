@@ -26,11 +26,11 @@ if on train; then
 fi
 if on curve; then
   proxybench ablate epochs --run "$P" --at-epochs 10,25,50,100,250 --cells 200 --seed 0 \
-    --bn-images 256 --val-images 1024 --bootstrap 1000 --threads 1 --out "$P/ablate"
+    --bn-images 256 --val-images 1024 --bootstrap 1000 --workers 1 --threads 1 --out "$P/ablate"
 fi
 if on check; then
   proxybench ablate epochs --run "$P/seed-0" --at-epochs 25 --cells 200 --seed 0 \
-    --bn-images 1024 --val-images 2048 --bootstrap 1000 --threads 1 --out "$P/ablate-img2048"
+    --bn-images 1024 --val-images 2048 --bootstrap 1000 --workers 1 --threads 1 --out "$P/ablate-img2048"
 fi
 if on copy; then
   # copies with this machine's paths made relative (DATA, runs/)

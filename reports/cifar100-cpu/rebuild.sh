@@ -90,7 +90,7 @@ if on sigma; then
   # Table 5 (the sigma sets of flatness) on the first supernet, its few-shot weights as the
   # leaderboard's (the paper's is one one-shot supernet)
   proxybench ablate sigma --run "$RUNS/c100-fs/seed-0" --dataset cifar100 --cells 1000 \
-    --seed 0 --bootstrap 1000 $T --out "$RUNS/ablate"
+    --seed 0 --bootstrap 1000 $T --workers 1 --out "$RUNS/ablate"
   mkdir -p $R/ablate && relative "$RUNS/ablate/sigma.csv" $R/ablate/sigma.csv
 fi
 
