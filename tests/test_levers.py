@@ -341,6 +341,11 @@ def test_ablate_epochs_scores_a_seed_group_at_chosen_epochs_with_set_images(grou
     # the images are those asked for: accuracies on 64 images are multiples of 1/64
     scored = pd.read_csv(tmp_path / "y" / "epochs" / "seed-0-epoch-1.csv")
     assert ((scored["val_acc"] * 64 / 100).round(6) % 1 == 0).all()
+    # Table 1's tau(angle, flatness) of each checkpoint, on its scored cells
+    row = table[(table.seed == 0) & (table.epoch == 1)]
+    assert row["tau_angle_flatness"].nunique() == 1
+    assert row["tau_angle_flatness"].iloc[0] == pytest.approx(
+        kendall_tau(scored["angle"], scored["flatness"]))
     assert json.loads((tmp_path / "y" / "epochs" / "seed-0-epoch-1.json").read_text())[
         "preset"]["val_images"] == 64
     # the same folder with other images is refused, its tables kept
@@ -368,7 +373,8 @@ def test_ablate_epochs_scores_a_seed_group_at_chosen_epochs_with_set_images(grou
     partial = tmp_path / "v" / "epochs.csv"
     assert set(pd.read_csv(partial)["epoch"]) == {1}
     # the report: the epoch curve with the seed spread, and the note on a run in progress
-    for ablation, needles in ((tmp_path / "y" / "epochs.csv", ("mean ± sd over seeds", " ± ")),
+    for ablation, needles in ((tmp_path / "y" / "epochs.csv", ("mean ± sd over seeds", " ± ",
+                                                               "| tau(angle, flatness) |")),
                               (partial, ("still running", "epoch 1 of 2"))):
         md = (build_report(tmp_path / f"rep-{ablation.parent.name}", ablations=[ablation],
                            ground_truth=str(gt_csv), n_boot=0, title="t",

@@ -202,6 +202,8 @@ def test_paper_preset_numbers_are_its_tables():
         assert f"| {r.epoch} | {r.mean_path_val_acc:.1f} % |" in text
     for r in curve[curve.proxy != "val_acc"].itertuples():
         assert f"{r.kendall_tau:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
+    for r in curve.drop_duplicates("epoch").itertuples():   # Table 1's, per checkpoint
+        assert f"| {r.tau_angle_flatness:+.3f} |" in text, r.epoch
     metrics = pd.read_csv(rep / "paper" / "seed-0" / "metrics.csv")
     s = metrics["seconds"]
     assert (f"the first {len(metrics)} epochs took {s.min():.0f}-{s.max():.0f} s each (mean "

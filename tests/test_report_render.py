@@ -173,11 +173,12 @@ def test_table1_has_a_row_per_table_and_the_seeds_mean_and_sd(tmp_path):
     full, s0, s1 = table(300, 1.0), table(100, 0.5), table(100, 2.0)
     s1.loc[3, "flatness"] = np.nan          # a failed cell leaves the pair out
     doc = _Doc(tmp_path)
-    _table1(doc, [(tmp_path / "all.csv", full)],
+    _table1(doc, [(tmp_path / "all.csv", full), (tmp_path / "combined.csv", full.assign(x=1))],
             [(tmp_path / "seed-0.csv", s0), (tmp_path / "seed-1.csv", s1)], "cifar100")
     md = "".join(doc.md)
     taus = [kendalltau(t["angle"], t["flatness"], nan_policy="omit")[0] for t in (full, s0, s1)]
     assert f"| cifar100 | all.csv | 300 | {taus[0]:+.4f} | 0.4724 |" in md
+    assert "combined.csv" not in md          # the same columns copied into another table
     assert f"| cifar100 | seed-0.csv | 100 | {taus[1]:+.4f} | 0.4724 |" in md
     assert f"| cifar100 | seed-1.csv | 99 | {taus[2]:+.4f} | 0.4724 |" in md
     mean, sd = np.mean(taus[1:]), np.std(taus[1:], ddof=1)

@@ -14,7 +14,8 @@ over the scored cells, and the report says so.
   acc + gamma*beta*F (Table 9) and angle + gamma_acc*acc (Table 10), accuracy as a fraction,
   each with the mean share of the added term, e.g. gamma*beta*F / (S + gamma*beta*F);
 - epochs: tau of flatness, angle, val_acc, val_loss at every checkpoint saved during
-  training (``--save-every``), beside the supernet's mean path accuracy.
+  training (``--save-every``), beside the supernet's mean path accuracy and Table 1's
+  tau(angle, flatness) of that checkpoint.
 """
 
 from __future__ import annotations
@@ -422,6 +423,8 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
         for epoch, ck in picked:
             tag = f"{run.name}-{ck.stem}" if group else ck.stem   # kept as the group grows
             t, _ = scored(SUPERNET_PROXIES, checkpoint=str(ck), tag=tag, run=run)
+            both = t[["angle", "flatness"]].replace([np.inf, -np.inf], np.nan).dropna()
+            agree = kendall_tau(both["angle"], both["flatness"])   # Table 1's quantity
             for col, higher in SUPERNET_COLUMNS:
                 rows.append({"checkpoint": ck.name, "epoch": epoch, "seed": cfg["seed"],
                              "proxy": col,
@@ -429,7 +432,8 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
                              "mean_path_val_acc": float(t["val_acc"].mean()),
                              "supernet": setting, "run_epochs": total,
                              "bn_images": int(overrides.get("bn_images", p["bn_images"])),
-                             "val_images": int(overrides.get("val_images", p["val_images"]))})
+                             "val_images": int(overrides.get("val_images", p["val_images"])),
+                             "tau_angle_flatness": agree})
     if not rows:
         raise ScoreError(f"no run of {path} has a saved checkpoint to score yet; train with "
                          f"`--save-every K`")
