@@ -238,3 +238,17 @@ def test_cifar100_supernet_numbers_are_the_leaderboards():
         if name != "val_acc":
             assert f"{row['tau']:+.3f} ± {row['tau_sd']:.3f}" in readme, name
     assert f"seeds 0-{n - 1}" in readme and f"seeds 0-{n - 1}" in report
+
+
+def test_cifar100_table5_numbers_are_its_table():
+    """Table 5 on CIFAR-100 as the report README quotes it, from ablate/sigma.csv."""
+    rep = ROOT / "reports" / "cifar100-cpu"
+    text = " ".join((rep / "README.md").read_text().split())
+    table = pd.read_csv(rep / "ablate" / "sigma.csv")
+    assert len(table) == 4 and (table["n"] == 1000).all()
+    for r in table.itertuples():
+        assert f"{r.kendall_tau:+.3f}" in text, r.sigmas
+    for r in table.iloc[[0, -1]].itertuples():
+        assert f"{r.kendall_tau:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
+    for col in ("paper_tau_cifar10", "paper_tau_imagenet16_120"):   # the published anchors
+        assert f"{table.loc[2, col]:.4f}" in text

@@ -186,3 +186,20 @@ def test_table1_has_a_row_per_table_and_the_seeds_mean_and_sd(tmp_path):
     empty = _Doc(tmp_path)                   # no table with both proxies: no section
     _table1(empty, [(tmp_path / "x.csv", full[["arch_index", "angle"]])], [], "cifar10")
     assert empty.md == []
+
+
+def test_the_epoch_curve_finding_is_its_last_checkpoint():
+    """The findings' line on `ablate epochs`: the last checkpoint's proxies, best first, with
+    the seeds' mean ± sd (several supernets) or the cell CI (one)."""
+    from proxybench.report.build import _curve_finding
+
+    rows = [{"epoch": e, "seed": s, "proxy": p, "kendall_tau": t + 0.1 * s, "ci_low": t - 0.05,
+             "ci_high": t + 0.05, "n": 200, "run_epochs": 250, "supernet": "C=16, N=5"}
+            for e in (10, 50) for s in (0, 1)
+            for p, t in (("flatness", 0.2 + e / 100), ("angle", 0.1))]
+    two = pd.DataFrame(rows)
+    line = _curve_finding(two)
+    assert line.startswith("**Training epochs (C=16, N=5):** at epoch 50 of 250 (2 supernets")
+    assert "flatness +0.750 ± 0.071, angle +0.150 ± 0.071" in line    # best first
+    one = _curve_finding(two[two.seed == 0])
+    assert "(one supernet, 200 cells)" in one and "flatness +0.700 [+0.650, +0.750]" in one
