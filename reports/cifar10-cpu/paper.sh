@@ -13,15 +13,19 @@
 # images on the same cells, to see that the reduction does not move tau beyond its CI.
 # From the repository root, with DATA holding cifar-10-batches-py/:
 #   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]   # STEPS: "train curve copy", "check"
+# `train` trains seed 0, then seed 1; with two cores free, train them side by side instead:
+#   SEEDS=0 bash reports/cifar10-cpu/paper.sh DATA RUNS train &
+#   SEEDS=1 bash reports/cifar10-cpu/paper.sh DATA RUNS train &
 set -euo pipefail
 DATA=${1:?usage: paper.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}
 STEPS=${3:-train curve copy}
+SEEDS=${SEEDS:-0-1}
 on() { [[ " $STEPS " == *" $1 "* ]]; }
 export OMP_NUM_THREADS=1
 P="$RUNS/c10-paper"
 if on train; then
-  proxybench train --dataset cifar10 --data-dir "$DATA" --preset paper --seeds 0-1 \
+  proxybench train --dataset cifar10 --data-dir "$DATA" --preset paper --seeds "$SEEDS" \
     --save-every 5 --threads 1 --resume --out "$P"
 fi
 if on curve; then
