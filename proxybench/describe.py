@@ -22,8 +22,9 @@ def describe_run(path: Path) -> list[str]:
     preset = cfg.get("preset", {})
     total = preset.get("epochs", "?")
     lines = [f"training run {path}",
-             f"  space {cfg.get('space')}, dataset {cfg.get('dataset')} ({cfg.get('data_dir')}),"
-             f" seed {cfg.get('seed')}",
+             f"  space {cfg.get('space')}, dataset {cfg.get('dataset')} "
+             f"({cfg.get('data_dir') or 'no data folder: synthetic images'}), "
+             f"seed {cfg.get('seed')}",
              f"  preset {_preset_line(cfg.get('preset_name'), preset)}",
              f"  progress: epoch {info.get('epoch', 0)} of {total}, status "
              f"{info.get('status', '?')}" + ("; final.pt present" if (path / FINAL).is_file()
@@ -34,7 +35,7 @@ def describe_run(path: Path) -> list[str]:
                      f"{summary['path_valid_acc_mean']:.2f}% (chance "
                      f"{summary.get('chance_acc')}%)")
     env = info.get("environment", {})
-    lines.append(f"  code {env.get('git_commit', '?')}, torch {env.get('torch', '?')}, "
+    lines.append(f"  code {_commit(env)}, torch {env.get('torch', '?')}, "
                  f"{env.get('cpu_threads', '?')} threads, device {info.get('device', '?')}, "
                  f"CPU instruction set {env.get('cpu_capability', 'not recorded')}")
     tables = sorted(p.name for p in path.glob("*.csv") if meta_path(p).is_file())
@@ -80,7 +81,7 @@ def describe_table(path: Path) -> list[str]:
         lines.append(f"  command: {meta['command']}")
     env = meta.get("environment", {})
     if env:
-        lines.append(f"  code {env.get('git_commit', '?')}, torch {env.get('torch', '?')}, "
+        lines.append(f"  code {_commit(env)}, torch {env.get('torch', '?')}, "
                      f"{env.get('cpu_threads', '?')} threads")
     return lines
 
@@ -133,7 +134,7 @@ def describe_output(path: Path, meta_file: Path, kind: str) -> list[str]:
         lines.append(f"  tables: {', '.join(_rows(c) for c in csvs)}")
     env = meta.get("environment") or {}
     if env:
-        lines.append(f"  code {env.get('git_commit', '?')}, torch {env.get('torch', '?')}")
+        lines.append(f"  code {_commit(env)}, torch {env.get('torch', '?')}")
     return lines
 
 
@@ -182,3 +183,11 @@ def _file_kind(path: Path, meta: dict) -> str:
     if "kendall_tau" in meta and "datasets" in meta:
         return "cross-dataset"
     return "table"
+
+
+def _commit(env: dict) -> str:
+    """The git commit a result was computed with, or why there is none (code run outside a
+    git checkout, e.g. an installed wheel, records none)."""
+    commit = env.get("git_commit")
+    return (f"{commit[:12]}" if commit else "proxybench "
+            f"{env.get('proxybench', '?')} (no git commit recorded)")

@@ -106,3 +106,23 @@ def test_runs_record_the_cpu_instruction_set(tiny_run):
     env = json.loads((tiny_run / "run.json").read_text())["environment"]
     assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert f"CPU instruction set {env['cpu_capability']}" in run("describe", tiny_run).output
+
+
+def test_describe_names_the_commit_or_says_none_was_recorded(tiny_run, tmp_path):
+    """A run trained outside a git checkout records no commit; describe says so instead of
+    printing None."""
+    import json
+    import shutil
+
+    from tests.cli_helpers import run
+    env = json.loads((tiny_run / "run.json").read_text())["environment"]
+    out = run("describe", tiny_run).output
+    if env.get("git_commit"):
+        assert f"code {env['git_commit'][:12]}," in out
+    moved = tmp_path / "r"
+    shutil.copytree(tiny_run, moved)
+    record = json.loads((moved / "run.json").read_text())
+    record["environment"]["git_commit"] = None
+    (moved / "run.json").write_text(json.dumps(record))
+    out = run("describe", moved).output
+    assert "None" not in out and "(no git commit recorded)" in out
