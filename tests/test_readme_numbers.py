@@ -204,6 +204,15 @@ def test_paper_preset_numbers_are_its_tables():
         assert f"{r.kendall_tau:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
     for r in curve.drop_duplicates("epoch").itertuples():   # Table 1's, per checkpoint
         assert f"| {r.tau_angle_flatness:+.3f} |" in text, r.epoch
+    check = pd.read_csv(rep / "paper" / "img2048" / "epochs.csv")    # paper.sh check
+    assert (check["bn_images"] == 1024).all() and (check["val_images"] == 2048).all()
+    for r in check.itertuples():
+        assert f"{r.kendall_tau:+.3f}" in text, r.proxy
+    for r in check[check.proxy != "val_acc"].itertuples():
+        assert f"{r.kendall_tau:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text, r.proxy
+    base = curve[curve.epoch == int(check["epoch"].iloc[0])].set_index("proxy")["kendall_tau"]
+    moved = (check.set_index("proxy")["kendall_tau"] - base).abs().max()
+    assert f"at most +{moved:.3f}" in text
     metrics = pd.read_csv(rep / "paper" / "seed-0" / "metrics.csv")
     s = metrics["seconds"]
     assert (f"the first {len(metrics)} epochs took {s.min():.0f}-{s.max():.0f} s each (mean "
