@@ -6,17 +6,17 @@
 #   tar xzf ../shared/data/cifar-100-python.tar.gz -C DATA     # -> DATA/cifar-100-python
 #   bash reports/cifar100-cpu/rebuild.sh DATA [RUNS] [STEPS]    # RUNS default runs/
 #
-# STEPS (default "zc supernet beyond sigma report") picks the parts: zc = the zero-cost, training-free
-# and free proxies (no training; about 1.5 hours on one core), supernet = five supernets at
-# the cpu-fewshot preset and their proxies (about 40 minutes of one-shot training and as
-# much again for the five sub-supernets, each on one core: CIFAR-100's NB201 protocol
-# trains on all 50,000 training images), beyond = ensembles, few-label predictors
-# and their searches on the scored cells (minutes), sigma = Table 5 on the first supernet
-# (four flatness passes over the 1,000 cells, about 40 minutes of one core), report = the
-# report, the README's leaderboard and the comparison with CIFAR-10. Two steps not in the
-# default, each hours of one core and resumable: allcells = the supernet proxies of the
-# first supernet on all 15,625 cells (Table 1 on every cell; about 3.5 hours), vkdnw =
-# VKDNW on the 1,000 cells (about 5 s a cell with CIFAR-100's 100-way head, 1.5 hours).
+# STEPS (default "zc supernet beyond sigma vkdnw report") picks the parts: zc = the
+# zero-cost, training-free and free proxies (no training; about 1.5 hours on one core),
+# supernet = five supernets at the cpu-fewshot preset and their proxies (about 40 minutes
+# of one-shot training and as much again for the five sub-supernets, each on one core:
+# CIFAR-100's NB201 protocol trains on all 50,000 training images), beyond = ensembles,
+# few-label predictors and their searches on the scored cells (minutes), sigma = Table 5
+# on the first supernet (four flatness passes over the 1,000 cells, about 25 minutes of one
+# core), vkdnw = VKDNW and its aggregate on the 1,000 cells (about 40 minutes of one core),
+# report = the report, the README's leaderboard and the comparison with CIFAR-10. One step
+# not in the default, resumable: allcells = the supernet proxies of the first supernet on
+# all 15,625 cells (Table 1 on every cell; about 3.5 hours of one core).
 #
 # The cells are CIFAR-10's (reports/cifar10-cpu): the report's 1,000 seeded cells
 # (`--cells 1000 --seed 0`). The data protocol is NB201's for CIFAR-100 (`train
@@ -27,7 +27,7 @@
 set -euo pipefail
 DATA=${1:?usage: rebuild.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}/c100
-STEPS=${3:-zc supernet beyond sigma report}
+STEPS=${3:-zc supernet beyond sigma vkdnw report}
 R=reports/cifar100-cpu
 export OMP_NUM_THREADS=1
 T="--threads 1"
@@ -105,6 +105,10 @@ if on vkdnw; then
   proxybench score --proxy "vkdnw;vkdnw_single" --dataset cifar100 --preset paper \
     --cells 1000 --seed 0 $T --workers 1 --resume --out "$RUNS/vkdnw.csv"
   for x in csv json; do relative "$RUNS/vkdnw.$x" $R/vkdnw.$x; done
+  # VKDNW_agg: its authors' aggregate, log ranks of VKDNW_single, jacov and three AZ-NAS parts
+  ( cd $R && proxybench combine vkdnw.csv zero_cost.csv training_free.csv --method logrank \
+      --missing last --name vkdnw_agg --force --out vkdnw_agg.csv \
+      --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity )
 fi
 
 if on report; then
@@ -113,7 +117,7 @@ if on report; then
     [ -f $R/seeds/fs-seed-$s.csv ] && SEEDS+=(--seed-tables $R/seeds/fs-seed-$s.csv)
   done
   SC=()    # the tables made so far (a step not yet run leaves its rows out)
-  for t in zero_cost training_free az_nas cells all_cells_fs_seed0 vkdnw; do
+  for t in zero_cost training_free az_nas cells all_cells_fs_seed0 vkdnw vkdnw_agg; do
     [ -f $R/$t.csv ] && SC+=(--scores $R/$t.csv)
   done
   [ -f $R/ablate/sigma.csv ] && SC+=(--ablation $R/ablate/sigma.csv)
