@@ -261,3 +261,30 @@ def test_cifar100_table5_numbers_are_its_table():
         assert f"{r.kendall_tau:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
     for col in ("paper_tau_cifar10", "paper_tau_imagenet16_120"):   # the published anchors
         assert f"{table.loc[2, col]:.4f}" in text
+
+
+def test_readme_cifar100_leaders_are_the_leaderboards():
+    """The CIFAR-100 leaders the README names in prose, and their CIFAR-10 values."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    c100 = pd.read_csv(ROOT / "reports" / "cifar100-cpu" / "leaderboard.csv").set_index("proxy")
+    c10 = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "leaderboard.csv").set_index("proxy")
+    assert (f"VKDNW's aggregate ({c100.loc['vkdnw_agg', 'tau']:+.3f}; CIFAR-10 "
+            f"{c10.loc['vkdnw_agg', 'tau']:+.3f}), AZ-NAS's aggregate "
+            f"({c100.loc['az_nas', 'tau']:+.3f}) and MeCo ({c100.loc['meco', 'tau']:+.3f}) "
+            f"lead") in readme
+    assert (f"VKDNW_single ranks at {c100.loc['vkdnw_single', 'tau']:+.3f} (CIFAR-10 "
+            f"{c10.loc['vkdnw_single', 'tau']:+.3f})") in readme
+    top = c100["tau"].sort_values(ascending=False).index[:3].tolist()
+    assert top == ["vkdnw_agg", "az_nas", "meco"]
+
+
+def test_cifar100_vkdnw_numbers_are_the_leaderboards():
+    rep = ROOT / "reports" / "cifar100-cpu"
+    text = " ".join((rep / "README.md").read_text().split())
+    board = pd.read_csv(rep / "leaderboard.csv").set_index("proxy")
+    r = board.loc["vkdnw_agg"]
+    assert f"τ {r['tau']:+.3f} [{r['tau_ci_low']:+.3f}, {r['tau_ci_high']:+.3f}]" in text
+    for name in ("vkdnw_single", "vkdnw"):
+        assert f"{board.loc[name, 'tau']:+.3f}" in text, name
+    secs = pd.read_csv(rep / "vkdnw.csv")["vkdnw_seconds"]
+    assert f"{secs.mean():.1f} s a cell, {secs.sum() / 60:.0f} minutes of one core" in text
