@@ -47,6 +47,6 @@ if on copy; then
   fi
   for s in "$P"/seed-*; do
     mkdir -p $D/$(basename "$s")
-    for f in metrics.csv run.json; do rel "$s/$f" $D/$(basename "$s")/$f; done
+    for f in metrics.csv run.json; do [ ! -f "$s/$f" ] || rel "$s/$f" $D/$(basename "$s")/$f; done
   done
 fi
