@@ -189,5 +189,5 @@ def _commit(env: dict) -> str:
     """The git commit a result was computed with, or why there is none (code run outside a
     git checkout, e.g. an installed wheel, records none)."""
     commit = env.get("git_commit")
-    return (f"{commit[:12]}" if commit else "proxybench "
-            f"{env.get('proxybench', '?')} (no git commit recorded)")
+    return (commit[:12] if commit
+            else f"proxybench {env.get('proxybench', '?')} (no git commit recorded)")

@@ -423,8 +423,7 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
         for epoch, ck in picked:
             tag = f"{run.name}-{ck.stem}" if group else ck.stem   # kept as the group grows
             t, _ = scored(SUPERNET_PROXIES, checkpoint=str(ck), tag=tag, run=run)
-            both = t[["angle", "flatness"]].replace([np.inf, -np.inf], np.nan).dropna()
-            agree = kendall_tau(both["angle"], both["flatness"])   # Table 1's quantity
+            agree = kendall_tau(t["angle"], t["flatness"])   # Table 1's; failed cells dropped
             for col, higher in SUPERNET_COLUMNS:
                 rows.append({"checkpoint": ck.name, "epoch": epoch, "seed": cfg["seed"],
                              "proxy": col,

@@ -800,33 +800,30 @@ def _provenance(doc: _Doc, tables: list, commands: str | Path | None) -> None:
         doc.code(Path(commands).read_text().rstrip())
 
 
-
 def _table1(doc: _Doc, tables: list, seed_tables: list, dataset: str) -> None:
     """Table 1, tau(angle, flatness): one row per table that has both proxies (all cells of
     one supernet, each seed's sample), and the seeds' mean ± sd, since one supernet's
     agreement between two of its proxies is as seed-dependent as their tau with accuracy."""
-    def tau_of(t: pd.DataFrame) -> tuple[int, float]:
-        both = t[["angle", "flatness"]].dropna()
-        return len(both), kendall_tau(both["angle"], both["flatness"])
+    def measured(pairs: list) -> list:
+        return [(p, t, len(t[["angle", "flatness"]].dropna()),
+                 kendall_tau(t["angle"], t["flatness"]))
+                for p, t in pairs if {"angle", "flatness"} <= set(t.columns)]
 
     paper = f"{PAPER_TABLE1.get(dataset, float('nan')):.4f}"
+    scored, seeded = measured(tables), measured(seed_tables)
     rows, shown = [], []
-    for p, t in tables + seed_tables:
-        if not {"angle", "flatness"} <= set(t.columns):
-            continue
+    for p, t, n, tau in scored + seeded:
         pair = t.set_index("arch_index")[["angle", "flatness"]].sort_index()
         if any(pair.equals(other) for other in shown):
             continue   # the columns copied into a combined table (Eq. 5) are shown once
         shown.append(pair)
-        n, tau = tau_of(t)
         rows.append({"dataset": dataset, "table": p.name, "cells": n,
                      "tau(angle, flatness)": f"{tau:+.4f}", "paper": paper})
     if not rows:
         return
-    seeded = [tau_of(t) for _, t in seed_tables if {"angle", "flatness"} <= set(t.columns)]
     if len(seeded) > 1:
-        taus = np.array([tau for _, tau in seeded])
-        cells = sorted({n for n, _ in seeded})
+        taus = np.array([tau for *_, tau in seeded])
+        cells = sorted({n for _, _, n, _ in seeded})
         rows.append({"dataset": dataset, "table": f"mean ± sd over {len(seeded)} seeds",
                      "cells": "/".join(map(str, cells)),
                      "tau(angle, flatness)": f"{taus.mean():+.4f} ± {taus.std(ddof=1):.4f}",
@@ -835,6 +832,7 @@ def _table1(doc: _Doc, tables: list, seed_tables: list, dataset: str) -> None:
     doc.table(pd.DataFrame(rows))
     doc.p("The paper's value is on all 15,625 cells of one C=16, N=5 supernet trained 250 "
           "epochs; each row here is on the cells of the table it names.")
+
 
 def _summary(search_dir: Path) -> dict:
     path = search_dir / "summary.json"
