@@ -788,6 +788,7 @@ def ablate(name, run_dirs, levers, keep, cells_opt, seed, levels, at_epochs, bn_
         --keep reports/cifar10-cpu/ablate/levers.csv --out runs/ablate
     proxybench ablate epochs --run runs/c10-paper --at-epochs 10,25,50,100,250 \\
         --bn-images 256 --val-images 1024 --cells 200 --out runs/c10-paper/ablate
+    proxybench ablate sigma --run runs/c10 --cells 1000 --workers 1 --out runs/c10/ablate
     """
     from ..engine.ablate import run_ablation
     from ..spaces import get_space
