@@ -73,6 +73,30 @@ def test_resume_finishes_with_the_same_table(tiny_run, tmp_path):
     pd.testing.assert_frame_equal(resumed[cols], full[cols])
 
 
+def test_resume_with_more_cells_scores_only_the_new_ones(tiny_run, tmp_path):
+    """A table of a sample grows into a larger sample that keeps it (CIFAR-100's 2,000-cell
+    step continues its 1,000-cell tables): the new cells are scored, the old rows stay, and
+    the result equals the larger sample scored at once."""
+    small = nb201.sample_cells(6, seed=3)
+    large = nb201.grow_sample(small, 6, seed=1)
+    assert set(small) < set(large) and len(large) == 12
+    specs = parse_specs("val_loss;params_live")
+    ctx, _ = context_from_run(tiny_run, specs)
+    score_cells(specs, ctx, small, tmp_path / "t.csv", progress=False)
+    before = pd.read_csv(tmp_path / "t.csv")
+    grown = score_cells(specs, ctx, large, tmp_path / "t.csv", resume=True, progress=False)
+    once = score_cells(specs, ctx, large, tmp_path / "once.csv", progress=False)
+    cols = ["arch_index", "arch", "val_loss", "params_live"]
+    key = "arch_index"
+    kept = grown[grown[key].isin(small)].sort_values(key).reset_index(drop=True)
+    # the old rows were not scored again: their timings are the first run's too
+    timed = [*cols, "val_loss_seconds"]
+    pd.testing.assert_frame_equal(kept[timed], before[timed].sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(grown[cols].sort_values(key).reset_index(drop=True),
+                                  once[cols].sort_values(key).reset_index(drop=True))
+    assert sorted(grown[key]) == sorted(large)
+
+
 def test_a_failing_cell_is_recorded_and_the_run_goes_on(tiny_run, tmp_path, monkeypatch):
     def flaky(ctx, cell):
         if cell == nb201.prune(nb201.cell_at(7)):

@@ -6,7 +6,7 @@
 #   tar xzf ../shared/data/cifar-100-python.tar.gz -C DATA     # -> DATA/cifar-100-python
 #   bash reports/cifar100-cpu/rebuild.sh DATA [RUNS] [STEPS]    # RUNS default runs/
 #
-# STEPS (default "zc supernet beyond sigma vkdnw report") picks the parts: zc = the
+# STEPS (default "zc supernet beyond sigma vkdnw zc2000 report") picks the parts: zc = the
 # zero-cost, training-free and free proxies (no training; about 1.5 hours on one core),
 # supernet = five supernets at the cpu-fewshot preset and their proxies (about 40 minutes
 # of one-shot training and as much again for the five sub-supernets, each on one core:
@@ -14,7 +14,8 @@
 # few-label predictors and their searches on the scored cells (minutes), sigma = Table 5
 # on the first supernet (four flatness passes over the 1,000 cells, about 25 minutes of one
 # core), vkdnw = VKDNW and its aggregate on the 1,000 cells (about 40 minutes of one core),
-# report = the report, the README's leaderboard and the comparison with CIFAR-10. One step
+# zc2000 = the zero-cost, training-free and VKDNW tables continued to CIFAR-10's 2,000-cell
+# sample (the 1,000 new cells only: about 2 hours of one core), report = the report, the README's leaderboard and the comparison with CIFAR-10. One step
 # not in the default, resumable: allcells = the supernet proxies of the first supernet on
 # all 15,625 cells (Table 1 on every cell; about 3.5 hours of one core).
 #
@@ -27,7 +28,7 @@
 set -euo pipefail
 DATA=${1:?usage: rebuild.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}/c100
-STEPS=${3:-zc supernet beyond sigma vkdnw report}
+STEPS=${3:-zc supernet beyond sigma vkdnw zc2000 report}
 R=reports/cifar100-cpu
 export OMP_NUM_THREADS=1
 T="--threads 1"
@@ -111,13 +112,42 @@ if on vkdnw; then
       --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity )
 fi
 
+if on zc2000; then
+  # the 2,000-cell sample of CIFAR-10's report (its 1,000 cells and 1,000 more,
+  # reports/cifar10-cpu/cells2000.txt): each table continues the 1,000-cell one (a table's
+  # settings decide its values, not its cell selection), so only the new cells are scored
+  C2=reports/cifar10-cpu/cells2000.txt
+  for t in zero_cost training_free vkdnw; do
+    if [ ! -f "$RUNS/${t}_2000.csv" ] && [ -f $R/$t.csv ]; then
+      cp $R/$t.csv "$RUNS/${t}_2000.csv" && cp $R/$t.json "$RUNS/${t}_2000.json"
+    fi
+  done
+  proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar100 --preset paper \
+    --cells $C2 $T --resume --out "$RUNS/zero_cost_2000.csv"
+  proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar100 --preset paper \
+    --cells $C2 $T --resume --out "$RUNS/training_free_2000.csv"
+  proxybench score --proxy "vkdnw;vkdnw_single" --dataset cifar100 --preset paper \
+    --cells $C2 $T --workers 1 --resume --out "$RUNS/vkdnw_2000.csv"
+  for t in zero_cost_2000 training_free_2000 vkdnw_2000; do
+    for x in csv json; do relative "$RUNS/$t.$x" $R/$t.$x; done
+  done
+  ( cd $R
+    proxybench combine training_free_2000.csv --method logrank --missing last --force \
+      --name az_nas --out az_nas_2000.csv --terms \
+      az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity
+    proxybench combine vkdnw_2000.csv zero_cost_2000.csv training_free_2000.csv \
+      --method logrank --missing last --name vkdnw_agg --force --out vkdnw_agg_2000.csv \
+      --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity )
+fi
+
 if on report; then
   SEEDS=()
   for s in 0 1 2 3 4; do
     [ -f $R/seeds/fs-seed-$s.csv ] && SEEDS+=(--seed-tables $R/seeds/fs-seed-$s.csv)
   done
   SC=()    # the tables made so far (a step not yet run leaves its rows out)
-  for t in zero_cost training_free az_nas cells all_cells_fs_seed0 vkdnw vkdnw_agg; do
+  for t in zero_cost training_free az_nas cells all_cells_fs_seed0 vkdnw vkdnw_agg \
+      zero_cost_2000 training_free_2000 az_nas_2000 vkdnw_2000 vkdnw_agg_2000; do
     [ -f $R/$t.csv ] && SC+=(--scores $R/$t.csv)
   done
   [ -f $R/ablate/sigma.csv ] && SC+=(--ablation $R/ablate/sigma.csv)
