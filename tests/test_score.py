@@ -91,7 +91,8 @@ def test_resume_with_more_cells_scores_only_the_new_ones(tiny_run, tmp_path):
     kept = grown[grown[key].isin(small)].sort_values(key).reset_index(drop=True)
     # the old rows were not scored again: their timings are the first run's too
     timed = [*cols, "val_loss_seconds"]
-    pd.testing.assert_frame_equal(kept[timed], before[timed].sort_values(key).reset_index(drop=True))
+    old = before[timed].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept[timed], old)
     pd.testing.assert_frame_equal(grown[cols].sort_values(key).reset_index(drop=True),
                                   once[cols].sort_values(key).reset_index(drop=True))
     assert sorted(grown[key]) == sorted(large)
