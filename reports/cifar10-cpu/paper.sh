@@ -13,20 +13,26 @@
 # images on the same cells, to see that the reduction does not move tau beyond its CI.
 # From the repository root, with DATA holding cifar-10-batches-py/:
 #   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]   # STEPS: "train curve copy", "check"
-# `train` trains seed 0, then seed 1; with two cores free, train them side by side instead:
-#   SEEDS=0 bash reports/cifar10-cpu/paper.sh DATA RUNS train &
+# `train` trains seed 0, then seed 1, on THREADS torch threads (default 1). With two cores
+# free, either train them side by side or one after the other on two threads: on this
+# 2-core CPU both give about one epoch per 80 s in all (two threads on one run: 76-87 s an
+# epoch; two one-thread runs side by side: about 160 s an epoch each), and the second way
+# finishes the first supernet in half the time:
+#   SEEDS=0 THREADS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train
+#   SEEDS=0 bash reports/cifar10-cpu/paper.sh DATA RUNS train &     # or side by side
 #   SEEDS=1 bash reports/cifar10-cpu/paper.sh DATA RUNS train &
 set -euo pipefail
 DATA=${1:?usage: paper.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}
 STEPS=${3:-train curve copy}
 SEEDS=${SEEDS:-0-1}
+THREADS=${THREADS:-1}
 on() { [[ " $STEPS " == *" $1 "* ]]; }
-export OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=$THREADS
 P="$RUNS/c10-paper"
 if on train; then
   proxybench train --dataset cifar10 --data-dir "$DATA" --preset paper --seeds "$SEEDS" \
-    --save-every 5 --threads 1 --resume --out "$P"
+    --save-every 5 --threads "$THREADS" --resume --out "$P"
 fi
 if on curve; then
   proxybench ablate epochs --run "$P" --at-epochs 10,25,50,100,250 --cells 200 --seed 0 \
