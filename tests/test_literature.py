@@ -40,3 +40,16 @@ def test_absolute_values_are_compared_with_our_absolute_value():
     assert abd["ours [95% CI]"].startswith("+0.7500") and abd["inside our CI"] == "yes"
     suite = rows[("Krishnakumar", "rho")]       # signed 0.76: not inside ours, -0.75
     assert suite["inside our CI"] == "no" and suite["difference"] == "-1.510"
+
+
+def test_cifar100_training_free_values_name_both_reproductions():
+    """AZ-NAS's and VKDNW's tables each reproduce the training-free proxies on CIFAR-100;
+    they disagree on AZ-NAS itself, so both stay, each with its own source."""
+    az = published("az_nas", "kendall_tau", "cifar100")
+    assert [p.value for p in az] == [0.723, 0.696]
+    assert "AZ-NAS" in az[0].source and "VKDNW" in az[1].source
+    assert all("15,625" in p.protocol and "x-test" in p.protocol for p in az)
+    assert [p.value for p in published("vkdnw_agg", "spearman_rho", "cifar100")] == [0.919]
+    assert {p.value for p in published("nwot", "spearman_rho", "cifar100")} == {0.80, 0.769,
+                                                                                 0.799}
+    assert published("meco", "kendall_tau", "cifar100") == []   # looked for, not found
