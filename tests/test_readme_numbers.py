@@ -288,3 +288,29 @@ def test_cifar100_vkdnw_numbers_are_the_leaderboards():
         assert f"{board.loc[name, 'tau']:+.3f}" in text, name
     secs = pd.read_csv(rep / "vkdnw.csv")["vkdnw_seconds"]
     assert f"{secs.mean():.1f} s a cell, {secs.sum() / 60:.0f} minutes of one core" in text
+
+
+def test_cifar100_reproductions_are_the_leaderboards_and_the_literature():
+    """The CIFAR-100 report README's comparison with AZ-NAS's and VKDNW's Table 1: our
+    values from the leaderboard, theirs from literature.py, and which lie inside our CI."""
+    from proxybench.analysis.literature import published
+    rep = ROOT / "reports" / "cifar100-cpu"
+    text = " ".join((rep / "README.md").read_text().split())
+    board = pd.read_csv(rep / "leaderboard.csv").set_index("proxy")
+    for name in ("az_nas", "zico", "nwot", "vkdnw_agg"):
+        r = board.loc[name]
+        assert f"+{r['tau']:.3f} [{r['tau_ci_low']:+.3f}, {r['tau_ci_high']:+.3f}]" in text, name
+        for p in published(name, "kendall_tau", "cifar100"):
+            assert f"{p.value:.3f}" in text, (name, p.value)
+            inside = r["tau_ci_low"] <= p.value <= r["tau_ci_high"]
+            # the README names the values outside our CI as such
+            if name in ("az_nas", "zico"):
+                assert inside, (name, p.value)
+    nwot = board.loc["nwot"]
+    assert not nwot["tau_ci_low"] <= 0.579 <= nwot["tau_ci_high"]     # AZ-NAS's NASWOT
+    agg = board.loc["vkdnw_agg"]
+    assert agg["tau_ci_high"] < 0.753 and agg["rho_ci_high"] < 0.919
+    assert f"ρ +{agg['rho']:.3f} [{agg['rho_ci_low']:+.3f}, {agg['rho_ci_high']:+.3f}]" in text
+    single = board.loc["vkdnw_single"]
+    assert single["tau_ci_low"] <= 0.634 <= single["tau_ci_high"]
+    assert single["rho_ci_low"] <= 0.829 <= single["rho_ci_high"]
