@@ -15,7 +15,8 @@
 # on the first supernet (four flatness passes over the 1,000 cells, about 25 minutes of one
 # core), vkdnw = VKDNW and its aggregate on the 1,000 cells (about 40 minutes of one core),
 # zc2000 = the zero-cost, training-free and VKDNW tables continued to CIFAR-10's 2,000-cell
-# sample (the 1,000 new cells only: about 2 hours of one core), report = the report, the README's leaderboard and the comparison with CIFAR-10. One step
+# sample (the 1,000 new cells only: about 2 hours of one core), report = the report, the
+# README's leaderboard and the comparison with CIFAR-10. One step
 # not in the default, resumable: allcells = the supernet proxies of the first supernet on
 # all 15,625 cells (Table 1 on every cell; about 3.5 hours of one core).
 #
@@ -41,23 +42,38 @@ relative() {  # copy a result here with this machine's paths made relative
   sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "${RUNS%/c100}")#runs#g" \
     -e "s#$PWD/##g" "$1" > "$2"
 }
+# each score table below exists for the 1,000 cells (suffix "") and the 2,000 (suffix _2000)
+zc_tables() {  # CELLS SUFFIX: zero-cost and training-free proxies on NB201's own network
+  proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar100 --preset paper \
+    --cells "$1" $T --resume --out "$RUNS/zero_cost$2.csv"
+  proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar100 --preset paper \
+    --cells "$1" $T --resume --out "$RUNS/training_free$2.csv"
+}
+vkdnw_table() {  # CELLS SUFFIX: Gaussian inputs, as its authors' code (no data)
+  proxybench score --proxy "vkdnw;vkdnw_single" --dataset cifar100 --preset paper \
+    --cells "$1" $T --workers 1 --resume --out "$RUNS/vkdnw$2.csv"
+}
+az_nas_of() {  # SUFFIX: AZ-NAS's aggregate, the log ranks of its four parts
+  ( cd $R && proxybench combine training_free$1.csv --method logrank --missing last --force \
+      --name az_nas --out az_nas$1.csv --terms \
+      az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity )
+}
+vkdnw_agg_of() {  # SUFFIX: VKDNW_agg, log ranks of VKDNW_single, jacov and three AZ-NAS parts
+  ( cd $R && proxybench combine vkdnw$1.csv zero_cost$1.csv training_free$1.csv \
+      --method logrank --missing last --name vkdnw_agg --force --out vkdnw_agg$1.csv \
+      --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity )
+}
 
 if on zc; then
   # zero-cost and training-free proxies on NB201's own network (C=16, N=5), batch 64 of
   # CIFAR-100 training images; the free counts with CIFAR-100's 100-way head
-  proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar100 --preset paper \
-    --cells 1000 $T --resume --out "$RUNS/zero_cost.csv"
-  proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar100 --preset paper \
-    --cells 1000 $T --resume --out "$RUNS/training_free.csv"
+  zc_tables 1000 ""
   proxybench cells --dataset cifar100 --force --out "$RUNS/cells.csv"
   for t in zero_cost training_free cells; do
     relative "$RUNS/$t.csv" $R/$t.csv
     relative "$RUNS/$t.json" $R/$t.json
   done
-  ( cd $R && proxybench combine training_free.csv --method logrank --missing last --force \
-      --name az_nas --terms \
-      az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity \
-      --out az_nas.csv )
+  az_nas_of ""
 fi
 
 if on supernet; then
@@ -102,14 +118,10 @@ if on allcells; then
 fi
 
 if on vkdnw; then
-  # Gaussian inputs, as its authors' code (no data); CIFAR-100's 100-way head
-  proxybench score --proxy "vkdnw;vkdnw_single" --dataset cifar100 --preset paper \
-    --cells 1000 --seed 0 $T --workers 1 --resume --out "$RUNS/vkdnw.csv"
+  # CIFAR-100's 100-way head; VKDNW_agg is its authors' aggregate
+  vkdnw_table 1000 ""
   for x in csv json; do relative "$RUNS/vkdnw.$x" $R/vkdnw.$x; done
-  # VKDNW_agg: its authors' aggregate, log ranks of VKDNW_single, jacov and three AZ-NAS parts
-  ( cd $R && proxybench combine vkdnw.csv zero_cost.csv training_free.csv --method logrank \
-      --missing last --name vkdnw_agg --force --out vkdnw_agg.csv \
-      --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity )
+  vkdnw_agg_of ""
 fi
 
 if on zc2000; then
@@ -122,22 +134,13 @@ if on zc2000; then
       cp $R/$t.csv "$RUNS/${t}_2000.csv" && cp $R/$t.json "$RUNS/${t}_2000.json"
     fi
   done
-  proxybench score --proxy "$ZC" --data-dir "$DATA" --dataset cifar100 --preset paper \
-    --cells $C2 $T --resume --out "$RUNS/zero_cost_2000.csv"
-  proxybench score --proxy "$TF" --data-dir "$DATA" --dataset cifar100 --preset paper \
-    --cells $C2 $T --resume --out "$RUNS/training_free_2000.csv"
-  proxybench score --proxy "vkdnw;vkdnw_single" --dataset cifar100 --preset paper \
-    --cells $C2 $T --workers 1 --resume --out "$RUNS/vkdnw_2000.csv"
+  zc_tables $C2 _2000
+  vkdnw_table $C2 _2000
   for t in zero_cost_2000 training_free_2000 vkdnw_2000; do
     for x in csv json; do relative "$RUNS/$t.$x" $R/$t.$x; done
   done
-  ( cd $R
-    proxybench combine training_free_2000.csv --method logrank --missing last --force \
-      --name az_nas --out az_nas_2000.csv --terms \
-      az_nas_expressivity,az_nas_progressivity,az_nas_trainability,az_nas_complexity
-    proxybench combine vkdnw_2000.csv zero_cost_2000.csv training_free_2000.csv \
-      --method logrank --missing last --name vkdnw_agg --force --out vkdnw_agg_2000.csv \
-      --terms vkdnw_single,jacov,az_nas_expressivity,az_nas_trainability,az_nas_complexity )
+  az_nas_of _2000
+  vkdnw_agg_of _2000
 fi
 
 if on report; then
