@@ -260,6 +260,32 @@ def test_ablate_levers_pairs_each_lever_with_the_baseline(groups, tmp_path, gt_c
                        "--out", tmp_path / "ab3", ok=False), "--lever")
 
 
+def test_ablate_levers_measures_every_lever_on_the_cells_asked_for(groups, tmp_path, gt_csv):
+    """`--cells 20` pairs the levers on the first 20 of the 30 cells they were scored on
+    (`--cells 20 --seed 0` is a subset of `--cells 30 --seed 0`); cells a table lacks, or a
+    kept table of other cells, are refused rather than mixed in."""
+    from proxybench.spaces import get_space
+    sub = get_space("nb201").select(20, 0)
+    assert set(sub) <= set(get_space("nb201").select(30, 0))
+    run("ablate", "levers", "--lever", groups / "uniform", "--lever", groups / "fair",
+        "--cells", "20", "--bootstrap", "20", "--ground-truth", gt_csv, "--out", tmp_path / "ab")
+    table = pd.read_csv(tmp_path / "ab" / "levers.csv")
+    assert (table["cells"] == 20).all()
+    gt = pd.read_csv(gt_csv).set_index("index")["cifar10"]
+    t = pd.read_csv(groups / "fair" / "supernet.seed-1.csv").set_index("arch_index").loc[sub]
+    want = kendall_tau(t["val_loss"] * -1, gt.loc[sub].to_numpy())
+    row = table[(table["lever"] == "fair") & (table["proxy"] == "val_loss")].iloc[0]
+    assert f"1:{want:+.4f}" in row["taus"]
+    one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--lever",
+                       groups / "fair", "--cells", "40", "--ground-truth", gt_csv,
+                       "--out", tmp_path / "ab2", ok=False), "lacks", "--cells")
+    run("ablate", "levers", "--lever", groups / "uniform", "--lever", groups / "fair",
+        "--cells", "30", "--bootstrap", "20", "--ground-truth", gt_csv, "--out", tmp_path / "ab3")
+    one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--keep",
+                       tmp_path / "ab3" / "levers.csv", "--cells", "20", "--ground-truth",
+                       gt_csv, "--out", tmp_path / "ab4", ok=False), "--keep", "30 cells")
+
+
 def _records(src, dst):
     """A seed group's record as a report keeps it: each run's run.json and metrics.csv and
     the group's score tables, no checkpoints."""

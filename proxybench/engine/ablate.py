@@ -152,7 +152,7 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
     elif name == "budget":
         rows = _budget(run_dirs, scored, tau)
     elif name == "levers":
-        rows = _levers(run_dirs, truth, dataset, n_boot, seed)
+        rows = _levers(run_dirs, truth, dataset, n_boot, seed, indices)
         if keep is not None:
             rows = _kept_levers(rows, Path(keep))
     elif name == "sigma":
@@ -502,6 +502,10 @@ def _kept_levers(rows: list[dict], keep: Path) -> list[dict]:
                          f"{', '.join(sorted(need))}); pass a levers.csv of `ablate levers`")
     if not rows:
         return old.to_dict("records")
+    if "cells" in old and set(old["cells"]) != {rows[0]["cells"]}:
+        raise ScoreError(f"--keep {keep} was measured on {int(old['cells'].iloc[0])} cells, "
+                         f"this table on {rows[0]['cells']}; pass the --cells/--seed it was "
+                         f"measured on, or write a separate table")
     base, old_base = rows[0]["lever"], str(old["lever"].iloc[0])
     new_taus = {r["proxy"]: r["taus"] for r in rows if r["lever"] == base}
     old_taus = old[old["lever"] == old_base].set_index("proxy")["taus"].to_dict()
@@ -530,11 +534,14 @@ def _seed_taus(text: object) -> dict[str, str]:
 
 
 def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,
-            dataset: str, n_boot: int, seed: int) -> list[dict]:
+            dataset: str, n_boot: int, seed: int, indices: Sequence[int]) -> list[dict]:
     """Each lever's supernet proxies over its training seeds (mean, sd, hierarchical CI of
     tau; rho; top-5 % precision), the paired difference of tau to the first lever (the
     baseline) over the seeds both have (mean, sd, a t-interval over seeds), and the costs:
-    training minutes per supernet (metrics.csv) and scoring CPU-minutes per table."""
+    training minutes per supernet (metrics.csv) and scoring CPU-minutes per table.
+    Every lever is measured on the same cells, ``indices`` (``--cells``), so that a lever
+    scored on fewer cells is never paired with a baseline's tau on more: a table that lacks
+    some of them is refused."""
     from scipy import stats
 
     from ..analysis.correlation import check_replicates, replicate_metrics
@@ -545,7 +552,13 @@ def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,
     for k, (label, _, runs, paths) in enumerate(levers):
         seeds = [_run_seed(r) for r in runs]
         tables = [read_scores(p).set_index("arch_index") for p in paths]
-        common = sorted(set.intersection(*(set(t.index) for t in tables)))
+        common = sorted(set(indices))
+        for path, t in zip(paths, tables, strict=True):
+            lack = len(set(common) - set(t.index))
+            if lack:
+                raise ScoreError(f"lever {label}: {path} lacks {lack} of the {len(common)} "
+                                 f"cells asked for; pass the --cells/--seed it was scored "
+                                 f"on (or a subset of them), or score it on these cells")
         from ..run.fewshot import train_seconds
         shot = any(read_meta_or_empty(p).get("few_shot") for p in paths)
         train_min = float(np.mean([(pd.read_csv(r / METRICS)["seconds"].sum()
