@@ -284,6 +284,15 @@ def test_ablate_levers_measures_every_lever_on_the_cells_asked_for(groups, tmp_p
     one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--keep",
                        tmp_path / "ab3" / "levers.csv", "--cells", "20", "--ground-truth",
                        gt_csv, "--out", tmp_path / "ab4", ok=False), "--keep", "30 cells")
+    # a second levers table (levers20.csv: on 20 cells) is a section of its own in the report
+    import shutil
+    shutil.copy(tmp_path / "ab" / "levers.csv", tmp_path / "levers20.csv")
+    run("report", "--ablation", tmp_path / "ab3" / "levers.csv", "--ablation",
+        tmp_path / "levers20.csv", "--ground-truth", gt_csv, "--out", tmp_path / "rep")
+    md = (tmp_path / "rep" / "index.md").read_text()
+    assert md.count("## Supernet levers: what makes the supernet rank") == 2
+    head = "## Supernet levers: what makes the supernet rank"
+    assert md.index(head + "\n") < md.index(head + " (on 20 cells)\n")
 
 
 def _records(src, dst):

@@ -223,7 +223,7 @@ def _check_inputs(scores: Sequence[str | Path], seeds: Sequence[str | Path],
             raise ProxybenchError(f"--ablation {path} is not a readable ablation table "
                                   f"({type(exc).__name__}); pass a NAME.csv written by "
                                   f"`proxybench ablate`") from exc
-        if table.empty or (path.stem not in TRUST_ABLATIONS and "n" not in table.columns):
+        if table.empty or (_study(path) not in TRUST_ABLATIONS and "n" not in table.columns):
             raise ProxybenchError(f"--ablation {path} is not an ablation table written by "
                                   f"`proxybench ablate` (its stem names the study: "
                                   f"{', '.join([*ABLATION_TITLES, *TRUST_ABLATIONS])})")
@@ -273,18 +273,19 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
         say(f"report: the leaderboard ({n_boot} bootstrap resamples per proxy) ...")
         board = _trust(doc, out, list(map(Path, seeds)), list(map(Path, scores)), truth,
                        dataset, n_boot, missing, sorted((a for a in ablation_paths
-                                                if a.stem in TRUST_ABLATIONS),
-                                               key=lambda a: TRUST_ABLATIONS.index(a.stem)))
+                                                if _study(a) in TRUST_ABLATIONS),
+                                               key=lambda a: (TRUST_ABLATIONS.index(_study(a)),
+                                                              a.stem)))
         seed_sd = {r.proxy: r.tau_sd for r in board.itertuples() if r.replicates > 1}
         curve = [pd.read_csv(a) for a in ablation_paths if a.stem == "epochs"]
         _findings(findings, board, dataset, curve[0] if curve else None)
     else:   # no leaderboard to open with: the trust studies stand on their own
-        for a in sorted((a for a in ablation_paths if a.stem in TRUST_ABLATIONS),
-                        key=lambda a: TRUST_ABLATIONS.index(a.stem)):
+        for a in sorted((a for a in ablation_paths if _study(a) in TRUST_ABLATIONS),
+                        key=lambda a: (TRUST_ABLATIONS.index(_study(a)), a.stem)):
             _trust_ablation(doc, a)
     # the paper's ablations in its order (Tables 5, 6, 7, 8-10), whatever order they came in
     order = list(ABLATION_TITLES)
-    ablation_paths = sorted((a for a in ablation_paths if a.stem not in TRUST_ABLATIONS),
+    ablation_paths = sorted((a for a in ablation_paths if _study(a) not in TRUST_ABLATIONS),
                             key=lambda a: order.index(a.stem) if a.stem in order else len(order))
     if beyond:   # ensembles, few-label predictors and their searches (`proxybench beyond` folders)
         from ..analysis.beyond import render_beyond
@@ -366,6 +367,12 @@ def build_report(out: str | Path, *, scores: Sequence[str | Path] = (),
 
 
 TRUST_ABLATIONS = ("levers", "epochs", "budget", "variance")   # shown in this order
+
+
+def _study(path: Path) -> str:
+    """The study an ablation table's file stem names; trailing digits mark a variant of it
+    on other cells (``levers200.csv``: the levers study on 200 cells)."""
+    return re.sub(r"\d+$", "", path.stem) or path.stem
 README_BEGIN, README_END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
 
 
@@ -657,11 +664,13 @@ def _seed_table(doc: _Doc, seeds: list[Path], truth: pd.DataFrame, dataset: str,
     doc.table(pd.DataFrame(rows))
 
 
-def _levers_section(doc: _Doc, table: pd.DataFrame) -> None:
+def _levers_section(doc: _Doc, table: pd.DataFrame, variant: bool = False) -> None:
     """The levers study (``ablate levers``): each training or scoring setting's supernet
-    proxies over its seeds, paired with the baseline (the first lever)."""
+    proxies over its seeds, paired with the baseline (the first lever). A ``variant`` (a
+    second levers table, on other cells) says its cell count in its heading."""
     base = table["lever"].iloc[0]
-    doc.h(2, "Supernet levers: what makes the supernet rank")
+    doc.h(2, "Supernet levers: what makes the supernet rank"
+          + (f" (on {int(table['cells'].iloc[0]):,} cells)" if variant else ""))
     doc.p(f"Each lever is a seed group of supernets (or the baseline's supernets scored "
           f"another way), every supernet scored on the same cells. tau: mean ± sd over "
           f"training seeds, with a 95% hierarchical bootstrap CI (seeds, then cells). "
@@ -707,8 +716,8 @@ def _levers_section(doc: _Doc, table: pd.DataFrame) -> None:
 
 def _trust_ablation(doc: _Doc, path: Path) -> None:
     table = pd.read_csv(path)
-    if path.stem == "levers":
-        _levers_section(doc, table)
+    if _study(path) == "levers":
+        _levers_section(doc, table, variant=path.stem != "levers")
         return
     if path.stem == "epochs":
         _epochs_section(doc, table)

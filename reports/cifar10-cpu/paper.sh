@@ -42,12 +42,13 @@ if on check; then
   proxybench ablate epochs --run "$P/seed-0" --at-epochs 25 --cells 200 --seed 0 \
     --bn-images 1024 --val-images 2048 --bootstrap 1000 --workers 1 --threads 1 --out "$P/ablate-img2048"
 fi
-if on copy; then
-  # copies with this machine's paths made relative (DATA, runs/)
+if on copy || on curve || on check; then
+  # copies with this machine's paths made relative (DATA, runs/): made after every scoring
+  # step, so that each table is in the repository as soon as it exists
   rel() { sed -e "s#$(realpath "$DATA")#DATA#g" -e "s#$(realpath "$RUNS")#runs#g" "$1" > "$2"; }
   D=reports/cifar10-cpu/paper
   mkdir -p $D
-  rel "$P/ablate/epochs.csv" $D/epochs.csv
+  [ ! -f "$P/ablate/epochs.csv" ] || rel "$P/ablate/epochs.csv" $D/epochs.csv
   if [ -f "$P/ablate-img2048/epochs.csv" ]; then
     mkdir -p $D/img2048 && rel "$P/ablate-img2048/epochs.csv" $D/img2048/epochs.csv
   fi

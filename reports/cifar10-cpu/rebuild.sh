@@ -143,10 +143,13 @@ proxybench report --title "proxybench: NB201 on CIFAR-10 (JPEG copy), cpu-fewsho
   --search $R/darts/s-flatness --search $R/darts/s-angle \
   --retrain $R/darts/rt-flatness --retrain $R/darts/rt-angle --retrain $R/darts/rt-darts-v2 \
   $(for a in levers variance budget alpha gamma sigma position; do echo --ablation $R/ablate/$a.csv; done) \
+  $([ -f $R/ablate/levers200.csv ] && echo --ablation $R/ablate/levers200.csv) \
   $([ -f $R/paper/epochs.csv ] && echo --ablation $R/paper/epochs.csv) \
   --bootstrap 1000 --commands $R/rebuild.sh --readme README.md --out $R
 
 # The paper preset's epoch curve in paper/ comes from paper.sh (hours of training per
 # supernet on one core, resumable); the report shows it once paper/epochs.csv exists.
+# ablate/levers200.csv (the paper's network at 40 epochs as a lever, on 200 cells) comes from
+# levers200.sh (about 90 minutes of both cores); the report shows it once it exists.
 # The DARTS tables in darts/ come from darts.sh (the DARTS pipeline at its cpu presets); it is
 # separate because its cost (about 1.5 hours) does not change with the NB201 results above.
