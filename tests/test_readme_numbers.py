@@ -312,3 +312,22 @@ def test_cifar100_reproductions_are_the_leaderboards_and_the_literature():
     single = board.loc["vkdnw_single"]
     assert single["tau_ci_low"] <= 0.634 <= single["tau_ci_high"]
     assert single["rho_ci_low"] <= 0.829 <= single["rho_ci_high"]
+
+
+def test_readme_levers200_numbers_are_its_table():
+    """The paper's network at 40 epochs (reports/cifar10-cpu/ablate/levers200.csv, written
+    by levers200.sh): the README and the report's README quote each lever's val_loss and
+    flatness tau (mean ± sd over seeds) and the new lever's paired differences."""
+    rep = ROOT / "reports" / "cifar10-cpu"
+    table = pd.read_csv(rep / "ablate" / "levers200.csv")
+    assert (table["cells"] == 200).all() and list(table["lever"].unique()) == [
+        "lv-uniform", "lv-uniform:fewshot", "lv-paper40"]
+    for doc in (ROOT / "README.md", rep / "README.md"):
+        text = " ".join(doc.read_text().split())
+        for r in table[table["proxy"].isin(["val_loss", "flatness"])].itertuples():
+            assert f"{r.tau_mean:+.3f} ± {r.tau_sd:.3f}" in text, (doc, r.lever, r.proxy)
+            if r.lever == "lv-paper40":
+                assert f"{r.tau_diff_mean:+.3f} [{r.tau_diff_ci_low:+.3f}, " \
+                       f"{r.tau_diff_ci_high:+.3f}]" in text, (doc, r.proxy)
+        new = table[(table["lever"] == "lv-paper40") & (table["proxy"] == "val_loss")].iloc[0]
+        assert f"{new.train_minutes:.0f} training minutes" in text, doc
