@@ -276,6 +276,10 @@ def test_ablate_levers_measures_every_lever_on_the_cells_asked_for(groups, tmp_p
     want = kendall_tau(t["val_loss"] * -1, gt.loc[sub].to_numpy())
     row = table[(table["lever"] == "fair") & (table["proxy"] == "val_loss")].iloc[0]
     assert f"1:{want:+.4f}" in row["taus"]
+    # without --cells: the cells every lever's tables share (all 30 here)
+    run("ablate", "levers", "--lever", groups / "uniform", "--lever", groups / "fair",
+        "--bootstrap", "20", "--ground-truth", gt_csv, "--out", tmp_path / "ab0")
+    assert (pd.read_csv(tmp_path / "ab0" / "levers.csv")["cells"] == 30).all()
     one_line_error(run("ablate", "levers", "--lever", groups / "uniform", "--lever",
                        groups / "fair", "--cells", "40", "--ground-truth", gt_csv,
                        "--out", tmp_path / "ab2", ok=False), "lacks", "--cells")

@@ -750,7 +750,8 @@ def genotype(spec, target_mflops, draw, threads) -> None:
 @click.option("--keep", type=click.Path(dir_okay=False, exists=True), default=None,
               help="levers: an earlier levers.csv whose rows of levers not given here are "
                    "kept (levers measured on another machine), once its baseline is checked "
-                   "to be this one.")
+                   "to be this one. levers: every lever is measured on the --cells given "
+                   "(default: the cells all their tables share).")
 @O.CELLS
 @O.SEED
 @click.option("--levels", type=O.checked("levels"), default=4, show_default=True,

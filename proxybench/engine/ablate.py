@@ -539,26 +539,34 @@ def _levers(targets: Sequence[str | Path], truth: pd.DataFrame,
     tau; rho; top-5 % precision), the paired difference of tau to the first lever (the
     baseline) over the seeds both have (mean, sd, a t-interval over seeds), and the costs:
     training minutes per supernet (metrics.csv) and scoring CPU-minutes per table.
-    Every lever is measured on the same cells, ``indices`` (``--cells``), so that a lever
-    scored on fewer cells is never paired with a baseline's tau on more: a table that lacks
-    some of them is refused."""
+    Every lever is measured on the same cells, so that a lever scored on fewer cells is
+    never paired with a baseline's tau on more: ``indices`` (``--cells``), refused when a
+    table lacks some of them, or, for the whole space (``--cells all``, the default), the
+    cells every lever's tables share."""
     from scipy import stats
 
     from ..analysis.correlation import check_replicates, replicate_metrics
+    from ..spaces.nb201 import all_cells
     levers = [_lever_tables(t) for t in targets]
-    truth_s = truth.set_index("arch_index")[dataset]
-    base_tau: dict[str, dict[int, float]] = {}
-    rows: list[dict] = []
-    for k, (label, _, runs, paths) in enumerate(levers):
-        seeds = [_run_seed(r) for r in runs]
-        tables = [read_scores(p).set_index("arch_index") for p in paths]
-        common = sorted(set(indices))
+    all_tables = [[read_scores(p).set_index("arch_index") for p in paths]
+                  for _, _, _, paths in levers]
+    wanted = set(indices)
+    if len(wanted) == len(all_cells()):
+        wanted = set.intersection(*(set(t.index) for ts in all_tables for t in ts))
+    common = sorted(wanted)
+    for (label, _, _, paths), tables in zip(levers, all_tables, strict=True):
         for path, t in zip(paths, tables, strict=True):
-            lack = len(set(common) - set(t.index))
+            lack = len(wanted - set(t.index))
             if lack:
                 raise ScoreError(f"lever {label}: {path} lacks {lack} of the {len(common)} "
                                  f"cells asked for; pass the --cells/--seed it was scored "
                                  f"on (or a subset of them), or score it on these cells")
+    truth_s = truth.set_index("arch_index")[dataset]
+    base_tau: dict[str, dict[int, float]] = {}
+    rows: list[dict] = []
+    for k, ((label, _, runs, paths), tables) in enumerate(zip(levers, all_tables,
+                                                               strict=True)):
+        seeds = [_run_seed(r) for r in runs]
         from ..run.fewshot import train_seconds
         shot = any(read_meta_or_empty(p).get("few_shot") for p in paths)
         train_min = float(np.mean([(pd.read_csv(r / METRICS)["seconds"].sum()

@@ -373,6 +373,8 @@ def _study(path: Path) -> str:
     """The study an ablation table's file stem names; trailing digits mark a variant of it
     on other cells (``levers200.csv``: the levers study on 200 cells)."""
     return re.sub(r"\d+$", "", path.stem) or path.stem
+
+
 README_BEGIN, README_END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
 
 

@@ -5,15 +5,17 @@
 # few-shot lever on the first 200 of the report's 1,000 cells (`--cells 200 --seed 0`, the
 # cells of the paper preset's epoch curve), paired by training seed. The baseline and
 # few-shot rows come from their committed records (levers/lv-uniform); the new supernets are
-# scored as those were (the cells of `--cells 200`, the images and noise of the run's seed): flatness, val_acc, val_loss and angle with BN recalibrated on 256
-# and validation on 512 images (the `cpu` preset's), so training is the only difference.
+# scored as those were (the cells of `--cells 200`, the images and noise of the run's
+# seed): flatness, val_acc, val_loss and angle with BN recalibrated on 256 and validation
+# on 512 images (the `cpu` preset's), so training is the only difference.
 # From the repository root, with CIFAR-10 in DATA/cifar-10-batches-py (resumable):
 #
 #   bash reports/cifar10-cpu/levers200.sh DATA [RUNS] [STEPS]   # STEPS: "train score table"
 #
-# On this 2-core CPU the two supernets train side by side on one thread each (about 130 s
-# an epoch each, 90 minutes for both); scoring the 200 cells (170 distinct forms) takes
-# about 10 minutes a supernet on one core.
+# On this 2-core CPU the two supernets train side by side on one thread each (100-117 s an
+# epoch, 73 minutes, then about 23 minutes for the run's path summary at the paper preset's
+# 1,024 + 10,000 images); scoring the 200 cells (170 distinct forms) takes about 10
+# minutes a supernet on one core.
 set -euo pipefail
 DATA=${1:?usage: levers200.sh DATA [RUNS] [STEPS]}
 RUNS=${2:-runs}
