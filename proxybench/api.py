@@ -731,7 +731,8 @@ def ablate(name: str, runs: str | Path | Sequence[str | Path], out: str | Path, 
     """One of the paper's ablations or a trust study (``proxybench ablate NAME``) on the
     seeded ``cells`` (a count, ``all`` or a file of indices): ``runs`` is one training run,
     or for ``variance`` a seed group, ``budget`` one group per budget, ``levers`` one group
-    (or a group's table) per lever, the baseline first; ``keep`` an earlier levers table.
+    (or a group's table) per lever, the baseline first; ``keep`` an earlier levers table,
+    or for ``epochs`` an earlier curve of the same setting whose other seeds are kept.
     ``at_epochs``: the checkpoints ``epochs`` scores (default every saved one; a run or
     seed group still training is scored at those saved so far); ``bn_images`` and
     ``val_images`` replace the runs' scoring images; ``workers`` scoring processes (default

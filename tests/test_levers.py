@@ -438,6 +438,47 @@ def test_ablate_epochs_keeps_its_tables_as_a_seed_group_grows(groups, tmp_path, 
     assert set(pd.read_csv(tmp_path / "o" / "epochs.csv")["seed"]) == {0, 1}
 
 
+def test_ablate_epochs_keeps_the_seeds_of_an_earlier_curve_of_its_setting(groups, tmp_path,
+                                                                         gt_csv):
+    """A supernet trained on a machine whose checkpoints are gone stays in the curve
+    (--keep its epochs.csv); a seed trained again replaces its kept rows; a curve of other
+    images or cells is refused and nothing is written."""
+    common = ("--at-epochs", "2", "--cells", "10", "--bootstrap", "0", "--ground-truth",
+              gt_csv)
+    run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", *common,
+        "--out", tmp_path / "old")
+    old = pd.read_csv(tmp_path / "old" / "epochs.csv")
+    old = old.drop(columns="cells").assign(kendall_tau=old["kendall_tau"] + 0.5)  # as written
+    old.to_csv(tmp_path / "kept.csv", index=False)           # before `cells` was a column
+    run("ablate", "epochs", "--run", groups / "uniform" / "seed-1", *common, "--keep",
+        tmp_path / "kept.csv", "--out", tmp_path / "new")
+    both = pd.read_csv(tmp_path / "new" / "epochs.csv")
+    assert list(both["seed"]) == [0] * 4 + [1] * 4 and (both["cells"] == 10).all()
+    assert both[both.seed == 0]["kendall_tau"].tolist() == pytest.approx(
+        old["kendall_tau"].tolist())
+    # seed 0 measured here replaces the kept one
+    run("ablate", "epochs", "--run", groups / "uniform", *common, "--keep",
+        tmp_path / "kept.csv", "--out", tmp_path / "again")
+    again = pd.read_csv(tmp_path / "again" / "epochs.csv")
+    assert len(again) == 8 and (again["kendall_tau"] < 0.5 + 1e-9).any()
+    assert again[again.seed == 0]["kendall_tau"].tolist() == pytest.approx(
+        (old["kendall_tau"] - 0.5).tolist())
+    for change, needle in ((dict(val_images=99), "validation images"),
+                           (dict(n=7), "7 cells"), (dict(supernet="C=16"), "setting")):
+        old.assign(**change).to_csv(tmp_path / "other.csv", index=False)
+        one_line_error(run("ablate", "epochs", "--run", groups / "uniform" / "seed-1",
+                           *common, "--keep", tmp_path / "other.csv", "--out",
+                           tmp_path / "bad", ok=False), "--keep", needle)
+        assert not (tmp_path / "bad" / "epochs.csv").exists()
+    (tmp_path / "junk.csv").write_text("a,b\n1,2\n")
+    one_line_error(run("ablate", "epochs", "--run", groups / "uniform" / "seed-1", *common,
+                       "--keep", tmp_path / "junk.csv", "--out", tmp_path / "bad", ok=False),
+                   "not an epoch curve")
+    one_line_error(run("ablate", "sigma", "--run", groups / "uniform" / "seed-1", *common[2:],
+                       "--keep", tmp_path / "kept.csv", "--out", tmp_path / "bad", ok=False),
+                   "--keep")
+
+
 def test_api_ablate_epochs_at_chosen_epochs_and_images(groups, tmp_path, gt_csv):
     import proxybench as pb
     table = pb.ablate("epochs", groups / "uniform" / "seed-1", tmp_path / "a", cells=10,

@@ -751,7 +751,8 @@ def genotype(spec, target_mflops, draw, threads) -> None:
               help="levers: an earlier levers.csv whose rows of levers not given here are "
                    "kept (levers measured on another machine), once its baseline is checked "
                    "to be this one. levers: every lever is measured on the --cells given "
-                   "(default: the cells all their tables share).")
+                   "(default: the cells all their tables share). epochs: an earlier "
+                   "epochs.csv of the same setting whose seeds not trained here are kept.")
 @O.CELLS
 @O.SEED
 @click.option("--levels", type=O.checked("levels"), default=4, show_default=True,

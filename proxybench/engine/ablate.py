@@ -102,8 +102,8 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
         raise ScoreError("ablate levers compares settings: pass the baseline's seed group "
                          "and at least one other (--lever BASE --lever LEVER ...), or "
                          "--keep an earlier levers table")
-    if keep is not None and name != "levers":
-        raise ScoreError(f"--keep is for ablate levers, not ablate {name}")
+    if keep is not None and name not in ("levers", "epochs"):
+        raise ScoreError(f"--keep is for ablate levers and epochs, not ablate {name}")
     if epochs and name != "epochs":
         raise ScoreError(f"--epochs is for ablate epochs, not ablate {name}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -207,7 +207,9 @@ def run_ablation(name: str, *, run_dir: str | Sequence[str], indices: list[int],
                              "paper_imagenet_top1": p_top1})
     elif name == "epochs":
         rows = _epochs(run_dirs[0], scored, truth, dataset, n_boot, epochs, overrides or {},
-                       echo)
+                       echo, len(indices))
+        if keep is not None:
+            rows = _kept_epochs(rows, Path(keep))
     table = pd.DataFrame(rows)
     atomic_write_bytes(Path(out) / f"{name}.csv", table.to_csv(index=False).encode())
     return table
@@ -367,7 +369,7 @@ def _budget(groups: Sequence[str | Path], scored: Callable, tau: Callable) -> li
 
 def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: str,
             n_boot: int, wanted: Sequence[int] | None, overrides: dict,
-            echo: Callable[[str], None]) -> list[dict]:
+            echo: Callable[[str], None], cells: int) -> list[dict]:
     """tau of every supernet proxy at the saved checkpoints of a run, or of each run of a
     seed group: the epoch curve of one training setting. A run still training is scored at
     the checkpoints it has saved so far; run again later to add the others (the scored ones
@@ -429,7 +431,7 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
                              "proxy": col,
                              **_tau_row(t[col], truth, dataset, higher, n_boot),
                              "mean_path_val_acc": float(t["val_acc"].mean()),
-                             "supernet": setting, "run_epochs": total,
+                             "cells": cells, "supernet": setting, "run_epochs": total,
                              "bn_images": int(overrides.get("bn_images", p["bn_images"])),
                              "val_images": int(overrides.get("val_images", p["val_images"])),
                              "tau_angle_flatness": agree})
@@ -437,6 +439,40 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
         raise ScoreError(f"no run of {path} has a saved checkpoint to score yet; train with "
                          f"`--save-every K`")
     return rows
+
+
+def _kept_epochs(rows: list[dict], keep: Path) -> list[dict]:
+    """The rows of an earlier epoch curve ``keep`` for seeds not measured here, after
+    ``rows``: supernets of this setting trained elsewhere (a machine whose checkpoints are
+    gone) stay in the curve; a seed measured here replaces its kept rows. Refused when the
+    kept curve is of another setting, other scoring images or another cell count, which
+    would mix incompatible points into one seed band."""
+    try:
+        old = pd.read_csv(keep)
+    except (OSError, ValueError) as exc:
+        raise ScoreError(f"--keep {keep} cannot be read as an epoch curve ({exc}); pass an "
+                         f"epochs.csv written by `proxybench ablate epochs`") from exc
+    need = {"epoch", "seed", "proxy", "kendall_tau", "n", "supernet", "bn_images",
+            "val_images"}
+    if old.empty or not need <= set(old.columns):
+        raise ScoreError(f"--keep {keep} is not an epoch curve (it needs the columns "
+                         f"{', '.join(sorted(need))}); pass an epochs.csv of `ablate epochs`")
+    new = rows[0]
+    old_cells = old["cells"] if "cells" in old else old["n"]   # n: before cells was a column
+    for column, label in (("supernet", "supernet setting"), ("bn_images", "BN images"),
+                          ("val_images", "validation images")):
+        if set(old[column]) != {new[column]}:
+            raise ScoreError(f"--keep {keep} is of another {label} ({old[column].iloc[0]}; "
+                             f"here {new[column]}); its seeds are not replicates of these, "
+                             f"so write a separate curve")
+    if int(old_cells.max()) != new["cells"]:
+        raise ScoreError(f"--keep {keep} was measured on {int(old_cells.max())} cells, this "
+                         f"curve on {new['cells']}; pass the --cells/--seed it was measured "
+                         f"on, or write a separate curve")
+    measured = {r["seed"] for r in rows}
+    kept = old.assign(cells=old_cells)
+    kept = kept[~kept["seed"].isin(measured)]
+    return sorted(rows + kept.to_dict("records"), key=lambda r: (r["seed"], r["epoch"]))
 
 
 def _lever_tables(target: str | Path) -> tuple[str, Path, list, list[Path]]:
