@@ -412,7 +412,7 @@ def test_ablate_epochs_scores_a_seed_group_at_chosen_epochs_with_set_images(grou
     partial = tmp_path / "v" / "epochs.csv"
     assert set(pd.read_csv(partial)["epoch"]) == {1}
     # the report: the epoch curve with the seed spread, and the note on a run in progress
-    for ablation, needles in ((tmp_path / "y" / "epochs.csv", ("mean ± sd over seeds", " ± ",
+    for ablation, needles in ((tmp_path / "y" / "epochs.csv", ("mean ± sd over the seeds", " ± ",
                                                                "| tau(angle, flatness) |")),
                               (partial, ("still running", "epoch 1 of 2"))):
         md = (build_report(tmp_path / f"rep-{ablation.parent.name}", ablations=[ablation],
@@ -443,26 +443,36 @@ def test_ablate_epochs_keeps_the_seeds_of_an_earlier_curve_of_its_setting(groups
     """A supernet trained on a machine whose checkpoints are gone stays in the curve
     (--keep its epochs.csv); a seed trained again replaces its kept rows; a curve of other
     images or cells is refused and nothing is written."""
+    from proxybench.report.build import build_report
     common = ("--at-epochs", "2", "--cells", "10", "--bootstrap", "0", "--ground-truth",
               gt_csv)
-    run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", *common,
-        "--out", tmp_path / "old")
+    run("ablate", "epochs", "--run", groups / "uniform" / "seed-0", *common[2:],
+        "--at-epochs", "1,2", "--out", tmp_path / "old")
     old = pd.read_csv(tmp_path / "old" / "epochs.csv")
     old = old.drop(columns="cells").assign(kendall_tau=old["kendall_tau"] + 0.5)  # as written
     old.to_csv(tmp_path / "kept.csv", index=False)           # before `cells` was a column
     run("ablate", "epochs", "--run", groups / "uniform" / "seed-1", *common, "--keep",
         tmp_path / "kept.csv", "--out", tmp_path / "new")
     both = pd.read_csv(tmp_path / "new" / "epochs.csv")
-    assert list(both["seed"]) == [0] * 4 + [1] * 4 and (both["cells"] == 10).all()
+    assert list(both["seed"]) == [0] * 8 + [1] * 4 and (both["cells"] == 10).all()
     assert both[both.seed == 0]["kendall_tau"].tolist() == pytest.approx(
         old["kendall_tau"].tolist())
+    # the report: two seeds at epoch 2 (their sd), the kept seed alone at epoch 1 (its CI)
+    md = (build_report(tmp_path / "rep", ablations=[tmp_path / "new" / "epochs.csv"],
+                       ground_truth=str(gt_csv), n_boot=0, title="t",
+                       echo=lambda _: None) / "index.md").read_text()
+    one = both[(both.epoch == 1) & (both.proxy == "angle")].iloc[0]
+    two = both[(both.epoch == 2) & (both.proxy == "angle")]["kendall_tau"]
+    row1 = next(line for line in md.splitlines() if line.startswith("| 1 | 1 |"))
+    assert f"{one.kendall_tau:+.4f}" in row1 and "±" not in row1 and "| 2 | 2 |" in md
+    assert f"{two.mean():+.4f} ± {two.std(ddof=1):.4f}" in md
     # seed 0 measured here replaces the kept one
     run("ablate", "epochs", "--run", groups / "uniform", *common, "--keep",
         tmp_path / "kept.csv", "--out", tmp_path / "again")
     again = pd.read_csv(tmp_path / "again" / "epochs.csv")
-    assert len(again) == 8 and (again["kendall_tau"] < 0.5 + 1e-9).any()
+    assert list(again["seed"]) == [0] * 4 + [1] * 4
     assert again[again.seed == 0]["kendall_tau"].tolist() == pytest.approx(
-        (old["kendall_tau"] - 0.5).tolist())
+        (old[old.epoch == 2]["kendall_tau"] - 0.5).tolist())
     for change, needle in ((dict(val_images=99), "validation images"),
                            (dict(n=7), "7 cells"), (dict(supernet="C=16"), "setting")):
         old.assign(**change).to_csv(tmp_path / "other.csv", index=False)

@@ -944,21 +944,24 @@ def _epochs_section(doc: _Doc, table: pd.DataFrame) -> None:
              f"{len(seeds)} supernets (seeds {', '.join(map(str, seeds))})")
     doc.p(f"Kendall tau against NB201 test accuracy on {table['n'].max():,} cells at every "
           f"checkpoint scored, from {which}"
-          + (": mean ± sd over seeds." if len(seeds) > 1 else ", with its 95% cell-bootstrap "
+          + (": mean ± sd over the seeds that reached each epoch (one seed: its 95% "
+             "cell-bootstrap CI)." if len(seeds) > 1 else ", with its 95% cell-bootstrap "
              "CI (one supernet: the training seed's spread is not in it).")
           + images + reached + " GeNAS reports flatness at tau 0.60 after 250 epochs of its "
           "C=16, N=5 supernet.")
     rows = []
     for (epoch, proxy), g in table.groupby(["epoch", "proxy"], sort=False):
-        if len(seeds) > 1:
-            cell = (f"{g['kendall_tau'].mean():+.4f} ± {g['kendall_tau'].std(ddof=1):.4f}"
-                    if len(g) > 1 else f"{g['kendall_tau'].iloc[0]:+.4f} (1 seed)")
+        if len(g) > 1:   # the seeds' spread; one seed: its CI over cells
+            cell = f"{g['kendall_tau'].mean():+.4f} ± {g['kendall_tau'].std(ddof=1):.4f}"
         else:
             r = g.iloc[0]
             cell = _fmt(r["kendall_tau"], (r["ci_low"], r["ci_high"]))
-        rows.append({"epoch": epoch, "proxy": proxy, "tau": cell,
+        rows.append({"epoch": epoch, "seeds": g["seed"].nunique(), "proxy": proxy,
+                     "tau": cell,
                      "mean path val acc (%)": f"{g['mean_path_val_acc'].mean():.1f}"})
-    shown = pd.DataFrame(rows).pivot_table(index=["epoch", "mean path val acc (%)"],
+    index = ["epoch", "seeds", "mean path val acc (%)"] if len(seeds) > 1 else \
+        ["epoch", "mean path val acc (%)"]
+    shown = pd.DataFrame(rows).pivot_table(index=index,
                                            columns="proxy", values="tau", aggfunc="first",
                                            sort=False)
     shown = shown.reset_index().sort_values("epoch")
@@ -977,11 +980,12 @@ def _epochs_section(doc: _Doc, table: pd.DataFrame) -> None:
     for proxy, rows in table.groupby("proxy", sort=False):
         per = rows.groupby("epoch")["kendall_tau"]
         mean = per.mean()
-        if len(seeds) > 1:
-            err = per.std(ddof=1).fillna(0).to_numpy()
-        else:
-            one = rows.set_index("epoch").loc[mean.index]
-            err = [mean - one["ci_low"], one["ci_high"] - mean]
+        # the seed sd where several seeds reached an epoch, else that one seed's cell CI
+        first = rows.drop_duplicates("epoch").set_index("epoch").loc[mean.index]
+        sd = per.std(ddof=1).loc[mean.index]
+        alone = sd.isna()
+        err = [np.where(alone, mean - first["ci_low"], sd),
+               np.where(alone, first["ci_high"] - mean, sd)]
         ax.errorbar(mean.index, mean.to_numpy(), yerr=err, marker="o", capsize=3,
                     label=proxy)
     ax.axhline(0, color="grey", lw=0.6)
@@ -994,7 +998,8 @@ def _epochs_section(doc: _Doc, table: pd.DataFrame) -> None:
     ax.legend(fontsize=7, loc="upper left")
     ax2.legend(fontsize=7, loc="lower right")
     doc.figure(fig, "Kendall tau of each supernet proxy at each scored checkpoint ("
-                    + ("± one sd over seeds" if len(seeds) > 1 else "95% CI over cells")
+                    + ("± one sd over seeds; at an epoch one seed reached, its 95% CI "
+                       "over cells" if len(seeds) > 1 else "95% CI over cells")
                     + "), and the supernets' mean path accuracy (dashed)")
 
 
