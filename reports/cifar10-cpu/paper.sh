@@ -9,7 +9,8 @@
 # beside a training job; 1,024 + 2,048 take about 16 s, the paper's 1,024 + 10,000 several
 # times that); a checkpoint not saved yet is added by the next run of
 # this script. It can run beside the training (`curve` alone), scoring what is saved so far
-# (AT=25,50 scores only those checkpoints; default 10,25,50,100,250).
+# (AT=25,50 scores only those checkpoints; default 10,25,50,100,250; WORKERS=2 scores with
+# two processes, for when the training is paused: `kill -STOP` its processes, `-CONT` after).
 # Seeds: seed 0 was trained first, on a machine that was replaced before its run finished:
 # its record (paper/seed-0/metrics.csv, run.json) and its scored checkpoints (epochs 10-100
 # in paper/epochs.csv) are kept, its checkpoints are gone. `curve` keeps that table's rows
@@ -45,8 +46,8 @@ D=reports/cifar10-cpu/paper
 if on curve; then
   KEEP=(); [ ! -f $D/epochs.csv ] || KEEP=(--keep $D/epochs.csv)
   proxybench ablate epochs --run "$P" --at-epochs ${AT:-10,25,50,100,250} --cells 200 \
-    --seed 0 --bn-images 256 --val-images 1024 --bootstrap 1000 --workers 1 --threads 1 \
-    "${KEEP[@]}" --out "$P/ablate"
+    --seed 0 --bn-images 256 --val-images 1024 --bootstrap 1000 --workers ${WORKERS:-1} \
+    --threads 1 "${KEEP[@]}" --out "$P/ablate"
 fi
 if on check; then
   proxybench ablate epochs --run "$P/seed-0" --at-epochs 25 --cells 200 --seed 0 \
