@@ -441,22 +441,28 @@ def _epochs(path: str | Path, scored: Callable, truth: pd.DataFrame, dataset: st
     return rows
 
 
+def _read_kept(keep: Path, need: set[str], what: str, name: str) -> pd.DataFrame:
+    """The earlier table ``--keep`` names, refused in one line when it cannot be read or is
+    not ``what`` (a NAME.csv of ``ablate NAME``, holding the columns ``need``)."""
+    hint = f"pass a {name}.csv written by `proxybench ablate {name}`"
+    try:
+        old = pd.read_csv(keep)
+    except (OSError, ValueError) as exc:
+        raise ScoreError(f"--keep {keep} cannot be read as {what} ({exc}); {hint}") from exc
+    if old.empty or not need <= set(old.columns):
+        raise ScoreError(f"--keep {keep} is not {what} (it needs the columns "
+                         f"{', '.join(sorted(need))}); {hint}")
+    return old
+
+
 def _kept_epochs(rows: list[dict], keep: Path) -> list[dict]:
     """The rows of an earlier epoch curve ``keep`` for seeds not measured here, after
     ``rows``: supernets of this setting trained elsewhere (a machine whose checkpoints are
     gone) stay in the curve; a seed measured here replaces its kept rows. Refused when the
     kept curve is of another setting, other scoring images or another cell count, which
     would mix incompatible points into one seed band."""
-    try:
-        old = pd.read_csv(keep)
-    except (OSError, ValueError) as exc:
-        raise ScoreError(f"--keep {keep} cannot be read as an epoch curve ({exc}); pass an "
-                         f"epochs.csv written by `proxybench ablate epochs`") from exc
-    need = {"epoch", "seed", "proxy", "kendall_tau", "n", "supernet", "bn_images",
-            "val_images"}
-    if old.empty or not need <= set(old.columns):
-        raise ScoreError(f"--keep {keep} is not an epoch curve (it needs the columns "
-                         f"{', '.join(sorted(need))}); pass an epochs.csv of `ablate epochs`")
+    old = _read_kept(keep, {"epoch", "seed", "proxy", "kendall_tau", "n", "supernet",
+                            "bn_images", "val_images"}, "an epoch curve", "epochs")
     new = rows[0]
     old_cells = old["cells"] if "cells" in old else old["n"]   # n: before cells was a column
     for column, label in (("supernet", "supernet setting"), ("bn_images", "BN images"),
@@ -465,8 +471,8 @@ def _kept_epochs(rows: list[dict], keep: Path) -> list[dict]:
             raise ScoreError(f"--keep {keep} is of another {label} ({old[column].iloc[0]}; "
                              f"here {new[column]}); its seeds are not replicates of these, "
                              f"so write a separate curve")
-    if int(old_cells.max()) != new["cells"]:
-        raise ScoreError(f"--keep {keep} was measured on {int(old_cells.max())} cells, this "
+    if (cells := int(old_cells.max())) != new["cells"]:
+        raise ScoreError(f"--keep {keep} was measured on {cells} cells, this "
                          f"curve on {new['cells']}; pass the --cells/--seed it was measured "
                          f"on, or write a separate curve")
     measured = {r["seed"] for r in rows}
@@ -527,15 +533,8 @@ def _kept_levers(rows: list[dict], keep: Path) -> list[dict]:
     """``rows`` and, after them, the rows of the levers table ``keep`` for levers not in
     ``rows``, once its baseline is checked to be this one (the same tau on every seed for
     every proxy), so that its paired differences refer to this baseline."""
-    try:
-        old = pd.read_csv(keep)
-    except (OSError, ValueError) as exc:
-        raise ScoreError(f"--keep {keep} cannot be read as a levers table ({exc}); pass a "
-                         f"levers.csv written by `proxybench ablate levers`") from exc
-    need = {"lever", "proxy", "taus", "paired_seeds"}
-    if old.empty or not need <= set(old.columns):
-        raise ScoreError(f"--keep {keep} is not a levers table (it needs the columns "
-                         f"{', '.join(sorted(need))}); pass a levers.csv of `ablate levers`")
+    old = _read_kept(keep, {"lever", "proxy", "taus", "paired_seeds"}, "a levers table",
+                     "levers")
     if not rows:
         return old.to_dict("records")
     if "cells" in old and set(old["cells"]) != {rows[0]["cells"]}:
