@@ -220,8 +220,11 @@ def test_paper_preset_numbers_are_its_tables():
     assert f"at most +{moved:.3f}" in text
     metrics = pd.read_csv(rep / "paper" / "seed-0" / "metrics.csv")
     s = metrics["seconds"]
-    assert (f"the first {len(metrics)} epochs took {s.min():.0f}-{s.max():.0f} s each (mean "
-            f"{s.mean():.0f} s)") in text
+    assert (f"seed 0's first {len(metrics)} epochs took {s.min():.0f}-{s.max():.0f} s each "
+            f"(mean {s.mean():.0f} s)") in text
+    s = pd.read_csv(rep / "paper" / "seed-1" / "metrics.csv")["seconds"]
+    s = s[s < 3 * s.median()]   # leaving out the epochs paused while a checkpoint was scored
+    assert (f"took {s.min():.0f}-{s.max():.0f} s an epoch (median {s.median():.0f} s;") in text
     seeds = sorted((rep / "levers" / "lv-uniform").glob("fewshot.seed-*.csv"))
     res, _, _ = correlate_files(seeds, columns=["val_loss", "flatness", "angle"], n_boot=0,
                                 cells="200", seed=0, out=Path(tempfile.mkdtemp()) / "c.csv")

@@ -11,22 +11,21 @@
 # this script. It can run beside the training (`curve` alone), scoring what is saved so far
 # (AT=25,50 scores only those checkpoints; default 10,25,50,100,250; WORKERS=2 scores with
 # two processes, for when the training is paused: `kill -STOP` its processes, `-CONT` after).
-# Seeds: seed 0 was trained first, on a machine that was replaced before its run finished:
-# its record (paper/seed-0/metrics.csv, run.json) and its scored checkpoints (epochs 10-100
-# in paper/epochs.csv) are kept, its checkpoints are gone. `curve` keeps that table's rows
-# of seeds not trained here (`ablate epochs --keep`, which refuses a curve of another
-# setting, other images or cells), so seeds 1-2 (the default SEEDS) join it as replicates;
-# a seed trained here again replaces its kept rows.
+# Seeds: seeds 0 and 1 were scored to epoch 100 and seed 2 to epoch 25 on machines that
+# were replaced before their runs finished: their records (paper/seed-K/metrics.csv,
+# run.json) and scored checkpoints (paper/epochs.csv) are kept, their checkpoints are gone.
+# `curve` keeps that table's rows of seeds not trained here (`ablate epochs --keep`, which
+# refuses a curve of another setting, other images or cells), so a seed trained here joins
+# them as a replicate; a seed trained here again replaces its kept rows.
 # `check` scores the epoch-25 checkpoint of seed 0 again with 1,024 BN and 2,048 validation
 # images on the same cells, to see that the reduction does not move tau beyond its CI.
 # From the repository root, with DATA holding cifar-10-batches-py/:
 #   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]   # STEPS: "train curve copy", "check"
-# `train` trains seed 1, then seed 2, on THREADS torch threads (default 1). With two cores
-# free, either train them side by side or one after the other on two threads: on this
-# 2-core CPU both give about one epoch per 80 s in all (two threads on one run: 76-87 s an
-# epoch; two one-thread runs side by side: about 160 s an epoch each), and the second way
-# finishes the first supernet in half the time:
-#   SEEDS=1 THREADS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train
+# `train` trains the SEEDS (default 1-2) one after the other on THREADS torch threads
+# (default 1). With two cores free, train one seed at a time on two threads: 53-78 s an
+# epoch (median 60 s, paper/seed-1/metrics.csv), so 250 epochs in about 4 hours; two
+# one-thread runs side by side take about 160 s an epoch each:
+#   SEEDS=3 THREADS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train
 #   SEEDS=1 bash reports/cifar10-cpu/paper.sh DATA RUNS train &     # or side by side
 #   SEEDS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train &
 set -euo pipefail
