@@ -225,6 +225,9 @@ def test_paper_preset_numbers_are_its_tables():
     s = pd.read_csv(rep / "paper" / "seed-1" / "metrics.csv")["seconds"]
     s = s[s < 3 * s.median()]   # leaving out the epochs paused while a checkpoint was scored
     assert (f"took {s.min():.0f}-{s.max():.0f} s an epoch (median {s.median():.0f} s;") in text
+    s = pd.read_csv(rep / "paper" / "seed-3" / "metrics.csv")["seconds"]   # the AVX2 machine
+    assert (f"took {s.min():.0f}-{s.max():.0f} s an epoch (median {s.median():.0f} s; "
+            f"`paper/seed-3/metrics.csv`)") in text
     seeds = sorted((rep / "levers" / "lv-uniform").glob("fewshot.seed-*.csv"))
     res, _, _ = correlate_files(seeds, columns=["val_loss", "flatness", "angle"], n_boot=0,
                                 cells="200", seed=0, out=Path(tempfile.mkdtemp()) / "c.csv")
@@ -241,6 +244,11 @@ def test_readme_paper_preset_numbers_are_its_curve():
         assert f"{r.kendall_tau:+.3f}" in readme, (r.epoch, r.proxy)
     for acc in curve.drop_duplicates("epoch")["mean_path_val_acc"]:
         assert f"{acc:.1f} %" in readme
+    bands = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "paper" / "epochs.csv")
+    for epoch in (50, 100):   # the seed bands the README quotes
+        for proxy in ("flatness", "val_loss", "angle") if epoch == 100 else ("flatness",):
+            tau = bands[(bands.epoch == epoch) & (bands.proxy == proxy)]["kendall_tau"]
+            assert len(tau) > 1 and f"{tau.mean():+.3f} ± {tau.std(ddof=1):.3f}" in readme
 
 
 def test_cifar100_supernet_numbers_are_the_leaderboards():

@@ -11,8 +11,8 @@
 # this script. It can run beside the training (`curve` alone), scoring what is saved so far
 # (AT=25,50 scores only those checkpoints; default 10,25,50,100,250; WORKERS=2 scores with
 # two processes, for when the training is paused: `kill -STOP` its processes, `-CONT` after).
-# Seeds: seeds 0 and 1 were scored to epoch 100 and seed 2 to epoch 25 on machines that
-# were replaced before their runs finished: their records (paper/seed-K/metrics.csv,
+# Seeds: seeds 0 and 1 were scored to epoch 100, seed 2 to epoch 25 and seed 3 at epoch 50
+# on machines that were replaced before their runs finished: their records (paper/seed-K/metrics.csv,
 # run.json) and scored checkpoints (paper/epochs.csv) are kept, their checkpoints are gone.
 # `curve` keeps that table's rows of seeds not trained here (`ablate epochs --keep`, which
 # refuses a curve of another setting, other images or cells), so a seed trained here joins
@@ -23,9 +23,10 @@
 #   bash reports/cifar10-cpu/paper.sh DATA [RUNS] [STEPS]   # STEPS: "train curve copy", "check"
 # `train` trains the SEEDS (default 1-2) one after the other on THREADS torch threads
 # (default 1). With two cores free, train one seed at a time on two threads: 53-78 s an
-# epoch (median 60 s, paper/seed-1/metrics.csv), so 250 epochs in about 4 hours; two
+# epoch (median 60 s, paper/seed-1/metrics.csv; 104 s on an AVX2 CPU, paper/seed-3), so
+# 250 epochs in about 4 hours (7 on AVX2); two
 # one-thread runs side by side take about 160 s an epoch each:
-#   SEEDS=3 THREADS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train
+#   SEEDS=4 THREADS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train
 #   SEEDS=1 bash reports/cifar10-cpu/paper.sh DATA RUNS train &     # or side by side
 #   SEEDS=2 bash reports/cifar10-cpu/paper.sh DATA RUNS train &
 set -euo pipefail
