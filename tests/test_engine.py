@@ -41,7 +41,7 @@ def _children(pid: int) -> set[int]:
     return kids
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_sigkill_then_resume_gives_the_uninterrupted_table(tiny_run, tmp_path, workers):
     whole = _score(tiny_run, tmp_path / "whole.csv", "--workers", "1", "--threads", "1")
     out = tmp_path / "killed.csv"

@@ -177,6 +177,7 @@ def test_cell_sets_follow_the_published_counts():
         nb201.cell_set("some")
 
 
+@pytest.mark.slow   # 70 s on a 2-core AVX2 CPU: the longest test of the suite
 def test_report_with_seeds_studies_and_readme(tmp_path, gt_csv):
     group = tmp_path / "g"
     run("train", "--preset", "tiny", "--seeds", "0-2", "--threads", "1", "--out", group)
