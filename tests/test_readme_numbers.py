@@ -238,16 +238,16 @@ def test_paper_preset_numbers_are_its_tables():
 
 def test_readme_paper_preset_numbers_are_its_curve():
     readme = " ".join((ROOT / "README.md").read_text().split())
-    curve = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "paper" / "epochs.csv")
-    curve = curve[curve.seed == 0]   # the README quotes seed 0's curve
+    table = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "paper" / "epochs.csv")
+    curve = table[table.seed == 0]   # the README quotes seed 0's curve
     for r in curve[curve.proxy != "val_acc"].itertuples():
         assert f"{r.kendall_tau:+.3f}" in readme, (r.epoch, r.proxy)
     for acc in curve.drop_duplicates("epoch")["mean_path_val_acc"]:
         assert f"{acc:.1f} %" in readme
-    bands = pd.read_csv(ROOT / "reports" / "cifar10-cpu" / "paper" / "epochs.csv")
-    for epoch in (50, 100):   # the seed bands the README quotes
-        for proxy in ("flatness", "val_loss", "angle") if epoch == 100 else ("flatness",):
-            tau = bands[(bands.epoch == epoch) & (bands.proxy == proxy)]["kendall_tau"]
+    quoted = {50: ("flatness",), 100: ("flatness", "val_loss", "angle")}   # the seed bands
+    for epoch, proxies in quoted.items():
+        for proxy in proxies:
+            tau = table[(table.epoch == epoch) & (table.proxy == proxy)]["kendall_tau"]
             assert len(tau) > 1 and f"{tau.mean():+.3f} ± {tau.std(ddof=1):.3f}" in readme
 
 

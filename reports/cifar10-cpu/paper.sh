@@ -12,8 +12,8 @@
 # (AT=25,50 scores only those checkpoints; default 10,25,50,100,250; WORKERS=2 scores with
 # two processes, for when the training is paused: `kill -STOP` its processes, `-CONT` after).
 # Seeds: seeds 0 and 1 were scored to epoch 100, seed 2 to epoch 25 and seed 3 at epoch 50
-# on machines that were replaced before their runs finished: their records (paper/seed-K/metrics.csv,
-# run.json) and scored checkpoints (paper/epochs.csv) are kept, their checkpoints are gone.
+# on machines that were replaced before their runs finished: their records
+# (paper/seed-K/metrics.csv, run.json) and scored checkpoints (paper/epochs.csv) are kept, their checkpoints are gone.
 # `curve` keeps that table's rows of seeds not trained here (`ablate epochs --keep`, which
 # refuses a curve of another setting, other images or cells), so a seed trained here joins
 # them as a replicate; a seed trained here again replaces its kept rows.
